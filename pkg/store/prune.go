@@ -1,0 +1,127 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// PruneResult says what Prune removed.
+type PruneResult struct {
+	Blobs int   // blobs deleted
+	Bytes int64 // bytes freed, temp files included
+}
+
+// Prune deletes every blob that no named image reaches, and every leftover
+// temp file of a killed gantry. It waits for writers (pulls, loads, builds in
+// progress) to finish and blocks new ones while it runs.
+func (s *Store) Prune() (PruneResult, error) {
+	var res PruneResult
+	unlockGC, err := s.flock("gc.lock", unix.LOCK_EX)
+	if err != nil {
+		return res, err
+	}
+	defer unlockGC()
+	unlockIndex, err := s.lockIndex()
+	if err != nil {
+		return res, err
+	}
+	defer unlockIndex()
+
+	keep, err := s.reachable()
+	if err != nil {
+		return res, err
+	}
+	entries, err := os.ReadDir(s.blobDir())
+	if err != nil {
+		return res, fmt.Errorf("store: %w", err)
+	}
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		if err := s.removeCounting(filepath.Join(s.blobDir(), e.Name()), &res); err != nil {
+			return res, err
+		}
+		res.Blobs++
+	}
+	tmp, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return res, fmt.Errorf("store: %w", err)
+	}
+	for _, e := range tmp {
+		if err := s.removeCounting(filepath.Join(s.tmpDir(), e.Name()), &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) removeCounting(path string, res *PruneResult) error {
+	if fi, err := os.Lstat(path); err == nil {
+		res.Bytes += fi.Size()
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return fmt.Errorf("store: prune: %w", err)
+	}
+	return nil
+}
+
+// reachable marks the hex digests of every blob a named manifest or index
+// refers to, recursively.
+func (s *Store) reachable() (map[string]bool, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	var walk func(d v1.Descriptor) error
+	walk = func(d v1.Descriptor) error {
+		if keep[d.Digest.Hex] {
+			return nil
+		}
+		keep[d.Digest.Hex] = true
+		if !s.HasBlob(d.Digest) {
+			return nil // referenced but absent (a foreign layer, a skipped artifact)
+		}
+		switch {
+		case d.MediaType.IsIndex():
+			x, err := s.Index(d.Digest)
+			if err != nil {
+				return err
+			}
+			im, err := x.IndexManifest()
+			if err != nil {
+				return err
+			}
+			for _, c := range im.Manifests {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+		case d.MediaType.IsImage():
+			raw, err := s.ReadBlob(d.Digest)
+			if err != nil {
+				return err
+			}
+			m, err := v1.ParseManifest(bytesReader(raw))
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+			}
+			keep[m.Config.Digest.Hex] = true
+			for _, l := range m.Layers {
+				keep[l.Digest.Hex] = true
+			}
+		}
+		return nil
+	}
+	for _, d := range idx.Manifests {
+		if err := walk(d); err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
