@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -97,7 +96,7 @@ func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, la
 		return fmt.Errorf("%s %s: %w", label, ld.Digest, err)
 	}
 	defer rc.Close()
-	r := &countingReader{ctx: ctx, r: rc, add: func(n int64) { rep.Add(id, n) }}
+	r := progress.Reader(ctx, rc, rep, id)
 	if err := s.WriteBlob(ld.Digest, ld.Size, r); err != nil {
 		rep.Fail(id, err)
 		return fmt.Errorf("%s: %w", label, err)
@@ -187,23 +186,4 @@ func platformString(p *v1.Platform) string {
 		return "unknown platform"
 	}
 	return p.String()
-}
-
-// countingReader reports progress and stops promptly when ctx is cancelled
-// (another layer failed, or the user pressed ^C).
-type countingReader struct {
-	ctx context.Context
-	r   io.Reader
-	add func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.add(int64(n))
-	}
-	return n, err
 }

@@ -1,0 +1,51 @@
+package platform
+
+import (
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+func TestParse(t *testing.T) {
+	for in, want := range map[string]string{
+		"linux/amd64":    "linux/amd64",
+		"linux/arm64":    "linux/arm64/v8",
+		"linux/aarch64":  "linux/arm64/v8",
+		"Linux/ARM/v6":   "linux/arm/v6",
+		"linux/arm":      "linux/arm/v7",
+		"windows/amd64":  "windows/amd64",
+		"linux/x86_64":   "linux/amd64",
+		"linux/amd64/v1": "linux/amd64",
+	} {
+		p, err := Parse(in)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", in, err)
+		}
+		if got := String(p); got != want {
+			t.Errorf("Parse(%q) = %s, want %s", in, got, want)
+		}
+	}
+	for _, bad := range []string{"", "linux", "linux/", "/amd64", "a/b/c/d"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestPick(t *testing.T) {
+	ds := []v1.Descriptor{
+		{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}},
+		{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}},
+	}
+	i, err := Pick(ds, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	if err != nil || i != 1 {
+		t.Fatalf("Pick arm64 = %d, %v", i, err)
+	}
+	_, err = Pick(ds, v1.Platform{OS: "linux", Architecture: "s390x"})
+	if err == nil || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
+		t.Fatalf("Pick s390x error = %v", err)
+	}
+}

@@ -1,0 +1,90 @@
+// Package transfer moves images between the local store and the outside
+// world: registries (pull, push), archives (load, save). It joins the store,
+// registry, archive and progress packages so that cmd/ only parses flags.
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/reference"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// Resolve finds what the user means by arg in the store: a name in Docker's
+// short or long form (busybox, docker.io/library/busybox:latest) or a
+// manifest digest prefix, as docker accepts image IDs.
+func Resolve(st *store.Store, arg string) (store.Entry, error) {
+	ref, perr := reference.Parse(arg)
+	if perr == nil {
+		e, err := st.Get(reference.Canonical(ref))
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return e, err
+		}
+	}
+	if looksLikeDigest(arg) {
+		if e, err := st.FindDigest(arg); err == nil {
+			return e, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return e, err
+		}
+	}
+	if perr != nil {
+		return store.Entry{}, perr
+	}
+	return store.Entry{}, fmt.Errorf("no such image: %s (pull it first: gantry pull %s)", arg, arg)
+}
+
+func looksLikeDigest(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < 4 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ImageOf opens the image an entry names. For an index it is the image for
+// want (nil: the host's platform).
+func ImageOf(st *store.Store, e store.Entry, want *v1.Platform) (v1.Image, v1.Descriptor, error) {
+	if !e.IsIndex() {
+		img, err := st.Image(e.Descriptor.Digest)
+		return img, e.Descriptor, err
+	}
+	idx, err := st.Index(e.Descriptor.Digest)
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	return pickImage(idx, want, e.Name)
+}
+
+// pickImage returns the image of idx for want (nil: host), descending into
+// nested indexes.
+func pickImage(idx v1.ImageIndex, want *v1.Platform, what string) (v1.Image, v1.Descriptor, error) {
+	p := platform.Host()
+	if want != nil {
+		p = *want
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	i, err := platform.Pick(im.Manifests, p)
+	if err != nil {
+		return nil, v1.Descriptor{}, fmt.Errorf("%s: %w", what, err)
+	}
+	d := im.Manifests[i]
+	img, err := idx.Image(d.Digest)
+	return img, d, err
+}
