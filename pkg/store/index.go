@@ -54,11 +54,9 @@ func (s *Store) List() ([]Entry, error) {
 	}
 	var out []Entry
 	for _, d := range idx.Manifests {
-		n := d.Annotations[AnnotationRefName]
-		if n == "" {
-			continue // an entry another tool wrote without a name
-		}
-		out = append(out, Entry{Name: n, Descriptor: d})
+		// Unnamed entries (a loaded image without a tag) keep their blobs
+		// from prune and are listed with an empty name.
+		out = append(out, Entry{Name: d.Annotations[AnnotationRefName], Descriptor: d})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -71,7 +69,7 @@ func (s *Store) Get(name string) (Entry, error) {
 		return Entry{}, err
 	}
 	for _, e := range entries {
-		if e.Name == name {
+		if name != "" && e.Name == name {
 			return e, nil
 		}
 	}
@@ -112,10 +110,43 @@ func (s *Store) SetName(name string, desc v1.Descriptor) error {
 	desc.Annotations[AnnotationImageName] = name
 	return s.updateIndex(func(idx *v1.IndexManifest) error {
 		idx.Manifests = withoutName(idx.Manifests, name)
+		// A name replaces an unnamed entry kept for the same digest.
+		idx.Manifests = withoutUnnamed(idx.Manifests, desc.Digest)
 		idx.Manifests = append(idx.Manifests, desc)
 		sort.SliceStable(idx.Manifests, func(i, j int) bool {
 			return idx.Manifests[i].Annotations[AnnotationRefName] < idx.Manifests[j].Annotations[AnnotationRefName]
 		})
+		return nil
+	})
+}
+
+// Keep records desc in the index without a name, so that prune keeps its
+// blobs, unless some entry already points at the same digest.
+func (s *Store) Keep(desc v1.Descriptor) error {
+	return s.updateIndex(func(idx *v1.IndexManifest) error {
+		for _, d := range idx.Manifests {
+			if d.Digest == desc.Digest {
+				return nil
+			}
+		}
+		idx.Manifests = append(idx.Manifests, desc)
+		return nil
+	})
+}
+
+// RemoveDigest removes every entry, named or not, pointing at digest h.
+func (s *Store) RemoveDigest(h v1.Hash) error {
+	return s.updateIndex(func(idx *v1.IndexManifest) error {
+		var kept []v1.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Digest != h {
+				kept = append(kept, d)
+			}
+		}
+		if len(kept) == len(idx.Manifests) {
+			return fmt.Errorf("%s: %w", h, ErrNotFound)
+		}
+		idx.Manifests = kept
 		return nil
 	})
 }
@@ -159,6 +190,16 @@ func withoutName(ds []v1.Descriptor, name string) []v1.Descriptor {
 	out := ds[:0:0]
 	for _, d := range ds {
 		if d.Annotations[AnnotationRefName] != name {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func withoutUnnamed(ds []v1.Descriptor, h v1.Hash) []v1.Descriptor {
+	out := ds[:0:0]
+	for _, d := range ds {
+		if d.Digest != h || d.Annotations[AnnotationRefName] != "" {
 			out = append(out, d)
 		}
 	}

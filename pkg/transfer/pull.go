@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -68,6 +69,9 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 		return res, err
 	}
 	res.Digest = desc.Digest
+	if err := checkManifest(desc); err != nil {
+		return res, malformed(ref, err)
+	}
 	if e, err := st.Get(res.Name); err == nil && upToDate(e, desc.Digest, want, opts.AllPlatforms) && st.HasBlob(e.Descriptor.Digest) {
 		res.Stored, res.UpToDate = e.Descriptor, true
 		return res, nil
@@ -159,4 +163,17 @@ func pullPlatform(ctx context.Context, st *store.Store, desc *remote.Descriptor,
 
 func malformed(ref name.Reference, err error) error {
 	return fmt.Errorf("%s: the registry sent a malformed manifest: %s", reference.Familiar(ref), err)
+}
+
+// checkManifest parses the manifest the registry sent before anything is
+// fetched or stored on its word.
+func checkManifest(desc *remote.Descriptor) error {
+	var err error
+	switch {
+	case desc.MediaType.IsIndex():
+		_, err = v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	case desc.MediaType.IsImage() && !desc.MediaType.IsSchema1():
+		_, err = v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	}
+	return err
 }

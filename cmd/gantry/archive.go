@@ -1,0 +1,112 @@
+package main
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/pgzip"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/transfer"
+)
+
+func newSaveCommand(g *globals) *cobra.Command {
+	var output, format string
+	cmd := &cobra.Command{
+		Use:   "save IMAGE... -o FILE",
+		Short: "Write stored images to one archive that docker load reads (or an OCI layout tar)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" {
+				return fmt.Errorf("no output: give -o FILE, or -o - for standard output")
+			}
+			want, err := g.wantPlatform()
+			if err != nil {
+				return err
+			}
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			opts := archive.SaveOptions{Format: format, Platform: want}
+			if output == "-" {
+				return transfer.Save(st, cmd.OutOrStdout(), args, opts)
+			}
+			return writeFileAtomically(output, func(w io.Writer) error {
+				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {
+					zw, _ := pgzip.NewWriterLevel(w, gzip.DefaultCompression)
+					if err := transfer.Save(st, zw, args, opts); err != nil {
+						return err
+					}
+					return zw.Close()
+				}
+				return transfer.Save(st, w, args, opts)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "archive to write; - for standard output; a .gz name compresses it")
+	cmd.Flags().StringVar(&format, "format", "docker", "archive format: docker or oci")
+	return cmd
+}
+
+// writeFileAtomically makes path appear whole or not at all.
+func writeFileAtomically(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func newLoadCommand(g *globals) *cobra.Command {
+	var input string
+	cmd := &cobra.Command{
+		Use:   "load [-i FILE]",
+		Short: "Store the images of a docker save archive or OCI layout (from standard input without -i)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			rep, err := g.reporter()
+			if err != nil {
+				return err
+			}
+			var res []transfer.LoadResult
+			if input == "" || input == "-" {
+				res, err = transfer.LoadReader(cmd.Context(), st, cmd.InOrStdin(), rep)
+			} else {
+				res, err = transfer.Load(cmd.Context(), st, input, rep)
+			}
+			rep.Close()
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				if len(r.Names) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", r.ID)
+				}
+				for _, n := range r.Names {
+					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", n)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&input, "input", "i", "", "archive file or OCI layout directory (default: standard input)")
+	return cmd
+}

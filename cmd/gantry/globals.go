@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/progress"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// globals are the flags every verb shares.
+type globals struct {
+	root     string
+	insecure bool
+	progress string
+	quiet    bool
+	platform string
+	jobs     int
+}
+
+func (g *globals) store() (*store.Store, error) {
+	root := g.root
+	if root == "" {
+		var err error
+		if root, err = store.DefaultRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return store.Open(root)
+}
+
+func (g *globals) registry() (*registry.Client, error) {
+	cfg, err := registry.LoadConfig(registry.ConfigPath())
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(registry.Options{Config: cfg, Insecure: g.insecure, Jobs: g.jobs})
+}
+
+// reporter writes progress to stderr so that stdout stays the result.
+func (g *globals) reporter() (progress.Reporter, error) {
+	mode := g.progress
+	if g.quiet {
+		mode = progress.ModeQuiet
+	}
+	return progress.New(mode, os.Stderr)
+}
+
+// wantPlatform is --platform, or nil for "this machine's".
+func (g *globals) wantPlatform() (*v1.Platform, error) {
+	if g.platform == "" {
+		return nil, nil
+	}
+	p, err := platform.Parse(g.platform)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/inspect"
+	"github.com/gantry-build/gantry/pkg/transfer"
+)
+
+func newImagesCommand(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:     "images",
+		Aliases: []string{"image", "ls"},
+		Short:   "List the images in the local store",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			rows, err := inspect.List(st)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				if rows == nil {
+					rows = []inspect.Row{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			case "", "table":
+				tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+				fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tPLATFORM\tSIZE\tCREATED")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, shortDigest(r.Digest), r.Platform, inspect.HumanSize(r.Size), created(r.Created))
+				}
+				return tw.Flush()
+			}
+			return fmt.Errorf("unknown --format %q: use table or json", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func created(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+func newTagCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE TARGET",
+		Short: "Give a stored image another name",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			_, err = transfer.Tag(st, args[0], args[1])
+			return err
+		},
+	}
+}
+
+func newRmiCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rmi IMAGE...",
+		Short: "Remove names from the local store (blobs go at the next prune)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			for _, a := range args {
+				names, err := transfer.Remove(st, a)
+				if err != nil {
+					return err
+				}
+				for _, n := range names {
+					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", n)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newPruneCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "prune",
+		Short: "Delete blobs that no stored image uses, and leftovers of interrupted transfers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			res, err := st.Prune()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted %d blobs, freed %s\n", res.Blobs, inspect.HumanSize(res.Bytes))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,55 @@
+// Command gantry builds and moves container images without a Docker daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
+		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
+		os.Exit(1)
+	}
+}
+
+// oneLine keeps an error on one line, as scripts grep for it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "gantry",
+		Short:         "Build and move container images without a Docker daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", "", "local image store (default $GANTRY_ROOT, else $XDG_DATA_HOME/gantry)")
+	f.BoolVar(&g.insecure, "insecure", false, "use plain HTTP for the registries of this call")
+	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only the result")
+	f.StringVar(&g.platform, "platform", "", "platform os/arch[/variant] of multi-platform images (default: this machine's)")
+	f.IntVar(&g.jobs, "jobs", 4, "blobs transferred at once")
+	root.AddCommand(
+		newPullCommand(g), newPushCommand(g), newImagesCommand(g), newTagCommand(g), newRmiCommand(g),
+		newPruneCommand(g), newInspectCommand(g), newSaveCommand(g), newLoadCommand(g),
+		newLoginCommand(g), newLogoutCommand(g),
+	)
+	return root
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/transfer"
+)
+
+func newPushCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push IMAGE [DESTINATION]",
+		Short: "Upload a stored image to a registry (to its own name, or to DESTINATION)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			rc, err := g.registry()
+			if err != nil {
+				return err
+			}
+			rep, err := g.reporter()
+			if err != nil {
+				return err
+			}
+			dest := ""
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			res, err := transfer.Push(cmd.Context(), st, rc, args[0], dest, rep)
+			rep.Close()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !g.quiet {
+				fmt.Fprintf(out, "Digest: %s\n", res.Digest)
+			}
+			fmt.Fprintln(out, res.Name)
+			return nil
+		},
+	}
+}

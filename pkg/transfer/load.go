@@ -1,0 +1,258 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/pgzip"
+
+	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/progress"
+	"github.com/gantry-build/gantry/pkg/reference"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// LoadResult is one image taken from an archive.
+type LoadResult struct {
+	Names    []string // canonical names it is stored under; empty if the archive gave none
+	ID       v1.Hash  // Docker's image ID (the config digest); the index digest for a multi-platform image
+	Manifest v1.Hash
+}
+
+// Load stores every image of the archive at path. Docker archives carry
+// uncompressed layers: they are gzip-compressed on all cores on the way in,
+// and the image keeps its config bytes, hence Docker's image ID.
+func Load(ctx context.Context, st *store.Store, path string, rep progress.Reporter) ([]LoadResult, error) {
+	if rep == nil {
+		rep = progress.Nop()
+	}
+	a, err := archive.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	loaded, err := a.Images()
+	if err != nil {
+		return nil, err
+	}
+	done, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []LoadResult
+	for _, l := range loaded {
+		var desc v1.Descriptor
+		res := LoadResult{}
+		switch {
+		case l.Index != nil:
+			if desc, err = st.WriteIndex(ctx, l.Index, store.WriteOptions{Progress: rep}); err != nil {
+				return out, err
+			}
+			res.ID = desc.Digest
+		default:
+			if desc, err = storeArchiveImage(ctx, st, l.Image, rep); err != nil {
+				return out, err
+			}
+			if res.ID, err = l.Image.ConfigName(); err != nil {
+				return out, err
+			}
+		}
+		res.Manifest = desc.Digest
+		if len(l.Names) == 0 {
+			if err := st.Keep(desc); err != nil {
+				return out, err
+			}
+		}
+		for _, n := range l.Names {
+			canonical := canonicalTag(n)
+			if err := st.SetName(canonical, desc); err != nil {
+				return out, err
+			}
+			res.Names = append(res.Names, canonical)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func canonicalTag(t name.Tag) string { return reference.Canonical(t) }
+
+// storeArchiveImage stores img; uncompressed layers are compressed first,
+// which gives the image a new manifest (its config, hence its ID, stays).
+func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep progress.Reporter) (v1.Descriptor, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if !hasUncompressed(m) {
+		return st.WriteImage(ctx, img, store.WriteOptions{Progress: rep})
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if d, ok := storedWithConfig(st, m.Config.Digest); ok {
+		rep.Printf("image %s is already stored", m.Config.Digest)
+		return d, nil
+	}
+	out := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(rawConfig)), Digest: m.Config.Digest},
+	}
+	for i, ld := range m.Layers {
+		label := fmt.Sprintf("layer %d/%d", i+1, len(m.Layers))
+		l, err := img.LayerByDigest(ld.Digest)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		if !isUncompressed(ld.MediaType) {
+			if err := copyLayer(ctx, st, l, ld, label, rep); err != nil {
+				return v1.Descriptor{}, err
+			}
+			out.Layers = append(out.Layers, ld)
+			continue
+		}
+		d, err := compressLayer(ctx, st, l, ld, label, rep)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		out.Layers = append(out.Layers, d)
+	}
+	if err := st.WriteBlob(m.Config.Digest, int64(len(rawConfig)), bytes.NewReader(rawConfig)); err != nil {
+		return v1.Descriptor{}, err
+	}
+	rawManifest, err := json.Marshal(out)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, err := st.WriteBlobBytes(rawManifest)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	stored, err := st.Image(h)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	cf, err := stored.ConfigFile()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	return v1.Descriptor{MediaType: out.MediaType, Size: int64(len(rawManifest)), Digest: h, Platform: cf.Platform()}, nil
+}
+
+func hasUncompressed(m *v1.Manifest) bool {
+	for _, l := range m.Layers {
+		if isUncompressed(l.MediaType) {
+			return true
+		}
+	}
+	return false
+}
+
+func isUncompressed(mt types.MediaType) bool {
+	return mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer
+}
+
+// storedWithConfig finds an image already in the store with this config, so
+// loading the same archive twice does not compress its layers twice.
+func storedWithConfig(st *store.Store, config v1.Hash) (v1.Descriptor, bool) {
+	entries, err := st.List()
+	if err != nil {
+		return v1.Descriptor{}, false
+	}
+	for _, e := range entries {
+		if e.IsIndex() {
+			continue
+		}
+		img, err := st.Image(e.Descriptor.Digest)
+		if err != nil {
+			continue
+		}
+		if c, err := img.ConfigName(); err == nil && c == config {
+			d := e.Descriptor
+			d.Annotations = nil
+			return d, true
+		}
+	}
+	return v1.Descriptor{}, false
+}
+
+// compressLayer gzips an uncompressed layer into the store. The archive
+// verifies the layer against its diff ID while it is read; a mismatch
+// aborts the blob.
+func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter) (v1.Descriptor, error) {
+	id := ld.Digest.String()
+	rep.Start(id, label, ld.Size)
+	rc, err := l.Compressed()
+	if err != nil {
+		rep.Fail(id, err)
+		return v1.Descriptor{}, err
+	}
+	defer rc.Close()
+	w, err := st.NewBlobWriter()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	defer w.Abort()
+	zw := pgzip.NewWriter(w)
+	if _, err := io.Copy(zw, progress.Reader(ctx, rc, rep, id)); err != nil {
+		rep.Fail(id, err)
+		return v1.Descriptor{}, fmt.Errorf("%s: %w", label, err)
+	}
+	if err := zw.Close(); err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, err := w.Commit()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	rep.Done(id)
+	return v1.Descriptor{MediaType: types.DockerLayer, Size: w.Size(), Digest: h}, nil
+}
+
+func copyLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter) error {
+	id := ld.Digest.String()
+	if st.HasBlob(ld.Digest) {
+		rep.Skip(id, label, "already in store")
+		return nil
+	}
+	rep.Start(id, label, ld.Size)
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := st.WriteBlob(ld.Digest, ld.Size, progress.Reader(ctx, rc, rep, id)); err != nil {
+		rep.Fail(id, err)
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	rep.Done(id)
+	return nil
+}
+
+// LoadReader stores the images of an archive read from r (stdin): it is
+// spooled to a temporary file first, because archives are read out of order.
+func LoadReader(ctx context.Context, st *store.Store, r io.Reader, rep progress.Reporter) ([]LoadResult, error) {
+	f, err := os.CreateTemp("", "gantry-load-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := io.Copy(f, r); err != nil {
+		return nil, fmt.Errorf("reading the archive from standard input: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return Load(ctx, st, f.Name(), rep)
+}
