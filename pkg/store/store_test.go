@@ -1,0 +1,199 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestWriteBlobRejectsMismatchAndLeavesNothing(t *testing.T) {
+	s := open(t)
+	good := []byte("hello")
+	h, err := s.WriteBlobBytes(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := v1.Hash{Algorithm: "sha256", Hex: "0000000000000000000000000000000000000000000000000000000000000000"}
+	err = s.WriteBlob(other, 5, bytes.NewReader(good))
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("WriteBlob with a wrong digest: %v", err)
+	}
+	if s.HasBlob(other) {
+		t.Error("a mismatching blob got its final name")
+	}
+	if err := s.WriteBlob(h, 4, bytes.NewReader(good)); err != nil {
+		t.Fatalf("already stored blob: %v", err) // present: accepted without reading
+	}
+	tmp, _ := os.ReadDir(s.tmpDir())
+	if len(tmp) != 0 {
+		t.Errorf("temp files left behind: %v", tmp)
+	}
+}
+
+func TestImageRoundTripAndLayoutCompatibility(t *testing.T) {
+	s := open(t)
+	img, err := random.Image(1024, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := s.WriteImage(context.Background(), img, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetName("docker.io/library/x:1", desc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Image(desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatalf("stored image does not validate: %v", err)
+	}
+	// Other OCI tools read the store as a plain layout.
+	p, err := layout.FromPath(s.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	li, err := p.Image(desc.Digest)
+	if err != nil {
+		t.Fatalf("layout.Path cannot read the store: %v", err)
+	}
+	if d, _ := li.Digest(); d != desc.Digest {
+		t.Errorf("layout digest %s, want %s", d, desc.Digest)
+	}
+}
+
+func TestIndexChildrenReadableByDigest(t *testing.T) {
+	s := open(t)
+	a, _ := random.Image(100, 1)
+	b, _ := random.Image(100, 1)
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: a}, mutate.IndexAddendum{Add: b})
+	desc, err := s.WriteIndex(context.Background(), idx, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Index(desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Index(got); err != nil {
+		t.Fatalf("stored index does not validate: %v", err)
+	}
+	if _, err := s.Image(desc.Digest); err == nil {
+		t.Error("Image() of an index digest succeeded")
+	}
+}
+
+func TestConcurrentWritersAndNames(t *testing.T) {
+	s := open(t)
+	img, _ := random.Image(4096, 4)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// A second Store value on the same root stands for another process.
+			other, err := Open(s.Root())
+			if err != nil {
+				errs <- err
+				return
+			}
+			done, err := other.Writing()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer done()
+			desc, err := other.WriteImage(context.Background(), img, WriteOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			errs <- other.SetName(filepath.Join("example.com/n", string(rune('a'+i)))+":1", desc)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 8 {
+		t.Fatalf("%d names after 8 concurrent SetName, want 8", len(entries))
+	}
+}
+
+func TestPruneKeepsNamedDropsRest(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	kept, _ := random.Image(1000, 2)
+	dropped, _ := random.Image(1000, 2)
+	dk, err := s.WriteImage(ctx, kept, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd, err := s.WriteImage(ctx, dropped, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetName("example.com/kept:1", dk); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetName("example.com/dropped:1", dd); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveName("example.com/dropped:1"); err != nil {
+		t.Fatal(err)
+	}
+	// A temp file a killed gantry left behind.
+	if err := os.WriteFile(filepath.Join(s.tmpDir(), "blob-123"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Prune()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blobs != 4 { // manifest, config, 2 layers
+		t.Errorf("pruned %d blobs, want 4", res.Blobs)
+	}
+	if s.HasBlob(dd.Digest) {
+		t.Error("unnamed manifest survived prune")
+	}
+	img, err := s.Image(dk.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("named image damaged by prune: %v", err)
+	}
+	if tmp, _ := os.ReadDir(s.tmpDir()); len(tmp) != 0 {
+		t.Errorf("prune left temp files: %v", tmp)
+	}
+}
