@@ -180,9 +180,8 @@ func Explain(err error, ref name.Reference) error {
 		case te.StatusCode == http.StatusForbidden || hasCode(te, transport.DeniedErrorCode):
 			return fmt.Errorf("access denied to %s: check your credentials with gantry login %s", reference.Familiar(ref), host)
 		case te.StatusCode == http.StatusTooManyRequests || hasCode(te, transport.TooManyRequestsErrorCode):
-			return fmt.Errorf("%s: registry %s is rate limiting; wait and try again, or log in for a higher limit", reference.Familiar(ref), host)
+			return fmt.Errorf("%s: registry %s is rate limiting (%s); wait and try again, or log in for a higher limit", reference.Familiar(ref), host, firstLine(err.Error()))
 		}
-		return fmt.Errorf("%s: registry %s answered %d: %s", reference.Familiar(ref), host, te.StatusCode, firstLine(te.Error()))
 	}
 	return fmt.Errorf("%s: %s", reference.Familiar(ref), firstLine(err.Error()))
 }
