@@ -73,7 +73,11 @@ func Image(name string, img v1.Image) (*Report, error) {
 	var made []string
 	for _, h := range cf.History {
 		if !h.EmptyLayer {
-			made = append(made, h.CreatedBy)
+			by := h.CreatedBy
+			if by == "" {
+				by = h.Comment // docker import writes "Imported from -" here
+			}
+			made = append(made, by)
 		}
 	}
 	for i, l := range m.Layers {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/pgzip"
@@ -21,7 +20,7 @@ import (
 
 // LoadResult is one image taken from an archive.
 type LoadResult struct {
-	Names    []string // canonical names it is stored under; empty if the archive gave none
+	Names    []string // names it is stored under, as Docker prints them; empty if the archive gave none
 	ID       v1.Hash  // Docker's image ID (the config digest); the index digest for a multi-platform image
 	Manifest v1.Hash
 }
@@ -72,18 +71,15 @@ func Load(ctx context.Context, st *store.Store, path string, rep progress.Report
 			}
 		}
 		for _, n := range l.Names {
-			canonical := canonicalTag(n)
-			if err := st.SetName(canonical, desc); err != nil {
+			if err := st.SetName(reference.Canonical(n), desc); err != nil {
 				return out, err
 			}
-			res.Names = append(res.Names, canonical)
+			res.Names = append(res.Names, reference.Familiar(n))
 		}
 		out = append(out, res)
 	}
 	return out, nil
 }
-
-func canonicalTag(t name.Tag) string { return reference.Canonical(t) }
 
 // storeArchiveImage stores img; uncompressed layers are compressed first,
 // which gives the image a new manifest (its config, hence its ID, stays).
