@@ -2,9 +2,9 @@ package transfer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
