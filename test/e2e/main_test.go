@@ -1,0 +1,159 @@
+// Package e2e runs the gantry binary against a real distribution registry
+// and a real Docker engine. .ci/run starts both and sets GANTRY_E2E=1; under
+// it a missing tool or service is a failure. Without it the suite does not
+// run, so `go test ./...` passes on any machine.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var (
+	gantryBin string // built once by TestMain
+	registry  string // host:port of the open registry
+	fixtures  string // directory with the base images' inputs
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GANTRY_E2E") != "1" {
+		fmt.Println("e2e: not run (set GANTRY_E2E=1, as .ci/run does)")
+		os.Exit(0)
+	}
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup failed:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return 1, fmt.Errorf("%s is not installed", tool)
+		}
+	}
+	registry = os.Getenv("GANTRY_E2E_REGISTRY")
+	if registry == "" || os.Getenv("DOCKER_HOST") == "" {
+		return 1, fmt.Errorf("GANTRY_E2E_REGISTRY and DOCKER_HOST must be set (run .ci/run)")
+	}
+	dir, err := os.MkdirTemp("", "gantry-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(dir)
+	gantryBin = filepath.Join(dir, "gantry")
+	build := exec.Command("go", "build", "-o", gantryBin, "./cmd/gantry")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	fixtures = filepath.Join(dir, "fixtures")
+	if err := makeBaseImages(fixtures); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+// env is one test's private gantry environment.
+type env struct {
+	t      *testing.T
+	root   string // GANTRY_ROOT
+	config string // XDG_CONFIG_HOME
+	docker string // DOCKER_CONFIG
+	path   string // extra PATH entry (credential helpers)
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{t: t, root: t.TempDir(), config: t.TempDir(), docker: t.TempDir()}
+}
+
+func (e *env) environ() []string {
+	out := []string{
+		"GANTRY_ROOT=" + e.root, "XDG_CONFIG_HOME=" + e.config, "DOCKER_CONFIG=" + e.docker,
+		"HOME=" + e.docker, "DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+	}
+	path := os.Getenv("PATH")
+	if e.path != "" {
+		path = e.path + ":" + path
+	}
+	return append(out, "PATH="+path)
+}
+
+// run runs gantry; stdin may be nil.
+func (e *env) run(stdin []byte, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(gantryBin, args...)
+	cmd.Env = e.environ()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, s bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &s
+	err = cmd.Run()
+	return o.String(), s.String(), err
+}
+
+func (e *env) gantry(args ...string) string {
+	e.t.Helper()
+	out, errOut, err := e.run(nil, args...)
+	if err != nil {
+		e.t.Fatalf("gantry %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// gantryFails runs gantry expecting failure and returns its one-line error.
+func (e *env) gantryFails(args ...string) string {
+	e.t.Helper()
+	out, errOut, err := e.run(nil, args...)
+	if err == nil {
+		e.t.Fatalf("gantry %s succeeded, want failure\nstdout: %s", strings.Join(args, " "), out)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "gantry: ") {
+		e.t.Fatalf("gantry %s: error line %q does not start with 'gantry: '", strings.Join(args, " "), last)
+	}
+	return last
+}
+
+// sh runs a command (docker, skopeo, umoci) and returns its stdout.
+func sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := shErr(name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func shErr(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	var o, s bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &s
+	if err := cmd.Run(); err != nil {
+		return o.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(s.String()))
+	}
+	return o.String(), nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// field returns the value of the "Key: value" line of out.
+func field(out, key string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, key+":") {
+			return strings.TrimSpace(strings.TrimPrefix(l, key+":"))
+		}
+	}
+	return ""
+}
