@@ -33,7 +33,9 @@ func newSaveCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := archive.SaveOptions{Format: format, Platform: want}
+			// OCI layouts get OCI media types, as skopeo writes them: umoci and
+			// other OCI-only tools refuse Docker media types.
+			opts := archive.SaveOptions{Format: format, Platform: want, OCIMediaTypes: format == "oci"}
 			if output == "-" {
 				return transfer.Save(st, cmd.OutOrStdout(), args, opts)
 			}
