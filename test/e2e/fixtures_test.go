@@ -46,7 +46,7 @@ func makeBaseImages(dir string) error {
 		{"umoci", "insert", "--image", filepath.Join(dir, "oci") + ":arm64", filepath.Join(dir, "arm64", "rootfs"), "/"},
 		{"umoci", "config", "--image", filepath.Join(dir, "oci") + ":arm64", "--architecture", "arm64", "--os", "linux", "--config.cmd", "/bin/sh"},
 		{"skopeo", "copy", "-q", "--format", "v2s2", "--dest-tls-verify=false", "oci:" + filepath.Join(dir, "oci") + ":arm64", "docker://" + baseRef("arm64")},
-		{"docker", "manifest", "create", "--insecure", baseRef("multi"), baseRef("amd64"), baseRef("arm64")},
+		{"docker", "manifest", "create", "--amend", "--insecure", baseRef("multi"), baseRef("amd64"), baseRef("arm64")},
 		{"docker", "manifest", "push", "--insecure", baseRef("multi")},
 	}
 	for _, s := range steps {
