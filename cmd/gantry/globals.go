@@ -60,3 +60,21 @@ func (g *globals) wantPlatform() (*v1.Platform, error) {
 	}
 	return &p, nil
 }
+
+// transferSetup opens what a registry transfer needs: the store, a registry
+// client and the progress reporter (the caller closes it).
+func (g *globals) transferSetup() (*store.Store, *registry.Client, progress.Reporter, error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rc, err := g.registry()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rep, err := g.reporter()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, rc, rep, nil
+}

@@ -15,19 +15,11 @@ func newPullCommand(g *globals) *cobra.Command {
 		Short: "Download an image from a registry into the local store",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			rc, err := g.registry()
-			if err != nil {
-				return err
-			}
 			want, err := g.wantPlatform()
 			if err != nil {
 				return err
 			}
-			rep, err := g.reporter()
+			st, rc, rep, err := g.transferSetup()
 			if err != nil {
 				return err
 			}

@@ -14,15 +14,7 @@ func newPushCommand(g *globals) *cobra.Command {
 		Short: "Upload a stored image to a registry (to its own name, or to DESTINATION)",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			rc, err := g.registry()
-			if err != nil {
-				return err
-			}
-			rep, err := g.reporter()
+			st, rc, rep, err := g.transferSetup()
 			if err != nil {
 				return err
 			}
