@@ -126,6 +126,24 @@ func (d *dockerWriter) image(g *group) error {
 	if err := d.tw.bytes(cfgFile, cfg); err != nil {
 		return err
 	}
+	// Only the layers this image writes for the first time are spooled.
+	var todoLayers []v1.Layer
+	var todoIDs []v1.Hash
+	for i, v := range v1s {
+		_, linked := d.diffIDPath[diffIDs[i]]
+		if !d.v1Saved[v.id] && !linked && !d.blobs.has(diffIDs[i]) {
+			todoLayers, todoIDs = append(todoLayers, layers[i]), append(todoIDs, diffIDs[i])
+		}
+	}
+	spools, release := spoolLayers(todoLayers, todoIDs, d.opts.TempDir)
+	defer release()
+	write := func(name string, i int) error {
+		if s, ok := spools[diffIDs[i]]; ok {
+			return writeSpooled(d.tw, name, layers[i], diffIDs[i], s, d.opts.TempDir)
+		}
+		_, err := writeUncompressed(d.tw, name, layers[i], diffIDs[i], d.opts.TempDir)
+		return err
+	}
 	item := dockerItem{Config: cfgFile, Layers: []string{}}
 	for i, v := range v1s {
 		layerFile := v.id + "/layer.tar"
@@ -146,7 +164,7 @@ func (d *dockerWriter) image(g *group) error {
 			// file and layer.tar the link (Docker follows links in it).
 			blob := blobPath(diffIDs[i])
 			if !d.blobs.has(diffIDs[i]) {
-				if _, err := writeUncompressed(d.tw, blob, layers[i], diffIDs[i], d.opts.TempDir); err != nil {
+				if err := write(blob, i); err != nil {
 					return err
 				}
 			}
@@ -161,7 +179,7 @@ func (d *dockerWriter) image(g *group) error {
 			}
 			continue
 		}
-		if _, err := writeUncompressed(d.tw, layerFile, layers[i], diffIDs[i], d.opts.TempDir); err != nil {
+		if err := write(layerFile, i); err != nil {
 			return err
 		}
 		d.diffIDPath[diffIDs[i]] = layerFile
