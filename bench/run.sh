@@ -26,7 +26,7 @@ go build -o "$work/gantry" ./cmd/gantry
 gantry="$work/gantry"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_registry() { # name → prints host:port
+start_registry() { # name → sets host to host:port (no subshell: pids must stick)
 	local port dir
 	port=$(free_port)
 	dir="$work/$1"
@@ -40,10 +40,12 @@ YAML
 	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-	echo "127.0.0.1:$port"
+	host="127.0.0.1:$port"
 }
-src=$(start_registry src)
-dst=$(start_registry dst)
+start_registry src
+src=$host
+start_registry dst
+dst=$host
 
 echo "bench: building the test image in $src"
 layers=()
@@ -51,7 +53,7 @@ for d in src pkg bin; do
 	tar -C /usr/local/go --sort=name --owner=0 --group=0 --mtime=@0 -cf "$work/$d.tar" "$d"
 	layers+=(-f "$work/$d.tar")
 done
-crane append --insecure "${layers[@]}" -t "$src/bench/go:1" >/dev/null
+crane append --insecure "${layers[@]}" -t "$src/bench/go:1" >/dev/null 2>&1
 size=$(crane manifest --insecure "$src/bench/go:1" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(sum(l["size"] for l in m["layers"])//1000000)')
 echo "bench: image $src/bench/go:1, ${size} MB compressed in 3 layers; $RUNS runs each, medians"
 
