@@ -44,8 +44,14 @@ YAML
 }
 start_registry src
 src=$host
-start_registry dst
-dst=$host
+# One destination registry per tool, so that no tool pushes into storage
+# that another tool's runs already warmed.
+start_registry dst-gantry
+dst_gantry=$host
+start_registry dst-crane
+dst_crane=$host
+start_registry dst-skopeo
+dst_skopeo=$host
 
 echo "bench: building the test image in $src"
 layers=()
@@ -83,10 +89,12 @@ g() { "$gantry" --root "$work/store" --progress quiet "$@"; }
 
 echo "pull into a store/archive:"
 pull_gantry() { g pull "$src/bench/go:1" && g save "$src/bench/go:1" -o "$work/out.tar"; }
+pull_gantry_compressed() { g pull "$src/bench/go:1" && g save --compressed-layers "$src/bench/go:1" -o "$work/out.tar"; }
 pull_crane() { crane pull --insecure "$src/bench/go:1" "$work/out.tar"; }
 pull_skopeo() { skopeo copy -q --src-tls-verify=false "docker://$src/bench/go:1" "docker-archive:$work/out.tar:bench/go:1"; }
 pull_gantry_store_only() { g pull "$src/bench/go:1"; }
 measure "gantry pull + save" fresh pull_gantry
+measure "gantry pull + save --compressed-layers" fresh pull_gantry_compressed
 measure "crane pull (tarball)" fresh pull_crane
 measure "skopeo copy to docker-archive" fresh pull_skopeo
 measure "gantry pull (store only)" fresh pull_gantry_store_only
@@ -98,10 +106,12 @@ fresh
 g pull "$src/bench/go:1" >/dev/null
 g save "$src/bench/go:1" -o "$work/saved.tar" >/dev/null
 mkdir -p "$work/oci" && skopeo copy -q --src-tls-verify=false "docker://$src/bench/go:1" "oci:$work/oci:go" >/dev/null
-push_gantry() { g push "$src/bench/go:1" "$dst/gantry/go$1:1"; }
-push_crane() { crane push --insecure "$work/saved.tar" "$dst/crane/go$1:1"; }
-push_crane_layout() { crane push --insecure "$work/oci" "$dst/cranel/go$1:1"; }
-push_skopeo() { skopeo copy -q --dest-tls-verify=false "oci:$work/oci:go" "docker://$dst/skopeo/go$1:1"; }
+push_gantry() { g push "$src/bench/go:1" "$dst_gantry/gantry/go$1:1"; }
+push_crane() { crane push --insecure "$work/saved.tar" "$dst_crane/crane/go$1:1"; }
+push_crane_layout() { crane push --insecure "$work/oci" "$dst_crane/cranel/go$1:1"; }
+# skopeo's blob-info cache remembers blobs it pushed and mounts them into
+# the next repository: only its first run uploads.
+push_skopeo() { skopeo copy -q --dest-tls-verify=false "oci:$work/oci:go" "docker://$dst_skopeo/skopeo/go$1:1"; }
 measure "gantry push (from store)" noop push_gantry
 measure "crane push (docker tarball)" noop push_crane
 measure "crane push (OCI layout)" noop push_crane_layout
@@ -113,4 +123,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
 echo "ratios to crane (lower is better for gantry):"
 echo "  pull+save / crane pull:           $(ratio "${result[gantry pull + save]}" "${result[crane pull (tarball)]}")"
+echo "  pull+save --compressed-layers:    $(ratio "${result[gantry pull + save --compressed-layers]}" "${result[crane pull (tarball)]}")"
+echo "  pull (store only) / crane pull:   $(ratio "${result[gantry pull (store only)]}" "${result[crane pull (tarball)]}")"
 echo "  push / crane push (OCI layout):   $(ratio "${result[gantry push (from store)]}" "${result[crane push (OCI layout)]}")"

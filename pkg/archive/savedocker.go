@@ -131,7 +131,7 @@ func (d *dockerWriter) image(g *group) error {
 	var todoIDs []v1.Hash
 	for i, v := range v1s {
 		_, linked := d.diffIDPath[diffIDs[i]]
-		if !d.v1Saved[v.id] && !linked && !d.blobs.has(diffIDs[i]) {
+		if !d.v1Saved[v.id] && !linked && !d.blobs.has(diffIDs[i]) && !d.opts.CompressedLayers {
 			todoLayers, todoIDs = append(todoLayers, layers[i]), append(todoIDs, diffIDs[i])
 		}
 	}
@@ -157,6 +157,21 @@ func (d *dockerWriter) image(g *group) error {
 		}
 		if err := d.tw.bytes(v.id+"/json", v.json); err != nil {
 			return err
+		}
+		if d.opts.CompressedLayers {
+			// The layer as stored, gzip and all: every docker load since
+			// 1.10 decompresses layer.tar itself.
+			if err := d.blobs.layer(layers[i]); err != nil {
+				return err
+			}
+			h, err := layers[i].Digest()
+			if err != nil {
+				return err
+			}
+			if err := d.tw.symlink(layerFile, "../"+blobPath(h)); err != nil {
+				return err
+			}
+			continue
 		}
 		if d.layout {
 			// ggcr and other layout readers refuse symlinked blobs, so

@@ -68,6 +68,30 @@ func TestLoadDockerArchiveKeepsImageID(t *testing.T) {
 	}
 }
 
+func TestSaveCompressedLayersLoadsBack(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	res, err := Load(ctx, st, "../../testdata/hello-docker.tar", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Save(st, &buf, []string{"gantry-testdata/hello:1"}, archive.SaveOptions{CompressedLayers: true}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 1<<20 {
+		t.Errorf("archive with compressed layers is %d bytes; the uncompressed layer alone is 1.5 MiB", buf.Len())
+	}
+	st2 := newStore(t)
+	res2, err := LoadReader(ctx, st2, &buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2) != 1 || res2[0].ID != res[0].ID || res2[0].Manifest != res[0].Manifest {
+		t.Fatalf("reloaded %+v, want ID %s and manifest %s", res2, res[0].ID, res[0].Manifest)
+	}
+}
+
 func TestLoadTruncatedArchiveFailsCleanly(t *testing.T) {
 	raw, err := os.ReadFile("../../testdata/hello-docker.tar")
 	if err != nil {

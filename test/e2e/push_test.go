@@ -215,3 +215,19 @@ func TestSaveOCIReadByUmoci(t *testing.T) {
 	e.gantry("save", baseRef("amd64"), "-o", gz)
 	sh(t, "docker", "load", "-i", gz)
 }
+
+// --compressed-layers archives are loaded by Docker and run.
+func TestSaveCompressedLayersDockerLoads(t *testing.T) {
+	e := newEnv(t)
+	e.gantry("pull", baseRef("amd64"))
+	tag := "gantry-e2e/compressed:1"
+	e.gantry("tag", baseRef("amd64"), tag)
+	archive := filepath.Join(t.TempDir(), "c.tar")
+	e.gantry("save", "--compressed-layers", tag, "-o", archive)
+	sh(t, "docker", "load", "-i", archive)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", tag) })
+	if got := sh(t, "docker", "run", "--rm", "--network", "none", tag, "echo", "compressed"); strings.TrimSpace(got) != "compressed" {
+		t.Errorf("docker run printed %q", got)
+	}
+	sh(t, "skopeo", "inspect", "docker-archive:"+archive)
+}
