@@ -18,7 +18,9 @@ type bars struct {
 }
 
 func newBars(w io.Writer) *bars {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), bars: map[string]*mpb.Bar{}}
+	// WithAutoRefresh: --progress tty draws even when w is not a terminal
+	// (a pager, a log that keeps escape codes).
+	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), bars: map[string]*mpb.Bar{}}
 }
 
 func (b *bars) Start(id, name string, total int64) {

@@ -52,8 +52,12 @@ const (
 func New(mode string, w io.Writer) (Reporter, error) {
 	switch mode {
 	case ModeAuto, "":
+		// A terminal of width 0 (a pty nobody sized, as under script(1))
+		// cannot show bars: plain lines then.
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return newBars(w), nil
+			if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+				return newBars(w), nil
+			}
 		}
 		return newPlain(w), nil
 	case ModeTTY:

@@ -75,3 +75,22 @@ func TestReaderStopsOnCancel(t *testing.T) {
 		t.Fatalf("read after cancel: %v", err)
 	}
 }
+
+func TestBarsDraw(t *testing.T) {
+	var buf bytes.Buffer
+	rep, err := New(ModeTTY, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Start("sha256:0123456789abcdef", "layer 1/1", 1000)
+	rep.Add("sha256:0123456789abcdef", 1000)
+	rep.Done("sha256:0123456789abcdef")
+	rep.Skip("sha256:fedcba9876543210", "layer 2/2", "exists")
+	rep.Close()
+	out := buf.String()
+	for _, want := range []string{"0123456789ab layer 1/1", "done", "fedcba987654 layer 2/2: exists"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bars output lacks %q:\n%q", want, out)
+		}
+	}
+}
