@@ -164,26 +164,43 @@ func (c *Client) mirrorRefs(ref name.Reference) []name.Reference {
 	return out
 }
 
-// Explain turns a registry error into one line that says what to do.
+// Explain turns a registry error into one line that says what to do. The
+// original error stays reachable with errors.As.
 func Explain(err error, ref name.Reference) error {
 	if err == nil {
 		return nil
+	}
+	return &explained{msg: explain(err, ref), err: err}
+}
+
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
+
+func explain(err error, ref name.Reference) string {
+	var prev *explained
+	if errors.As(err, &prev) {
+		return prev.msg
 	}
 	host := reference.Registry(ref.Context().Registry)
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch {
 		case te.StatusCode == http.StatusUnauthorized || hasCode(te, transport.UnauthorizedErrorCode):
-			return fmt.Errorf("authentication required: run gantry login %s (%s)", host, reference.Familiar(ref))
+			return fmt.Sprintf("authentication required: run gantry login %s (%s)", host, reference.Familiar(ref))
 		case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode):
-			return fmt.Errorf("not found: %s", reference.Familiar(ref))
+			return fmt.Sprintf("not found: %s", reference.Familiar(ref))
 		case te.StatusCode == http.StatusForbidden || hasCode(te, transport.DeniedErrorCode):
-			return fmt.Errorf("access denied to %s: check your credentials with gantry login %s", reference.Familiar(ref), host)
+			return fmt.Sprintf("access denied to %s: check your credentials with gantry login %s", reference.Familiar(ref), host)
 		case te.StatusCode == http.StatusTooManyRequests || hasCode(te, transport.TooManyRequestsErrorCode):
-			return fmt.Errorf("%s: registry %s is rate limiting (%s); wait and try again, or log in for a higher limit", reference.Familiar(ref), host, firstLine(err.Error()))
+			return fmt.Sprintf("%s: registry %s is rate limiting (%s); wait and try again, or log in for a higher limit", reference.Familiar(ref), host, firstLine(err.Error()))
 		}
 	}
-	return fmt.Errorf("%s: %s", reference.Familiar(ref), firstLine(err.Error()))
+	return fmt.Sprintf("%s: %s", reference.Familiar(ref), firstLine(err.Error()))
 }
 
 func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {

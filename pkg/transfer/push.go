@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -249,7 +250,28 @@ func (p *pusher) pushBlob(ctx context.Context, b labelledBlob) error {
 			}
 		}
 	}
-	return p.upload(ctx, b, location)
+	// An upload that broke is started over: the registry discards an
+	// unfinished session, and blob bodies cannot be replayed mid-request.
+	for attempt := 1; attempt <= uploadAttempts; attempt++ {
+		if err = p.upload(ctx, b, location); err == nil || !retriable(err) || ctx.Err() != nil {
+			return err
+		}
+		location = ""
+		p.rep.Printf("%s: upload failed, starting over (%d/%d): %v", b.label, attempt, uploadAttempts, err)
+	}
+	return err
+}
+
+const uploadAttempts = 3
+
+// retriable reports whether a failed upload may succeed when tried again:
+// not when the registry refused it (4xx other than 408 and 429).
+func retriable(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode >= 500 || te.StatusCode == http.StatusRequestTimeout || te.StatusCode == http.StatusTooManyRequests
+	}
+	return true
 }
 
 // upload streams the blob from the store: POST to open a session, one PATCH
