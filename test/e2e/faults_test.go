@@ -193,3 +193,38 @@ func TestInsecureRegistriesConfig(t *testing.T) {
 	os.WriteFile(filepath.Join(e.config, "gantry", "config.json"), []byte(fmt.Sprintf(`{"insecure-registries":[%q]}`, hostname+":"+port)), 0o644)
 	e.gantry("pull", named)
 }
+
+// Several gantry processes pulling into one store at once leave it whole.
+func TestConcurrentPullsShareAStore(t *testing.T) {
+	e := newEnv(t)
+	refs := []string{baseRef("amd64"), baseRef("multi"), baseRef("arm64"), baseRef("amd64")}
+	errs := make(chan error, len(refs))
+	for i, ref := range refs {
+		go func(i int, ref string) {
+			args := []string{"pull", ref}
+			if i == 2 {
+				args = []string{"pull", "--platform", "linux/arm64", ref}
+			}
+			out, stderr, err := e.run(nil, args...)
+			if err != nil {
+				err = fmt.Errorf("pull %s: %v\n%s%s", ref, err, out, stderr)
+			}
+			errs <- err
+		}(i, ref)
+	}
+	for range refs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	checkStore(t, e.root)
+	out := e.gantry("images", "--format", "json")
+	for _, tag := range []string{`"tag": "amd64"`, `"tag": "multi"`, `"tag": "arm64"`} {
+		if !strings.Contains(out, tag) {
+			t.Errorf("images lacks %s:\n%s", tag, out)
+		}
+	}
+	if q := e.gantry("-q", "pull", baseRef("amd64")); strings.TrimSpace(q) != baseRef("amd64") {
+		t.Errorf("pull -q printed %q, want only the name", q)
+	}
+}
