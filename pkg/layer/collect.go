@@ -1,0 +1,228 @@
+// Package layer turns local files into deterministic image layers: the same
+// files give the same tar bytes on any machine, whatever their mtimes,
+// owners on the host or directory read order. Entries are sorted, times are
+// fixed, owners are set, not read.
+package layer
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// Add is one --add SRC:DEST.
+type Add struct {
+	Src  string // file or folder on the host
+	Dest string // path in the image; a trailing / means "into this directory"
+}
+
+// ParseAdd reads SRC:DEST. The last colon splits, so Windows-free paths with
+// colons in SRC still work when DEST has none.
+func ParseAdd(s string) (Add, error) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 || i == len(s)-1 {
+		return Add{}, fmt.Errorf("invalid --add %q: use SRC:DEST, e.g. ./dist:/app/", s)
+	}
+	return Add{Src: s[:i], Dest: s[i+1:]}, nil
+}
+
+// Options set what the host does not decide.
+type Options struct {
+	UID, GID int          // owner of every entry (--chown); default 0:0
+	Mode     *fs.FileMode // --chmod for every file and directory added
+	Excludes []string     // --exclude patterns, Docker's .dockerignore syntax
+	Time     time.Time    // mtime of every entry (SOURCE_DATE_EPOCH, or the epoch)
+	Workdir  string       // where a relative DEST starts; "" makes relative DESTs an error
+}
+
+// Entry is one file, directory or link of the layer.
+type Entry struct {
+	Name     string      // path in the image, without the leading /
+	Mode     fs.FileMode // type and permission bits
+	Size     int64
+	Link     string // symlink target, or the Name of the first hard link
+	HardLink bool
+	Source   string    // host path of a regular file's content
+	modTime  time.Time // host mtime when collected, to detect changes while reading
+}
+
+// Collect lists the entries the adds make, sorted by name; a later add
+// replaces what an earlier one put at the same path.
+func Collect(adds []Add, o Options) ([]Entry, error) {
+	byName := map[string]Entry{}
+	for _, a := range adds {
+		if err := collectOne(a, o, byName); err != nil {
+			return nil, err
+		}
+	}
+	entries := make([]Entry, 0, len(byName))
+	for _, e := range byName {
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	linkHardLinks(entries)
+	return entries, nil
+}
+
+func collectOne(a Add, o Options, out map[string]Entry) error {
+	dest := a.Dest
+	if !path.IsAbs(dest) {
+		if o.Workdir == "" {
+			return fmt.Errorf("--add %s:%s: DEST must be an absolute path when the image has no WORKDIR", a.Src, a.Dest)
+		}
+		dest = path.Join(o.Workdir, dest) + trailingSlash(dest)
+	}
+	// The SRC the user names is followed if it is a link, as COPY does;
+	// links inside a folder are stored as links, never followed.
+	fi, err := os.Stat(a.Src)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--add %s:%s: %s does not exist", a.Src, a.Dest, a.Src)
+		}
+		return fmt.Errorf("--add %s: %w", a.Src, err)
+	}
+	if !fi.IsDir() {
+		target := strings.TrimPrefix(path.Clean(dest), "/")
+		if strings.HasSuffix(dest, "/") || target == "" {
+			target = path.Join(target, filepath.Base(a.Src))
+		}
+		addParents(out, target, o)
+		out[target] = fileEntry(target, a.Src, fi, o)
+		return nil
+	}
+	root := strings.TrimPrefix(path.Clean(dest), "/")
+	if root != "" {
+		addParents(out, root, o)
+		out[root] = dirEntry(root, fi.Mode(), o)
+	}
+	match, err := matcher(a.Src, o.Excludes)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("--add %s: %w", a.Src, err)
+		}
+		rel, _ := filepath.Rel(a.Src, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if match != nil {
+			if skip, _ := match.MatchesOrParentMatches(rel); skip {
+				if d.IsDir() && !match.Exclusions() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("--add %s: %w", a.Src, err)
+		}
+		name := path.Join(root, rel)
+		switch {
+		case info.IsDir():
+			out[name] = dirEntry(name, info.Mode(), o)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return fmt.Errorf("--add %s: %w", a.Src, err)
+			}
+			out[name] = Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}
+		case info.Mode().IsRegular():
+			out[name] = fileEntry(name, p, info, o)
+		default:
+			return fmt.Errorf("--add %s: %s is a %s, which a layer built from files cannot hold", a.Src, p, info.Mode().Type())
+		}
+		return nil
+	})
+}
+
+func trailingSlash(s string) string {
+	if strings.HasSuffix(s, "/") {
+		return "/"
+	}
+	return ""
+}
+
+// matcher combines --exclude with the .dockerignore of a source folder.
+func matcher(dir string, excludes []string) (*patternmatcher.PatternMatcher, error) {
+	patterns := append([]string{}, excludes...)
+	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
+		more, err := ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s/.dockerignore: %w", dir, err)
+		}
+		patterns = append(patterns, more...)
+	}
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("invalid exclude pattern: %w", err)
+	}
+	return pm, nil
+}
+
+func addParents(out map[string]Entry, name string, o Options) {
+	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if _, ok := out[dir]; !ok {
+			out[dir] = Entry{Name: dir, Mode: fs.ModeDir | 0o755}
+		}
+	}
+}
+
+func dirEntry(name string, mode fs.FileMode, o Options) Entry {
+	perm := mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if o.Mode != nil {
+		perm = *o.Mode
+	}
+	return Entry{Name: name, Mode: fs.ModeDir | perm}
+}
+
+func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
+	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if o.Mode != nil {
+		perm = *o.Mode
+	}
+	return Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi)}
+}
+
+// inodeKey identifies a host file so that hard links within the sources stay
+// hard links; linkHardLinks replaces it by the first name.
+func inodeKey(fi fs.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink < 2 {
+		return ""
+	}
+	return fmt.Sprintf("inode:%d:%d", st.Dev, st.Ino)
+}
+
+func linkHardLinks(entries []Entry) {
+	first := map[string]string{}
+	for i := range entries {
+		e := &entries[i]
+		if !e.Mode.IsRegular() || !strings.HasPrefix(e.Link, "inode:") {
+			continue
+		}
+		if name, ok := first[e.Link]; ok {
+			e.Link, e.HardLink, e.Size = name, true, 0
+			continue
+		}
+		first[e.Link] = e.Name
+		e.Link = ""
+	}
+}

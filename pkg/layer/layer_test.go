@@ -1,0 +1,196 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// tree makes a source folder: an executable script, a data file, a symlink
+// pointing outside, an empty directory and an ignored file.
+func tree(t *testing.T, mtime time.Time) string {
+	t.Helper()
+	dir := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\necho hi\n"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "data"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "data", "a.txt"), []byte("data"), 0o640))
+	must(os.Symlink("/etc/passwd", filepath.Join(dir, "outside")))
+	must(os.MkdirAll(filepath.Join(dir, "empty"), 0o700))
+	must(os.WriteFile(filepath.Join(dir, "secret.key"), []byte("k"), 0o600))
+	must(os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("*.key\n"), 0o644))
+	filepath.Walk(dir, func(p string, _ fs.FileInfo, _ error) error {
+		os.Chtimes(p, mtime, mtime)
+		return nil
+	})
+	return dir
+}
+
+func entriesOf(t *testing.T, adds []Add, o Options) (map[string]*tar.Header, []byte) {
+	t.Helper()
+	es, err := Collect(adds, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, es, o); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+	return out, buf.Bytes()
+}
+
+func TestCollectCopyRules(t *testing.T) {
+	src := tree(t, time.Now())
+	hdrs, _ := entriesOf(t, []Add{{Src: src, Dest: "/app/"}, {Src: filepath.Join(src, "run.sh"), Dest: "/usr/local/bin/"}}, Options{UID: 1000, GID: 1000})
+	for name, want := range map[string]byte{
+		"app/":                 tar.TypeDir,
+		"app/run.sh":           tar.TypeReg,
+		"app/data/a.txt":       tar.TypeReg,
+		"app/outside":          tar.TypeSymlink,
+		"app/empty/":           tar.TypeDir,
+		"usr/":                 tar.TypeDir,
+		"usr/local/bin/run.sh": tar.TypeReg,
+	} {
+		h, ok := hdrs[name]
+		if !ok {
+			t.Errorf("%s missing; have %v", name, keys(hdrs))
+			continue
+		}
+		if h.Typeflag != want {
+			t.Errorf("%s: type %c, want %c", name, h.Typeflag, want)
+		}
+	}
+	if h := hdrs["app/outside"]; h != nil && h.Linkname != "/etc/passwd" {
+		t.Errorf("symlink target %q", h.Linkname)
+	}
+	if h := hdrs["app/run.sh"]; h != nil && (h.Mode&0o111 == 0 || h.Uid != 1000 || h.Gid != 1000) {
+		t.Errorf("run.sh: mode %o owner %d:%d", h.Mode, h.Uid, h.Gid)
+	}
+	if _, ok := hdrs["app/secret.key"]; ok {
+		t.Error(".dockerignore was not honoured")
+	}
+	if h := hdrs["app/empty/"]; h != nil && h.Mode&0o777 != 0o700 {
+		t.Errorf("empty dir mode %o", h.Mode)
+	}
+	// A file to a path without a trailing slash is renamed.
+	hdrs, _ = entriesOf(t, []Add{{Src: filepath.Join(src, "run.sh"), Dest: "/entry"}}, Options{})
+	if _, ok := hdrs["entry"]; !ok {
+		t.Errorf("file to /entry: %v", keys(hdrs))
+	}
+}
+
+func keys(m map[string]*tar.Header) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestSameFilesSameBytes(t *testing.T) {
+	a := tree(t, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
+	b := tree(t, time.Date(2023, 6, 6, 6, 6, 6, 0, time.UTC))
+	o := Options{Time: time.Unix(0, 0)}
+	_, ta := entriesOf(t, []Add{{Src: a, Dest: "/app"}}, o)
+	_, tb := entriesOf(t, []Add{{Src: b, Dest: "/app"}}, o)
+	if !bytes.Equal(ta, tb) {
+		t.Fatal("two copies of a folder with different mtimes give different tars")
+	}
+}
+
+func TestBadAdds(t *testing.T) {
+	if _, err := Collect([]Add{{Src: "/no/such/dir", Dest: "/x"}}, Options{}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing SRC: %v", err)
+	}
+	if _, err := Collect([]Add{{Src: t.TempDir(), Dest: "rel"}}, Options{}); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("relative DEST without WORKDIR: %v", err)
+	}
+	if es, err := Collect([]Add{{Src: tree(t, time.Now()), Dest: "rel/"}}, Options{Workdir: "/work"}); err != nil || es[0].Name != "work" {
+		t.Errorf("relative DEST with WORKDIR: %v %v", es, err)
+	}
+	if _, err := ParseAdd("nodest"); err == nil {
+		t.Error("ParseAdd accepted SRC without DEST")
+	}
+}
+
+func TestFileChangingWhileReadFails(t *testing.T) {
+	src := tree(t, time.Now().Add(-time.Hour))
+	es, err := Collect([]Add{{Src: src, Dest: "/app"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "run.sh"), []byte("#!/bin/sh\necho changed and longer\n"), 0o755)
+	err = Write(io.Discard, es, Options{})
+	if err == nil || !strings.Contains(err.Error(), "changed while it was being read") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBuildStoresAndCaches(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Time: time.Unix(0, 0)}
+	build := func(src string) Built {
+		es, err := Collect([]Add{{Src: src, Dest: "/app"}}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Build(context.Background(), st, es, o, Gzip, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := build(tree(t, time.Now()))
+	if first.Cached || !st.HasBlob(first.Descriptor.Digest) {
+		t.Fatalf("first build %+v", first)
+	}
+	again := build(tree(t, time.Now().Add(time.Hour))) // a copy, other mtimes
+	if !again.Cached || again.Descriptor.Digest != first.Descriptor.Digest {
+		t.Fatalf("unchanged rebuild %+v, want cached %s", again, first.Descriptor.Digest)
+	}
+	l, err := Open(st, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := l.Uncompressed()
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	n := 0
+	for {
+		if _, err := tr.Next(); err != nil {
+			break
+		}
+		n++
+	}
+	if n < 5 {
+		t.Errorf("stored layer has %d entries", n)
+	}
+}

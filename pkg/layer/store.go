@@ -1,0 +1,191 @@
+package layer
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// Compression of a new layer.
+const (
+	Gzip = "gzip"
+	Zstd = "zstd"
+	None = "none"
+)
+
+// Built is a layer in the store.
+type Built struct {
+	Descriptor v1.Descriptor // compressed blob
+	DiffID     v1.Hash       // digest of the uncompressed tar
+	Cached     bool          // nothing was tarred or compressed: the content cache knew it
+}
+
+// Build tars entries, compresses the tar on all cores and stores the blob,
+// hashing the tar and the compressed bytes in the same pass. oci picks OCI
+// media types over Docker's. An unchanged set of files (same names, modes
+// and content hashes, same options) is found in the store's content cache
+// and not tarred again.
+func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, compression string, oci bool) (Built, error) {
+	mt, err := mediaType(compression, oci)
+	if err != nil {
+		return Built{}, err
+	}
+	key, err := cacheKey(entries, o, compression, mt)
+	if err != nil {
+		return Built{}, err
+	}
+	if b, ok := lookup(st, key); ok {
+		return b, nil
+	}
+	bw, err := st.NewBlobWriter()
+	if err != nil {
+		return Built{}, err
+	}
+	defer bw.Abort()
+	comp, err := compressor(bw, compression)
+	if err != nil {
+		return Built{}, err
+	}
+	diff := sha256.New()
+	if err := Write(io.MultiWriter(diff, comp), entries, o); err != nil {
+		return Built{}, err
+	}
+	if err := comp.Close(); err != nil {
+		return Built{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Built{}, err
+	}
+	size := bw.Size()
+	h, err := bw.Commit()
+	if err != nil {
+		return Built{}, err
+	}
+	b := Built{
+		Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h},
+		DiffID:     v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
+	}
+	remember(st, key, b)
+	return b, nil
+}
+
+func mediaType(compression string, oci bool) (types.MediaType, error) {
+	switch {
+	case compression == Gzip && oci:
+		return types.OCILayer, nil
+	case compression == Gzip:
+		return types.DockerLayer, nil
+	case compression == Zstd:
+		return types.OCILayerZStd, nil // Docker has no zstd media type
+	case compression == None && oci:
+		return types.OCIUncompressedLayer, nil
+	case compression == None:
+		return types.DockerUncompressedLayer, nil
+	}
+	return "", fmt.Errorf("unknown --compression %q: use gzip, zstd or none", compression)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
+	switch compression {
+	case Gzip:
+		// pgzip's output depends on level and block size only, not on the
+		// number of cores: the digest is the same on every machine.
+		return pgzip.NewWriterLevel(w, gzip.DefaultCompression)
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	}
+	return nopCloser{w}, nil
+}
+
+// cacheKey hashes everything the layer's bytes depend on: the options and,
+// per entry, its name, type, mode, size, link and content hash. Content is
+// hashed, not trusted by mtime, so a copy of the folder hits the cache too.
+func cacheKey(entries []Entry, o Options, compression string, mt types.MediaType) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "gantry-layer-v1\x00%s\x00%s\x00%d:%d\x00%d\n", compression, mt, o.UID, o.GID, o.Time.Unix())
+	for _, e := range entries {
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
+		if e.Mode.IsRegular() && !e.HardLink {
+			sum, err := hashFile(e)
+			if err != nil {
+				return "", err
+			}
+			h.Write(sum)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(e Entry) ([]byte, error) {
+	f, err := os.Open(e.Source)
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("layer: reading %s: %w", e.Source, err)
+	}
+	return h.Sum(nil), nil
+}
+
+func cachePath(st *store.Store, key string) string {
+	return filepath.Join(st.Root(), "cache", "layers", key+".json")
+}
+
+func lookup(st *store.Store, key string) (Built, bool) {
+	raw, err := os.ReadFile(cachePath(st, key))
+	if err != nil {
+		return Built{}, false
+	}
+	var b Built
+	if json.Unmarshal(raw, &b) != nil || !st.HasBlob(b.Descriptor.Digest) {
+		return Built{}, false // pruned since: build it again
+	}
+	b.Cached = true
+	return b, true
+}
+
+// remember records key → blob; a failure only costs a rebuild next time.
+func remember(st *store.Store, key string, b Built) {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return
+	}
+	path := cachePath(st, key)
+	if os.MkdirAll(filepath.Dir(path), 0o755) != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(raw)
+	if cerr := f.Close(); werr == nil && cerr == nil {
+		os.Rename(f.Name(), path)
+	}
+	os.Remove(f.Name())
+}
+
+// Open returns the stored layer as a v1.Layer.
+func Open(st *store.Store, b Built) (v1.Layer, error) {
+	return st.Layer(b.Descriptor, b.DiffID)
+}

@@ -1,0 +1,101 @@
+package layer
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Write writes entries as a tar stream: every entry owned by o.UID:o.GID,
+// dated o.Time. A file whose size or mtime changes while it is read fails
+// the layer: its digest would not describe what the image holds.
+func Write(w io.Writer, entries []Entry, o Options) error {
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		if err := writeEntry(tw, e, o); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func writeEntry(tw *tar.Writer, e Entry, o Options) error {
+	hdr := &tar.Header{
+		Name:    e.Name,
+		Mode:    int64(e.Mode.Perm()) | specialBits(e.Mode),
+		Uid:     o.UID,
+		Gid:     o.GID,
+		ModTime: o.Time,
+		Format:  tar.FormatPAX,
+	}
+	switch {
+	case e.Mode.IsDir():
+		hdr.Typeflag, hdr.Name = tar.TypeDir, e.Name+"/"
+	case e.Mode&fs.ModeSymlink != 0:
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
+	case e.HardLink:
+		hdr.Typeflag, hdr.Linkname = tar.TypeLink, e.Link
+	default:
+		hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
+	}
+	// PAX keeps long names exact; with no records it is plain ustar, and
+	// zero access/change times keep it free of host time.
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("layer: %s: %w", e.Name, err)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil
+	}
+	return copyFile(tw, e)
+}
+
+func specialBits(m fs.FileMode) int64 {
+	var b int64
+	if m&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+func copyFile(w io.Writer, e Entry) error {
+	f, err := os.Open(e.Source)
+	if err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
+	defer f.Close()
+	n, err := io.Copy(w, io.LimitReader(f, e.Size))
+	if err != nil {
+		return fmt.Errorf("layer: reading %s: %w", e.Source, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
+	if n != e.Size || fi.Size() != e.Size || !fi.ModTime().Equal(e.modTime) {
+		return fmt.Errorf("layer: %s changed while it was being read; build again when it is stable", e.Source)
+	}
+	return nil
+}
+
+// Epoch is the time written into layers and configs unless told otherwise:
+// SOURCE_DATE_EPOCH when set, else the Unix epoch.
+func Epoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	var sec int64
+	if _, err := fmt.Sscanf(s, "%d", &sec); err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", s)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}

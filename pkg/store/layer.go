@@ -1,0 +1,58 @@
+package store
+
+import (
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Layer returns the stored blob d, whose uncompressed content hashes to
+// diffID, as a layer.
+func (s *Store) Layer(d v1.Descriptor, diffID v1.Hash) (v1.Layer, error) {
+	if !s.HasBlob(d.Digest) {
+		return nil, fmt.Errorf("layer %s: %w", d.Digest, ErrNotFound)
+	}
+	return &storedLayer{storedBlob: storedBlob{s: s, d: d}, diffID: diffID}, nil
+}
+
+type storedLayer struct {
+	storedBlob
+	diffID v1.Hash
+}
+
+func (l *storedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
+	f, err := l.s.OpenBlob(l.d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	switch l.d.MediaType {
+	case types.DockerUncompressedLayer, types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer:
+		return f, nil
+	case types.OCILayerZStd:
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
+	}
+	zr, err := kgzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("layer %s: %w", l.d.Digest, err)
+	}
+	return &closeBoth{Reader: zr, close: f.Close}, nil
+}
+
+type closeBoth struct {
+	io.Reader
+	close func() error
+}
+
+func (c *closeBoth) Close() error { return c.close() }
