@@ -4,13 +4,12 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/klauspost/pgzip"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/atomicfile"
 	"github.com/gantry-build/gantry/pkg/archive"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
@@ -40,7 +39,7 @@ func newSaveCommand(g *globals) *cobra.Command {
 			if output == "-" {
 				return transfer.Save(st, cmd.OutOrStdout(), args, opts)
 			}
-			return writeFileAtomically(output, func(w io.Writer) error {
+			return atomicfile.Write(output, func(w io.Writer) error {
 				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {
 					zw, _ := pgzip.NewWriterLevel(w, gzip.DefaultCompression)
 					if err := transfer.Save(st, zw, args, opts); err != nil {
@@ -56,23 +55,6 @@ func newSaveCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "docker", "archive format: docker or oci")
 	cmd.Flags().BoolVar(&compressed, "compressed-layers", false, "docker format: keep layers gzip-compressed (smaller, faster; docker load ≥ 1.10 reads it)")
 	return cmd
-}
-
-// writeFileAtomically makes path appear whole or not at all.
-func writeFileAtomically(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func newLoadCommand(g *globals) *cobra.Command {

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gantry-build/gantry/pkg/build"
+	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/layer"
+)
+
+// configFlags are the config edits build and mutate share.
+type configFlags struct {
+	entrypoint, cmd, workdir, user, stopSignal, healthcheck string
+	env, ports, volumes, labels                             []string
+}
+
+func (c *configFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&c.entrypoint, "entrypoint", "", `entrypoint: a JSON array (exec form) or a string (run by /bin/sh -c); "" clears it`)
+	f.StringVar(&c.cmd, "cmd", "", `default command, same forms as --entrypoint; "" clears it`)
+	f.StringArrayVar(&c.env, "env", nil, "environment variable KEY=VALUE (repeatable)")
+	f.StringArrayVar(&c.ports, "port", nil, "exposed port: 80, 80/tcp, 53/udp (repeatable)")
+	f.StringVar(&c.workdir, "workdir", "", "working directory")
+	f.StringArrayVar(&c.volumes, "volume", nil, "volume path (repeatable)")
+	f.StringArrayVar(&c.labels, "label", nil, "label KEY=VALUE (repeatable)")
+	f.StringVar(&c.user, "user", "", "user[:group] the image runs as")
+	f.StringVar(&c.stopSignal, "stop-signal", "", "signal that stops a container")
+	f.StringVar(&c.healthcheck, "healthcheck", "", "HEALTHCHECK arguments: NONE, or [--interval=30s …] CMD command")
+}
+
+// edits turns the flags the user set into config edits: a flag not given
+// inherits, a flag given as "" clears.
+func (c *configFlags) edits(f *pflag.FlagSet) config.Edits {
+	set := func(name string, v string) *string {
+		if f.Changed(name) {
+			return &v
+		}
+		return nil
+	}
+	return config.Edits{
+		Entrypoint: set("entrypoint", c.entrypoint), Cmd: set("cmd", c.cmd), Env: c.env, Ports: c.ports,
+		Workdir: set("workdir", c.workdir), Volumes: c.volumes, Labels: c.labels, User: set("user", c.user),
+		StopSignal: set("stop-signal", c.stopSignal), Healthcheck: set("healthcheck", c.healthcheck),
+	}
+}
+
+// targetFlags are the outputs of every verb that makes an image.
+type targetFlags struct {
+	tags    []string
+	push    bool
+	outputs []string
+}
+
+func (t *targetFlags) register(f *pflag.FlagSet) {
+	f.StringArrayVarP(&t.tags, "tag", "t", nil, "name the image NAME[:TAG] in the local store (repeatable)")
+	f.BoolVar(&t.push, "push", false, "push the image to the registry of each -t name")
+	f.StringArrayVarP(&t.outputs, "output", "o", nil, "also write it: type=docker,dest=FILE.tar | type=oci,dest=DIR|FILE.tar | type=daemon")
+}
+
+func (t *targetFlags) targets() (build.Targets, error) {
+	out := build.Targets{Names: t.tags, Push: t.push}
+	for _, s := range t.outputs {
+		o, err := build.ParseOutput(s)
+		if err != nil {
+			return out, err
+		}
+		out.Outputs = append(out.Outputs, o)
+	}
+	return out, out.Validate()
+}
+
+func printDelivered(cmd *cobra.Command, ds []build.Delivered) {
+	for _, d := range ds {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", d.What, d.Where, d.Digest)
+	}
+}
+
+// timestamp reads --timestamp: "" (SOURCE_DATE_EPOCH or the epoch), "now",
+// or seconds since the epoch.
+func timestamp(s string) (time.Time, error) {
+	switch s {
+	case "":
+		return layer.Epoch()
+	case "now":
+		return time.Now().UTC().Truncate(time.Second), nil
+	}
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid --timestamp %q: use now or seconds since 1970", s)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+func newBuildCommand(g *globals) *cobra.Command {
+	var (
+		from, chown, chmod, compression, ts string
+		adds, excludes                      []string
+		cf                                  configFlags
+		tf                                  targetFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "build --from BASE --add SRC:DEST… [config flags] (-t NAME [--push] | -o …)",
+		Short: "Build an image from a base, local files as one new layer, and config edits",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, err := tf.targets()
+			if err != nil {
+				return err
+			}
+			opts := build.Options{From: from, Compression: compression, Edits: cf.edits(cmd.Flags())}
+			for _, a := range adds {
+				add, err := layer.ParseAdd(a)
+				if err != nil {
+					return err
+				}
+				opts.Adds = append(opts.Adds, add)
+			}
+			if len(opts.Adds) == 0 {
+				return fmt.Errorf("nothing to add: give --add SRC:DEST (use gantry mutate for config-only changes)")
+			}
+			if opts.Layer, err = layerOptions(chown, chmod, excludes); err != nil {
+				return err
+			}
+			if opts.Created, err = timestamp(ts); err != nil {
+				return err
+			}
+			if opts.Platform, err = g.wantPlatform(); err != nil {
+				return err
+			}
+			st, rc, rep, err := g.transferSetup()
+			if err != nil {
+				return err
+			}
+			defer rep.Close()
+			res, err := build.FromFlags(cmd.Context(), st, rc, opts)
+			if err != nil {
+				return err
+			}
+			if res.Cached {
+				rep.Printf("new layer: unchanged files, reused from the cache")
+			}
+			ds, err := build.Deliver(cmd.Context(), st, rc, res.Image, targets, rep)
+			rep.Close()
+			printDelivered(cmd, ds)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "base image, or scratch")
+	f.StringArrayVar(&adds, "add", nil, "SRC:DEST, a file or folder and where it goes (repeatable; all become one layer)")
+	f.StringVar(&chown, "chown", "", "UID[:GID] owning the added files (default 0:0)")
+	f.StringVar(&chmod, "chmod", "", "octal mode of the added files and folders, e.g. 755")
+	f.StringArrayVar(&excludes, "exclude", nil, "pattern of files not to add, .dockerignore syntax (repeatable)")
+	f.StringVar(&compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	f.StringVar(&ts, "timestamp", "", "time of the image and its files: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
+	cf.register(f)
+	tf.register(f)
+	return cmd
+}
+
+func layerOptions(chown, chmod string, excludes []string) (layer.Options, error) {
+	o := layer.Options{Excludes: excludes}
+	if chown != "" {
+		u, gs, hasGroup := strings.Cut(chown, ":")
+		uid, err := strconv.Atoi(u)
+		gid := uid
+		if err == nil && hasGroup {
+			gid, err = strconv.Atoi(gs)
+		}
+		if err != nil || uid < 0 || gid < 0 {
+			return o, fmt.Errorf("invalid --chown %q: use numeric UID[:GID]", chown)
+		}
+		o.UID, o.GID = uid, gid
+	}
+	if chmod != "" {
+		m, err := strconv.ParseUint(chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return o, fmt.Errorf("invalid --chmod %q: use an octal mode such as 755", chmod)
+		}
+		mode := fs.FileMode(m & 0o777)
+		if m&0o4000 != 0 {
+			mode |= fs.ModeSetuid
+		}
+		if m&0o2000 != 0 {
+			mode |= fs.ModeSetgid
+		}
+		if m&0o1000 != 0 {
+			mode |= fs.ModeSticky
+		}
+		o.Mode = &mode
+	}
+	return o, nil
+}

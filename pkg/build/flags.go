@@ -1,0 +1,164 @@
+// Package build makes images: from a base, local files and config flags
+// (this file), and from Dockerfiles (later).
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
+	"github.com/gantry-build/gantry/pkg/transfer"
+)
+
+// Options describe a build without a Dockerfile.
+type Options struct {
+	From        string // image reference, or "scratch"
+	Adds        []layer.Add
+	Layer       layer.Options // owner, mode, excludes; Time and Workdir are set here
+	Edits       config.Edits
+	Platform    *v1.Platform // nil: the host's
+	Compression string       // gzip (default), zstd, none
+	Created     time.Time    // the image's and its files' time
+}
+
+// Result is a built image and what the user sees of it.
+type Result struct {
+	Image  v1.Image
+	Cached bool // the new layer came from the content cache
+}
+
+// FromFlags builds the image: the base's layers as they are (read lazily,
+// from the store when it has the base, else from the registry, so that a
+// push to the base's registry never downloads them), one new layer holding
+// every --add, then the config edits.
+func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Options) (*Result, error) {
+	base, err := resolveBase(ctx, st, rc, o.From, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	baseConfig, err := base.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("base %s: config: %w", o.From, err)
+	}
+	// Edits are checked before any file is read: bad flags cost nothing.
+	cf := baseConfig.DeepCopy()
+	if err := o.Edits.Apply(cf, o.Created); err != nil {
+		return nil, err
+	}
+	res := &Result{Image: base}
+	if len(o.Adds) > 0 {
+		lo := o.Layer
+		lo.Time = o.Created
+		lo.Workdir = baseConfig.Config.WorkingDir
+		if o.Edits.Workdir != nil {
+			lo.Workdir = cf.Config.WorkingDir
+		}
+		entries, err := layer.Collect(o.Adds, lo)
+		if err != nil {
+			return nil, err
+		}
+		mt, err := base.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		compression := o.Compression
+		if compression == "" {
+			compression = layer.Gzip
+		}
+		built, err := layer.Build(ctx, st, entries, lo, compression, mt == types.OCIManifestSchema1)
+		if err != nil {
+			return nil, err
+		}
+		l, err := layer.Open(st, built)
+		if err != nil {
+			return nil, err
+		}
+		res.Cached = built.Cached
+		res.Image, err = mutate.Append(base, mutate.Addendum{
+			Layer:     l,
+			MediaType: built.Descriptor.MediaType,
+			History:   v1.History{Created: v1.Time{Time: o.Created}, CreatedBy: addHistory(o.Adds)},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The config edits go on top of the config the layer left.
+	withLayer, err := res.Image.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = withLayer.DeepCopy()
+	if err := o.Edits.Apply(cf, o.Created); err != nil {
+		return nil, err
+	}
+	cf.Created = v1.Time{Time: o.Created}
+	if res.Image, err = mutate.ConfigFile(res.Image, cf); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func addHistory(adds []layer.Add) string {
+	parts := make([]string, len(adds))
+	for i, a := range adds {
+		parts[i] = a.Src + " " + a.Dest
+	}
+	return "COPY " + strings.Join(parts, " ; ") + " # gantry build --add"
+}
+
+// resolveBase finds the base image for want: scratch, the store, or the
+// registry without storing anything.
+func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, from string, want *v1.Platform) (v1.Image, error) {
+	if from == "" {
+		return nil, errors.New("no base image: give --from IMAGE, or --from scratch")
+	}
+	if from == "scratch" {
+		p := platform.Host()
+		if want != nil {
+			p = *want
+		}
+		img := mutate.MediaType(empty.Image, types.DockerManifestSchema2)
+		img = mutate.ConfigMediaType(img, types.DockerConfigJSON)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
+		if cf.Architecture != "arm" && cf.Architecture != "arm64" {
+			cf.Variant = ""
+		}
+		cf.RootFS.Type = "layers"
+		return mutate.ConfigFile(img, cf)
+	}
+	if e, err := transfer.Resolve(st, from); err == nil {
+		img, _, err := transfer.ImageOf(st, e, want)
+		if err == nil || e.IsIndex() {
+			return img, err
+		}
+	}
+	rm, err := transfer.RemoteImage(ctx, rc, from, want)
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	if want != nil && rm.Index == nil {
+		cf, err := rm.Image.ConfigFile()
+		if err == nil && !platform.Matches(*want, *cf.Platform()) {
+			return nil, fmt.Errorf("base image %s is %s only, not %s", from, platform.String(*cf.Platform()), platform.String(*want))
+		}
+	}
+	return rm.Image, nil
+}
