@@ -197,3 +197,49 @@ func layerOptions(chown, chmod string, excludes []string) (layer.Options, error)
 	}
 	return o, nil
 }
+
+func newMutateCommand(g *globals) *cobra.Command {
+	var (
+		changes []string
+		ts      string
+		cf      configFlags
+		tf      targetFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "mutate IMAGE [config flags] [--change 'INSTRUCTION'…] (-t NAME [--push] | -o …)",
+		Short: "Change only the config of an image, like docker commit -c; layers stay as they are",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, err := tf.targets()
+			if err != nil {
+				return err
+			}
+			opts := build.MutateOptions{Image: args[0], Edits: cf.edits(cmd.Flags()), Changes: changes}
+			if opts.Created, err = timestamp(ts); err != nil {
+				return err
+			}
+			if opts.Platform, err = g.wantPlatform(); err != nil {
+				return err
+			}
+			st, rc, rep, err := g.transferSetup()
+			if err != nil {
+				return err
+			}
+			defer rep.Close()
+			img, err := build.Mutate(cmd.Context(), st, rc, opts)
+			if err != nil {
+				return err
+			}
+			ds, err := build.Deliver(cmd.Context(), st, rc, img, targets, rep)
+			rep.Close()
+			printDelivered(cmd, ds)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&changes, "change", "c", nil, `Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK (repeatable)`)
+	f.StringVar(&ts, "timestamp", "", "time of the history entries: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
+	cf.register(f)
+	tf.register(f)
+	return cmd
+}

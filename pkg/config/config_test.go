@@ -70,3 +70,36 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyChanges(t *testing.T) {
+	cf := &v1.ConfigFile{}
+	err := ApplyChanges(cf, []string{
+		`CMD ["/bin/echo", "hi"]`, `ENTRYPOINT /run.sh --flag`, `ENV A=1 B="two words"`, `EXPOSE 80 53/udp`,
+		`LABEL "k 1"=v1 k2=v2`, `ONBUILD RUN make`, `USER app`, `VOLUME ["/data", "/logs"]`, `WORKDIR /srv`,
+		`WORKDIR sub`, `STOPSIGNAL SIGINT`, `HEALTHCHECK --interval=10s CMD ["curl", "-f", "localhost"]`,
+	}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cf.Config
+	if !reflect.DeepEqual(c.Cmd, []string{"/bin/echo", "hi"}) || !reflect.DeepEqual(c.Entrypoint, []string{"/bin/sh", "-c", "/run.sh --flag"}) {
+		t.Errorf("cmd %v entrypoint %v", c.Cmd, c.Entrypoint)
+	}
+	if !reflect.DeepEqual(c.Env, []string{"A=1", "B=two words"}) || c.Labels["k 1"] != "v1" || c.WorkingDir != "/srv/sub" {
+		t.Errorf("env %v labels %v workdir %q", c.Env, c.Labels, c.WorkingDir)
+	}
+	if len(c.ExposedPorts) != 2 || len(c.Volumes) != 2 || c.OnBuild[0] != "RUN make" || c.StopSignal != "SIGINT" {
+		t.Errorf("config %+v", c)
+	}
+	if c.Healthcheck == nil || c.Healthcheck.Test[0] != "CMD" || c.Healthcheck.Interval != 10*time.Second {
+		t.Errorf("healthcheck %+v", c.Healthcheck)
+	}
+	if len(cf.History) != 12 {
+		t.Errorf("%d history entries", len(cf.History))
+	}
+	for _, bad := range []string{"RUN make", "FROM x", "EXPOSE http", "ENV"} {
+		if err := ApplyChanges(&v1.ConfigFile{}, []string{bad}, time.Unix(0, 0)); err == nil {
+			t.Errorf("--change %q accepted", bad)
+		}
+	}
+}
