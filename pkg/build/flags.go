@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -111,10 +112,12 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 	return res, nil
 }
 
+// addHistory names each source by its base name only: a host path in the
+// config would make the digest depend on where the folder sits.
 func addHistory(adds []layer.Add) string {
 	parts := make([]string, len(adds))
 	for i, a := range adds {
-		parts[i] = a.Src + " " + a.Dest
+		parts[i] = filepath.Base(filepath.Clean(a.Src)) + " " + a.Dest
 	}
 	return "COPY " + strings.Join(parts, " ; ") + " # gantry build --add"
 }
