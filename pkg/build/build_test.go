@@ -1,0 +1,136 @@
+package build
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+func setup(t *testing.T) (*store.Store, *registry.Client, string) {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "bin")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "tool"), []byte("#!/bin/sh\necho tool\n"), 0o755)
+	return st, rc, src
+}
+
+func str(s string) *string { return &s }
+
+func TestScratchBuildOutputs(t *testing.T) {
+	st, rc, src := setup(t)
+	ctx := context.Background()
+	o := Options{
+		From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/usr/local/bin/"}},
+		Edits:    config.Edits{Entrypoint: str(`["/usr/local/bin/tool"]`)},
+		Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
+		Created:  time.Unix(1700000000, 0).UTC(),
+	}
+	res, err := FromFlags(ctx, st, rc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(res.Image); err != nil {
+		t.Fatalf("built image does not validate: %v", err)
+	}
+	cf, _ := res.Image.ConfigFile()
+	if cf.Architecture != "arm64" || cf.Created.Unix() != 1700000000 || cf.Config.Entrypoint[0] != "/usr/local/bin/tool" || len(cf.RootFS.DiffIDs) != 1 {
+		t.Errorf("config = %+v", cf)
+	}
+	again, err := FromFlags(ctx, st, rc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := res.Image.Digest()
+	d2, _ := again.Image.Digest()
+	if d1 != d2 || !again.Cached {
+		t.Errorf("rebuild digest %s (cached %v), first %s", d2, again.Cached, d1)
+	}
+
+	dir := t.TempDir()
+	targets := Targets{Names: []string{"example.com/tool:1"}, Outputs: []Output{
+		{Type: "docker", Dest: filepath.Join(dir, "tool.tar")},
+		{Type: "oci", Dest: filepath.Join(dir, "layout")},
+		{Type: "oci", Dest: filepath.Join(dir, "oci.tar")},
+	}}
+	if err := targets.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Deliver(ctx, st, rc, res.Image, targets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 4 {
+		t.Errorf("delivered %+v", ds)
+	}
+	a, err := archive.Open(filepath.Join(dir, "tool.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	loaded, err := a.Images()
+	if err != nil || len(loaded) != 1 || len(loaded[0].Names) != 1 {
+		t.Fatalf("docker output: %+v %v", loaded, err)
+	}
+	if id, _ := loaded[0].Image.ConfigName(); func() bool { c, _ := res.Image.ConfigName(); return c != id }() {
+		t.Error("docker output has another config")
+	}
+	p, err := layout.FromPath(filepath.Join(dir, "layout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Image(d1); err != nil {
+		t.Errorf("OCI layout output: %v", err)
+	}
+	if e, err := st.Get("example.com/tool:1"); err != nil || e.Descriptor.Digest != d1 {
+		t.Errorf("stored %+v %v", e, err)
+	}
+}
+
+func TestBadOutputsAndTargets(t *testing.T) {
+	for _, s := range []string{"type=docker", "type=zip,dest=x", "type=docker,dest=x,foo=1", "type=local,dest=d"} {
+		if _, err := ParseOutput(s); err == nil {
+			t.Errorf("ParseOutput(%q) accepted", s)
+		}
+	}
+	if o, err := ParseOutput("out.tar"); err != nil || o.Type != "docker" {
+		t.Errorf("bare path: %+v %v", o, err)
+	}
+	for _, tg := range []Targets{{}, {Push: true}, {Names: []string{"UPPER/case"}}} {
+		if err := tg.Validate(); err == nil {
+			t.Errorf("%+v accepted", tg)
+		}
+	}
+}
+
+func TestBuildErrorsStoreNothing(t *testing.T) {
+	st, rc, src := setup(t)
+	_, err := FromFlags(context.Background(), st, rc, Options{From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/x/"}}, Edits: config.Edits{Ports: []string{"nope"}}})
+	if err == nil || !strings.Contains(err.Error(), "invalid --port") {
+		t.Fatalf("err = %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(st.Root(), "blobs", "sha256"))
+	if len(entries) != 0 {
+		t.Errorf("a build with a bad flag stored %d blobs", len(entries))
+	}
+}
