@@ -130,7 +130,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if opts.Created, err = timestamp(ts); err != nil {
 				return err
 			}
-			if opts.Platform, err = g.wantPlatform(); err != nil {
+			if opts.Platforms, err = g.wantPlatforms(); err != nil {
 				return err
 			}
 			st, rc, rep, err := g.transferSetup()
@@ -145,7 +145,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if res.Cached {
 				rep.Printf("new layer: unchanged files, reused from the cache")
 			}
-			ds, err := build.Deliver(cmd.Context(), st, rc, res.Image, targets, rep)
+			ds, err := build.Deliver(cmd.Context(), st, rc, res.Artifact, targets, rep)
 			rep.Close()
 			printDelivered(cmd, ds)
 			return err
@@ -230,7 +230,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := build.Deliver(cmd.Context(), st, rc, img, targets, rep)
+			ds, err := build.Deliver(cmd.Context(), st, rc, build.Artifact{Image: img}, targets, rep)
 			rep.Close()
 			printDelivered(cmd, ds)
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -77,4 +78,21 @@ func (g *globals) transferSetup() (*store.Store, *registry.Client, progress.Repo
 		return nil, nil, nil, err
 	}
 	return st, rc, rep, nil
+}
+
+// wantPlatforms is a comma-separated --platform list (build makes one image
+// per platform), or nil for "this machine's".
+func (g *globals) wantPlatforms() ([]v1.Platform, error) {
+	if g.platform == "" {
+		return nil, nil
+	}
+	var out []v1.Platform
+	for _, s := range strings.Split(g.platform, ",") {
+		p, err := platform.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -43,7 +43,7 @@ func TestScratchBuildOutputs(t *testing.T) {
 	o := Options{
 		From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/usr/local/bin/"}},
 		Edits:    config.Edits{Entrypoint: str(`["/usr/local/bin/tool"]`)},
-		Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
+		Platforms: []v1.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}},
 		Created:  time.Unix(1700000000, 0).UTC(),
 	}
 	res, err := FromFlags(ctx, st, rc, o)
@@ -76,7 +76,7 @@ func TestScratchBuildOutputs(t *testing.T) {
 	if err := targets.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Deliver(ctx, st, rc, res.Image, targets, nil)
+	ds, err := Deliver(ctx, st, rc, res.Artifact, targets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,44 @@ func TestScratchBuildOutputs(t *testing.T) {
 	}
 	if e, err := st.Get("example.com/tool:1"); err != nil || e.Descriptor.Digest != d1 {
 		t.Errorf("stored %+v %v", e, err)
+	}
+}
+
+func TestMultiPlatformBuildSharesTheLayer(t *testing.T) {
+	st, rc, src := setup(t)
+	res, err := FromFlags(context.Background(), st, rc, Options{
+		From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/bin/"}},
+		Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Index == nil {
+		t.Fatal("two platforms did not make an index")
+	}
+	if err := validate.Index(res.Index); err != nil {
+		t.Fatal(err)
+	}
+	im, _ := res.Index.IndexManifest()
+	if len(im.Manifests) != 2 || im.Manifests[1].Platform.Architecture != "arm64" {
+		t.Fatalf("index %+v", im)
+	}
+	var layers []v1.Hash
+	for _, d := range im.Manifests {
+		img, _ := res.Index.Image(d.Digest)
+		m, _ := img.Manifest()
+		layers = append(layers, m.Layers[0].Digest)
+	}
+	if layers[0] != layers[1] {
+		t.Errorf("the new layer differs per platform: %v", layers)
+	}
+	dir := t.TempDir()
+	if _, err := Deliver(context.Background(), st, rc, res.Artifact, Targets{Names: []string{"example.com/multi:1"}, Outputs: []Output{{Type: "docker", Dest: filepath.Join(dir, "m.tar")}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.Get("example.com/multi:1")
+	if err != nil || !e.IsIndex() {
+		t.Fatalf("stored %+v %v", e, err)
 	}
 }
 

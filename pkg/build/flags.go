@@ -29,36 +29,78 @@ type Options struct {
 	Adds        []layer.Add
 	Layer       layer.Options // owner, mode, excludes; Time and Workdir are set here
 	Edits       config.Edits
-	Platform    *v1.Platform // nil: the host's
+	Platforms   []v1.Platform // none: the host's; several make an index
 	Compression string       // gzip (default), zstd, none
 	Created     time.Time    // the image's and its files' time
 }
 
-// Result is a built image and what the user sees of it.
+// Result is a built image (or index) and what the user sees of it.
 type Result struct {
-	Image  v1.Image
+	Artifact
 	Cached bool // the new layer came from the content cache
 }
 
-// FromFlags builds the image: the base's layers as they are (read lazily,
-// from the store when it has the base, else from the registry, so that a
-// push to the base's registry never downloads them), one new layer holding
-// every --add, then the config edits.
+// FromFlags builds one image, or with several platforms an index of one image
+// per platform. The new layer is tarred and compressed once: the other
+// platforms find it in the content cache.
 func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Options) (*Result, error) {
-	base, err := resolveBase(ctx, st, rc, o.From, o.Platform)
+	if len(o.Platforms) <= 1 {
+		var want *v1.Platform
+		if len(o.Platforms) == 1 {
+			want = &o.Platforms[0]
+		}
+		img, cached, err := buildOne(ctx, st, rc, o, want)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Artifact: Artifact{Image: img}, Cached: cached}, nil
+	}
+	var adds []mutate.IndexAddendum
+	res := &Result{}
+	indexType := types.OCIImageIndex
+	for i := range o.Platforms {
+		p := o.Platforms[i]
+		img, cached, err := buildOne(ctx, st, rc, o, &p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", platform.String(p), err)
+		}
+		res.Cached = res.Cached || cached
+		mt, err := img.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		if mt == types.DockerManifestSchema2 {
+			indexType = types.DockerManifestList
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: mt, Platform: cf.Platform()}})
+	}
+	res.Index = mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), indexType)
+	return res, nil
+}
+
+// buildOne builds the image for want: the base's layers as they are (read
+// lazily, from the store when it has the base, else from the registry, so
+// that a push to the base's registry never downloads them), one new layer
+// holding every --add, then the config edits.
+func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Options, want *v1.Platform) (v1.Image, bool, error) {
+	base, err := resolveBase(ctx, st, rc, o.From, want)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	baseConfig, err := base.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("base %s: config: %w", o.From, err)
+		return nil, false, fmt.Errorf("base %s: config: %w", o.From, err)
 	}
 	// Edits are checked before any file is read: bad flags cost nothing.
 	cf := baseConfig.DeepCopy()
 	if err := o.Edits.Apply(cf, o.Created); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	res := &Result{Image: base}
+	img, cached := base, false
 	if len(o.Adds) > 0 {
 		lo := o.Layer
 		lo.Time = o.Created
@@ -68,11 +110,11 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 		}
 		entries, err := layer.Collect(o.Adds, lo)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		mt, err := base.MediaType()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		compression := o.Compression
 		if compression == "" {
@@ -80,36 +122,34 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 		}
 		built, err := layer.Build(ctx, st, entries, lo, compression, mt == types.OCIManifestSchema1)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		l, err := layer.Open(st, built)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		res.Cached = built.Cached
-		res.Image, err = mutate.Append(base, mutate.Addendum{
+		cached = built.Cached
+		img, err = mutate.Append(base, mutate.Addendum{
 			Layer:     l,
 			MediaType: built.Descriptor.MediaType,
 			History:   v1.History{Created: v1.Time{Time: o.Created}, CreatedBy: addHistory(o.Adds)},
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	// The config edits go on top of the config the layer left.
-	withLayer, err := res.Image.ConfigFile()
+	withLayer, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cf = withLayer.DeepCopy()
 	if err := o.Edits.Apply(cf, o.Created); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cf.Created = v1.Time{Time: o.Created}
-	if res.Image, err = mutate.ConfigFile(res.Image, cf); err != nil {
-		return nil, err
-	}
-	return res, nil
+	img, err = mutate.ConfigFile(img, cf)
+	return img, cached, err
 }
 
 // addHistory names each source by its base name only: a host path in the

@@ -95,10 +95,28 @@ type Delivered struct {
 	Digest v1.Hash
 }
 
+// Artifact is what a build makes: one image, or an index of one image per
+// platform.
+type Artifact struct {
+	Image v1.Image
+	Index v1.ImageIndex
+}
+
+func (a Artifact) digest() (v1.Hash, error) {
+	if a.Index != nil {
+		return a.Index.Digest()
+	}
+	return a.Image.Digest()
+}
+
+func (a Artifact) item(tags []name.Tag) archive.Item {
+	return archive.Item{Names: tags, Image: a.Image, Index: a.Index}
+}
+
 // Deliver sends img everywhere t names.
-func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img v1.Image, t Targets, rep progress.Reporter) ([]Delivered, error) {
+func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Artifact, t Targets, rep progress.Reporter) ([]Delivered, error) {
 	var out []Delivered
-	digest, err := img.Digest()
+	digest, err := img.digest()
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +135,13 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img v1.I
 		if err != nil {
 			return out, err
 		}
-		desc, err := st.WriteImage(ctx, img, store.WriteOptions{Jobs: rc.Jobs(), Progress: rep})
+		wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: rep}
+		var desc v1.Descriptor
+		if img.Index != nil {
+			desc, err = st.WriteIndex(ctx, img.Index, wopts)
+		} else {
+			desc, err = st.WriteImage(ctx, img.Image, wopts)
+		}
 		if err != nil {
 			done()
 			return out, err
@@ -133,7 +157,13 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img v1.I
 	}
 	if t.Push {
 		for _, tag := range tags {
-			if err := remote.Write(tag, img, rc.RemoteOptions(ctx)...); err != nil {
+			var err error
+			if img.Index != nil {
+				err = remote.WriteIndex(tag, img.Index, rc.RemoteOptions(ctx)...)
+			} else {
+				err = remote.Write(tag, img.Image, rc.RemoteOptions(ctx)...)
+			}
+			if err != nil {
 				return out, registry.Explain(err, tag)
 			}
 			out = append(out, Delivered{What: "pushed", Where: reference.Canonical(tag), Digest: digest})
@@ -144,7 +174,7 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img v1.I
 		switch o.Type {
 		case "docker":
 			err = atomicfile.Write(o.Dest, func(w io.Writer) error {
-				return archive.Save(w, []archive.Item{{Names: tags, Image: img}}, archive.SaveOptions{})
+				return archive.Save(w, []archive.Item{img.item(tags)}, archive.SaveOptions{})
 			})
 		case "oci":
 			err = writeOCI(o.Dest, img, tags)
@@ -163,10 +193,10 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img v1.I
 	return out, nil
 }
 
-func writeOCI(dest string, img v1.Image, tags []name.Tag) error {
+func writeOCI(dest string, img Artifact, tags []name.Tag) error {
 	if strings.HasSuffix(dest, ".tar") {
 		return atomicfile.Write(dest, func(w io.Writer) error {
-			return archive.Save(w, []archive.Item{{Names: tags, Image: img}}, archive.SaveOptions{Format: "oci", OCIMediaTypes: true})
+			return archive.Save(w, []archive.Item{img.item(tags)}, archive.SaveOptions{Format: "oci", OCIMediaTypes: true})
 		})
 	}
 	p, err := layout.FromPath(dest)
@@ -183,12 +213,15 @@ func writeOCI(dest string, img v1.Image, tags []name.Tag) error {
 		}))
 		break // one descriptor per image; further names would duplicate it
 	}
-	return p.AppendImage(img, opts...)
+	if img.Index != nil {
+		return p.AppendIndex(img.Index, opts...)
+	}
+	return p.AppendImage(img.Image, opts...)
 }
 
 // loadIntoDaemon streams a docker archive into POST /images/load of the
 // Docker or Podman engine at DOCKER_HOST (default the usual socket).
-func loadIntoDaemon(ctx context.Context, img v1.Image, tags []name.Tag) (string, error) {
+func loadIntoDaemon(ctx context.Context, img Artifact, tags []name.Tag) (string, error) {
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
 		host = "unix:///var/run/docker.sock"
@@ -212,7 +245,7 @@ func loadIntoDaemon(ctx context.Context, img v1.Image, tags []name.Tag) (string,
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(archive.Save(pw, []archive.Item{{Names: tags, Image: img}}, archive.SaveOptions{}))
+		pw.CloseWithError(archive.Save(pw, []archive.Item{img.item(tags)}, archive.SaveOptions{}))
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/images/load?quiet=1", pr)
 	if err != nil {

@@ -152,3 +152,27 @@ func TestFlagBuildBadInput(t *testing.T) {
 		t.Errorf("missing base: %s", msg)
 	}
 }
+
+func TestMultiPlatformFlagBuild(t *testing.T) {
+	e := newEnv(t)
+	dest := uniqueRepo("multibuild") + ":1"
+	e.gantry("--platform", "linux/amd64,linux/arm64", "build", "--from", baseRef("multi"), "--add", appFolder(t, time.Now())+":/app/",
+		"--entrypoint", `["/app/run.sh"]`, "--env", "GREETING=multi", "-t", dest, "--push")
+	raw := sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+dest)
+	var idx struct {
+		Manifests []struct {
+			Platform struct{ Architecture string }
+		}
+	}
+	if err := json.Unmarshal([]byte(raw), &idx); err != nil || len(idx.Manifests) != 2 {
+		t.Fatalf("pushed index: %v\n%s", err, raw)
+	}
+	if idx.Manifests[0].Platform.Architecture != "amd64" || idx.Manifests[1].Platform.Architecture != "arm64" {
+		t.Errorf("platforms: %s", raw)
+	}
+	sh(t, "docker", "pull", dest)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", dest) })
+	if got := sh(t, "docker", "run", "--rm", "--network", "none", dest); !strings.Contains(got, "app says multi") {
+		t.Errorf("amd64 image printed %q", got)
+	}
+}
