@@ -42,9 +42,9 @@ func TestScratchBuildOutputs(t *testing.T) {
 	ctx := context.Background()
 	o := Options{
 		From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/usr/local/bin/"}},
-		Edits:    config.Edits{Entrypoint: str(`["/usr/local/bin/tool"]`)},
+		Edits:     config.Edits{Entrypoint: str(`["/usr/local/bin/tool"]`)},
 		Platforms: []v1.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}},
-		Created:  time.Unix(1700000000, 0).UTC(),
+		Created:   time.Unix(1700000000, 0).UTC(),
 	}
 	res, err := FromFlags(ctx, st, rc, o)
 	if err != nil {

@@ -30,8 +30,8 @@ type Options struct {
 	Layer       layer.Options // owner, mode, excludes; Time and Workdir are set here
 	Edits       config.Edits
 	Platforms   []v1.Platform // none: the host's; several make an index
-	Compression string       // gzip (default), zstd, none
-	Created     time.Time    // the image's and its files' time
+	Compression string        // gzip (default), zstd, none
+	Created     time.Time     // the image's and its files' time
 }
 
 // Result is a built image (or index) and what the user sees of it.
