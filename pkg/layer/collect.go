@@ -54,6 +54,7 @@ type Entry struct {
 	HardLink bool
 	Source   string    // host path of a regular file's content
 	modTime  time.Time // host mtime when collected, to detect changes while reading
+	stat     fileStat  // host identity of Source, for the hash cache
 }
 
 // Collect lists the entries the adds make, sorted by name; a later add
@@ -198,7 +199,7 @@ func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 	if o.Mode != nil {
 		perm = *o.Mode
 	}
-	return Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi)}
+	return Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}
 }
 
 // inodeKey identifies a host file so that hard links within the sources stay

@@ -168,13 +168,30 @@ func TestBuildStoresAndCaches(t *testing.T) {
 		}
 		return b
 	}
-	first := build(tree(t, time.Now()))
+	src := tree(t, time.Now())
+	first := build(src)
 	if first.Cached || !st.HasBlob(first.Descriptor.Digest) {
 		t.Fatalf("first build %+v", first)
 	}
-	again := build(tree(t, time.Now().Add(time.Hour))) // a copy, other mtimes
+	again := build(src)
 	if !again.Cached || again.Descriptor.Digest != first.Descriptor.Digest {
 		t.Fatalf("unchanged rebuild %+v, want cached %s", again, first.Descriptor.Digest)
+	}
+	// Touched, same content: re-hashed, still a cache hit.
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(src, "run.sh"), later, later)
+	if touched := build(src); !touched.Cached || touched.Descriptor.Digest != first.Descriptor.Digest {
+		t.Fatalf("touched rebuild %+v", touched)
+	}
+	// Changed content: built again, another digest.
+	os.WriteFile(filepath.Join(src, "data", "a.txt"), []byte("other"), 0o640)
+	if changed := build(src); changed.Cached || changed.Descriptor.Digest == first.Descriptor.Digest {
+		t.Fatalf("changed rebuild %+v", changed)
+	}
+	// A copy elsewhere with other mtimes gives the same blob.
+	copyB := build(tree(t, time.Now().Add(2*time.Hour)))
+	if copyB.Descriptor.Digest != first.Descriptor.Digest {
+		t.Fatalf("a copy of the folder gave %s, want %s", copyB.Descriptor.Digest, first.Descriptor.Digest)
 	}
 	l, err := Open(st, first)
 	if err != nil {

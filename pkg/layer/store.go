@@ -43,12 +43,35 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 	if err != nil {
 		return Built{}, err
 	}
-	key, err := cacheKey(entries, o, compression, mt)
-	if err != nil {
-		return Built{}, err
+	hashes := openHashCache(st)
+	defer hashes.save()
+	// Files unchanged since an earlier build are known by their stat alone.
+	// When some are, the few others are hashed and the cache consulted; when
+	// none are (a folder never built), reading it twice would only cost.
+	sums := make([][]byte, len(entries))
+	var unknown []int
+	seen := false
+	for i, e := range entries {
+		if !hasContent(e) {
+			continue
+		}
+		var ok bool
+		if sums[i], ok = hashes.get(e); ok {
+			seen = true
+		} else {
+			unknown = append(unknown, i)
+		}
 	}
-	if b, ok := lookup(st, key); ok {
-		return b, nil
+	if seen || len(unknown) == 0 {
+		for _, i := range unknown {
+			if sums[i], err = hashFile(entries[i]); err != nil {
+				return Built{}, err
+			}
+			hashes.put(entries[i], sums[i])
+		}
+		if b, ok := lookup(st, cacheKey(entries, sums, o, compression, mt)); ok {
+			return b, nil
+		}
 	}
 	bw, err := st.NewBlobWriter()
 	if err != nil {
@@ -60,7 +83,10 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 		return Built{}, err
 	}
 	diff := sha256.New()
-	if err := Write(io.MultiWriter(diff, comp), entries, o); err != nil {
+	// Content hashes for the cache key are taken from the bytes going into
+	// the tar: a cold build reads each file once.
+	sums = make([][]byte, len(entries))
+	if err := write(io.MultiWriter(diff, comp), entries, o, sums); err != nil {
 		return Built{}, err
 	}
 	if err := comp.Close(); err != nil {
@@ -78,9 +104,16 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 		Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h},
 		DiffID:     v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
 	}
-	remember(st, key, b)
+	for i, e := range entries {
+		if hasContent(e) {
+			hashes.put(e, sums[i])
+		}
+	}
+	remember(st, cacheKey(entries, sums, o, compression, mt), b)
 	return b, nil
 }
+
+func hasContent(e Entry) bool { return e.Mode.IsRegular() && !e.HardLink }
 
 func mediaType(compression string, oci bool) (types.MediaType, error) {
 	switch {
@@ -115,23 +148,17 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 }
 
 // cacheKey hashes everything the layer's bytes depend on: the options and,
-// per entry, its name, type, mode, size, link and content hash. Content is
-// hashed, not trusted by mtime, so a copy of the folder hits the cache too.
-func cacheKey(entries []Entry, o Options, compression string, mt types.MediaType) (string, error) {
+// per entry, its name, type, mode, size, link and content hash (sums[i]).
+// Content, not mtime, decides: a copy of the folder hits the cache too.
+func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "gantry-layer-v1\x00%s\x00%s\x00%d:%d\x00%d\n", compression, mt, o.UID, o.GID, o.Time.Unix())
-	for _, e := range entries {
+	for i, e := range entries {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
-		if e.Mode.IsRegular() && !e.HardLink {
-			sum, err := hashFile(e)
-			if err != nil {
-				return "", err
-			}
-			h.Write(sum)
-		}
+		h.Write(sums[i])
 		h.Write([]byte{'\n'})
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func hashFile(e Entry) ([]byte, error) {

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,16 +14,26 @@ import (
 // dated o.Time. A file whose size or mtime changes while it is read fails
 // the layer: its digest would not describe what the image holds.
 func Write(w io.Writer, entries []Entry, o Options) error {
+	return write(w, entries, o, nil)
+}
+
+// write is Write that also records each regular file's sha256 in sums
+// (when not nil), hashing the bytes as they go into the tar.
+func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
 	tw := tar.NewWriter(w)
-	for _, e := range entries {
-		if err := writeEntry(tw, e, o); err != nil {
+	for i, e := range entries {
+		var sum *[]byte
+		if sums != nil {
+			sum = &sums[i]
+		}
+		if err := writeEntry(tw, e, o, sum); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
 }
 
-func writeEntry(tw *tar.Writer, e Entry, o Options) error {
+func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 	hdr := &tar.Header{
 		Name:    e.Name,
 		Mode:    int64(e.Mode.Perm()) | specialBits(e.Mode),
@@ -49,7 +60,15 @@ func writeEntry(tw *tar.Writer, e Entry, o Options) error {
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
-	return copyFile(tw, e)
+	if sum == nil {
+		return copyFile(tw, e)
+	}
+	h := sha256.New()
+	if err := copyFile(io.MultiWriter(tw, h), e); err != nil {
+		return err
+	}
+	*sum = h.Sum(nil)
+	return nil
 }
 
 func specialBits(m fs.FileMode) int64 {
