@@ -162,6 +162,12 @@ func addHistory(adds []layer.Add) string {
 	return "COPY " + strings.Join(parts, " ; ") + " # gantry build --add"
 }
 
+// ResolveImage finds an image for want (nil: host): scratch, the store, or
+// the registry without storing anything.
+func ResolveImage(ctx context.Context, st *store.Store, rc *registry.Client, ref string, want *v1.Platform) (v1.Image, error) {
+	return resolveBase(ctx, st, rc, ref, want)
+}
+
 // resolveBase finds the base image for want: scratch, the store, or the
 // registry without storing anything.
 func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, from string, want *v1.Platform) (v1.Image, error) {

@@ -23,8 +23,10 @@ import (
 	"github.com/gantry-build/gantry/pkg/archive"
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/reference"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
+	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
 // Output is one -o type=…,dest=….
@@ -58,7 +60,9 @@ func ParseOutput(s string) (Output, error) {
 		}
 	case "daemon":
 	case "local":
-		return o, fmt.Errorf("-o type=local (the flattened root filesystem) is not available yet: it comes with gantry export")
+		if o.Dest == "" {
+			return o, fmt.Errorf("invalid -o %q: type=local needs dest=DIR", s)
+		}
 	default:
 		return o, fmt.Errorf("invalid -o %q: type must be docker, oci, local or daemon", s)
 	}
@@ -180,6 +184,8 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Arti
 			err = writeOCI(o.Dest, img, tags)
 		case "daemon":
 			o.Dest, err = loadIntoDaemon(ctx, img, tags)
+		case "local":
+			err = writeLocal(o.Dest, img)
 		}
 		if err != nil {
 			return out, fmt.Errorf("-o type=%s: %w", o.Type, err)
@@ -191,6 +197,18 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Arti
 		out = append(out, Delivered{What: what, Where: o.Dest, Digest: digest})
 	}
 	return out, nil
+}
+
+// writeLocal writes the root filesystem; of an index, the host's platform.
+func writeLocal(dest string, img Artifact) error {
+	one := img.Image
+	if img.Index != nil {
+		var err error
+		if one, _, err = transfer.PickImage(img.Index, nil, "the built index"); err != nil {
+			return err
+		}
+	}
+	return rootfs.Unpack(one, dest)
 }
 
 func writeOCI(dest string, img Artifact, tags []name.Tag) error {

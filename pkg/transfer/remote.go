@@ -41,7 +41,7 @@ func RemoteImage(ctx context.Context, rc *registry.Client, refStr string, want *
 		if err != nil {
 			return nil, malformed(ref, err)
 		}
-		img, _, err := pickImage(idx, want, reference.Familiar(ref))
+		img, _, err := PickImage(idx, want, reference.Familiar(ref))
 		if err != nil {
 			return nil, err
 		}

@@ -66,12 +66,12 @@ func ImageOf(st *store.Store, e store.Entry, want *v1.Platform) (v1.Image, v1.De
 	if err != nil {
 		return nil, v1.Descriptor{}, err
 	}
-	return pickImage(idx, want, e.Name)
+	return PickImage(idx, want, e.Name)
 }
 
-// pickImage returns the image of idx for want (nil: host), descending into
+// PickImage returns the image of idx for want (nil: host), descending into
 // nested indexes.
-func pickImage(idx v1.ImageIndex, want *v1.Platform, what string) (v1.Image, v1.Descriptor, error) {
+func PickImage(idx v1.ImageIndex, want *v1.Platform, what string) (v1.Image, v1.Descriptor, error) {
 	p := platform.Host()
 	if want != nil {
 		p = *want

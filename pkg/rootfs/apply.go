@@ -1,0 +1,269 @@
+// Package rootfs applies image layers to directories: unpacking with
+// whiteouts (.wh.NAME deletes NAME below, .wh..wh..opq hides a directory's
+// lower contents) and flattening an image into one root filesystem.
+//
+// Layers are hostile input: every path is resolved inside the target with
+// filepath-securejoin, so "../", absolute names, symlinks planted by an
+// earlier entry and hard links to outside files cannot reach outside it.
+package rootfs
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueWhiteout = ".wh..wh..opq"
+)
+
+// Apply unpacks the layer tar r onto dir. Owners are applied when running
+// as root, device nodes are created when the kernel lets us, and xattrs
+// where the filesystem takes them.
+func Apply(dir string, r io.Reader) error {
+	a := &applier{dir: dir, root: os.Geteuid() == 0, created: map[string]bool{}}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("layer: %w", err)
+		}
+		if err := a.entry(hdr, tr); err != nil {
+			return err
+		}
+	}
+	return a.finishDirs()
+}
+
+type applier struct {
+	dir     string
+	root    bool
+	created map[string]bool // paths this layer made: an opaque marker spares them
+	dirs    []dirTime
+}
+
+type dirTime struct {
+	path  string
+	mtime time.Time
+}
+
+// clean turns a tar name into a path relative to the root, refusing names
+// that climb out of it.
+func clean(name string) (string, error) {
+	p := path.Clean("/" + name)
+	if p == "/" {
+		return "", nil
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("layer entry %q escapes the root filesystem", name)
+		}
+	}
+	return strings.TrimPrefix(p, "/"), nil
+}
+
+// resolve returns where rel goes on disk: its parent resolved safely inside
+// the root (following links that stay inside), its own name not followed.
+func (a *applier) resolve(rel string) (string, error) {
+	parent, err := securejoin.SecureJoin(a.dir, path.Dir(rel))
+	if err != nil {
+		return "", fmt.Errorf("layer entry %q: %w", rel, err)
+	}
+	return filepath.Join(parent, path.Base(rel)), nil
+}
+
+func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
+	rel, err := clean(hdr.Name)
+	if err != nil || rel == "" {
+		return err
+	}
+	base := path.Base(rel)
+	if base == opaqueWhiteout {
+		return a.opaque(path.Dir(rel))
+	}
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		target, err := a.resolve(path.Join(path.Dir(rel), strings.TrimPrefix(base, whiteoutPrefix)))
+		if err != nil {
+			return err
+		}
+		return removeAll(target)
+	}
+	target, err := a.resolve(rel)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return fmt.Errorf("layer entry %q: %w", rel, err)
+	}
+	// A directory over a directory merges; anything else replaces.
+	if fi, err := os.Lstat(target); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+		if err := removeAll(target); err != nil {
+			return err
+		}
+	}
+	a.created[rel] = true
+	if err := a.create(hdr, rel, target, r); err != nil {
+		return fmt.Errorf("layer entry %q: %w", rel, err)
+	}
+	return nil
+}
+
+func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error {
+	mode := os.FileMode(hdr.Mode & 0o777)
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		a.dirs = append(a.dirs, dirTime{target, hdr.ModTime})
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		// The target is content, not a path to follow now: it is resolved
+		// inside the root whenever something is later written through it.
+		return a.finish(hdr, target, os.Symlink(hdr.Linkname, target))
+	case tar.TypeLink:
+		linkRel, err := clean(hdr.Linkname)
+		if err != nil {
+			return err
+		}
+		src, err := securejoin.SecureJoin(a.dir, linkRel)
+		if err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(src); err != nil || fi.IsDir() {
+			return fmt.Errorf("hard link to %q, which is not a file in this root filesystem", hdr.Linkname)
+		}
+		return os.Link(src, target) // a link shares its target's owner and mode
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		kind := uint32(unix.S_IFIFO)
+		if hdr.Typeflag == tar.TypeChar {
+			kind = unix.S_IFCHR
+		} else if hdr.Typeflag == tar.TypeBlock {
+			kind = unix.S_IFBLK
+		}
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknod(target, kind|uint32(mode), int(dev)); err != nil {
+			if errors.Is(err, unix.EPERM) && !a.root {
+				return nil // rootless: device nodes cannot be made; skip them as rootless runtimes do
+			}
+			return err
+		}
+	default:
+		return nil // pax globals and the like carry no file
+	}
+	if err := os.Chmod(target, mode|specialBits(hdr.Mode)); err != nil {
+		return err
+	}
+	return a.finish(hdr, target, nil)
+}
+
+func specialBits(m int64) os.FileMode {
+	var b os.FileMode
+	if m&0o4000 != 0 {
+		b |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		b |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		b |= os.ModeSticky
+	}
+	return b
+}
+
+// finish sets owner, xattrs and mtime without following a symlink.
+func (a *applier) finish(hdr *tar.Header, target string, err error) error {
+	if err != nil {
+		return err
+	}
+	if a.root {
+		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+			return err
+		}
+		// chown clears setuid bits: set them again.
+		if hdr.Typeflag != tar.TypeSymlink && hdr.Mode&0o6000 != 0 {
+			if err := os.Chmod(target, os.FileMode(hdr.Mode&0o777)|specialBits(hdr.Mode)); err != nil {
+				return err
+			}
+		}
+	}
+	for k, v := range hdr.PAXRecords {
+		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("xattr %s: %w", name, err)
+			}
+		}
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		return nil // directories get their time at the end, after their contents
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// opaque empties dir of what lower layers put there, keeping what this layer
+// already wrote.
+func (a *applier) opaque(dirRel string) error {
+	target, err := securejoin.SecureJoin(a.dir, dirRel)
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(target)
+	if errors.Is(err, os.ErrNotExist) {
+		return os.MkdirAll(target, 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if a.created[path.Join(dirRel, e.Name())] {
+			continue
+		}
+		if err := removeAll(filepath.Join(target, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) finishDirs() error {
+	for i := len(a.dirs) - 1; i >= 0; i-- {
+		d := a.dirs[i]
+		ts := []unix.Timespec{unix.NsecToTimespec(d.mtime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, d.path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func removeAll(p string) error {
+	if err := os.RemoveAll(p); err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
+	return nil
+}
