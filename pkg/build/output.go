@@ -23,8 +23,8 @@ import (
 	"github.com/gantry-build/gantry/pkg/archive"
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/reference"
-	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/store"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
