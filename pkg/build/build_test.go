@@ -172,3 +172,16 @@ func TestBuildErrorsStoreNothing(t *testing.T) {
 		t.Errorf("a build with a bad flag stored %d blobs", len(entries))
 	}
 }
+
+func TestDaemonOutputWithoutEngine(t *testing.T) {
+	st, rc, src := setup(t)
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "none.sock"))
+	res, err := FromFlags(context.Background(), st, rc, Options{From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/x/"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Deliver(context.Background(), st, rc, res.Artifact, Targets{Outputs: []Output{{Type: "daemon"}}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "no Docker or Podman engine answers") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -195,9 +195,15 @@ func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, from
 	}
 	if e, err := transfer.Resolve(st, from); err == nil {
 		img, _, err := transfer.ImageOf(st, e, want)
-		if err == nil || e.IsIndex() {
-			return img, err
+		if err != nil {
+			return nil, err
 		}
+		if src := e.Source(); src != "" {
+			if ref, err := rc.ParseReference(src + ":mount"); err == nil {
+				return &mountableImage{Image: img, from: ref}, nil
+			}
+		}
+		return img, nil
 	}
 	rm, err := transfer.RemoteImage(ctx, rc, from, want)
 	if err != nil {
