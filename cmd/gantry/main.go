@@ -49,7 +49,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g), newTagCommand(g), newRmiCommand(g),
 		newPruneCommand(g), newInspectCommand(g), newSaveCommand(g), newLoadCommand(g),
-		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g),
+		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g), newDiffCommand(g), newImportCommand(g),
 	)
 	return root
 }

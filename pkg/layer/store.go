@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"archive/tar"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -73,6 +74,55 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 			return b, nil
 		}
 	}
+	// Content hashes for the cache key are taken from the bytes going into
+	// the tar: a cold build reads each file once.
+	sums = make([][]byte, len(entries))
+	b, err := storeStream(ctx, st, compression, mt, func(w io.Writer) error {
+		return write(w, entries, o, sums)
+	})
+	if err != nil {
+		return Built{}, err
+	}
+	for i, e := range entries {
+		if hasContent(e) {
+			hashes.put(e, sums[i])
+		}
+	}
+	remember(st, cacheKey(entries, sums, o, compression, mt), b)
+	return b, nil
+}
+
+// FromTar stores a tar stream (a root filesystem being imported) as a layer,
+// compressed on the way in.
+func FromTar(ctx context.Context, st *store.Store, r io.Reader, compression string, oci bool) (Built, error) {
+	mt, err := mediaType(compression, oci)
+	if err != nil {
+		return Built{}, err
+	}
+	return storeStream(ctx, st, compression, mt, func(w io.Writer) error {
+		// The bytes are stored as they come, and read as a tar on the way
+		// so that something else fails here rather than in a container.
+		tr := tar.NewReader(io.TeeReader(r, w))
+		for {
+			_, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("not a valid tar: %w", err)
+			}
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return fmt.Errorf("not a valid tar: %w", err)
+			}
+		}
+		_, err := io.Copy(w, r) // the end-of-archive padding
+		return err
+	})
+}
+
+// storeStream compresses what fill writes into a new blob, hashing the
+// uncompressed bytes (the diff ID) and the compressed ones in the same pass.
+func storeStream(ctx context.Context, st *store.Store, compression string, mt types.MediaType, fill func(io.Writer) error) (Built, error) {
 	bw, err := st.NewBlobWriter()
 	if err != nil {
 		return Built{}, err
@@ -83,10 +133,7 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 		return Built{}, err
 	}
 	diff := sha256.New()
-	// Content hashes for the cache key are taken from the bytes going into
-	// the tar: a cold build reads each file once.
-	sums = make([][]byte, len(entries))
-	if err := write(io.MultiWriter(diff, comp), entries, o, sums); err != nil {
+	if err := fill(io.MultiWriter(diff, comp)); err != nil {
 		return Built{}, err
 	}
 	if err := comp.Close(); err != nil {
@@ -100,17 +147,10 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 	if err != nil {
 		return Built{}, err
 	}
-	b := Built{
+	return Built{
 		Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h},
 		DiffID:     v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
-	}
-	for i, e := range entries {
-		if hasContent(e) {
-			hashes.put(e, sums[i])
-		}
-	}
-	remember(st, cacheKey(entries, sums, o, compression, mt), b)
-	return b, nil
+	}, nil
 }
 
 func hasContent(e Entry) bool { return e.Mode.IsRegular() && !e.HardLink }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/build"
+	"github.com/gantry-build/gantry/pkg/rootfs"
+)
+
+func newDiffCommand(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "diff IMAGE_A [IMAGE_B]",
+		Short: "List what changed from IMAGE_A to IMAGE_B (A added, C changed, D deleted); with one image, its top layer's changes",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			want, err := g.wantPlatform()
+			if err != nil {
+				return err
+			}
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			rc, err := g.registry()
+			if err != nil {
+				return err
+			}
+			var images []v1.Image
+			for _, a := range args {
+				img, err := build.ResolveImage(cmd.Context(), st, rc, a, want)
+				if err != nil {
+					return err
+				}
+				images = append(images, img)
+			}
+			var changes []rootfs.Change
+			if len(images) == 1 {
+				changes, err = rootfs.Diff(nil, images[0])
+			} else {
+				changes, err = rootfs.Diff(images[0], images[1])
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				if changes == nil {
+					changes = []rootfs.Change{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(changes)
+			case "", "text":
+				for _, c := range changes {
+					fmt.Fprintf(out, "%s %s\n", c.Kind, c.Path)
+				}
+				return nil
+			}
+			return fmt.Errorf("unknown --format %q: use text or json", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func newImportCommand(g *globals) *cobra.Command {
+	var (
+		changes         []string
+		ts, compression string
+		tf              targetFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "import ROOTFS.tar|DIR|- (-t NAME [--push] | -o …) [--change 'INSTRUCTION'…]",
+		Short: "Make a one-layer image from a root filesystem, like docker import",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, err := tf.targets()
+			if err != nil {
+				return err
+			}
+			opts := build.ImportOptions{Source: args[0], Stdin: cmd.InOrStdin(), Changes: changes, Compression: compression}
+			if opts.Created, err = timestamp(ts); err != nil {
+				return err
+			}
+			if opts.Platform, err = g.wantPlatform(); err != nil {
+				return err
+			}
+			st, rc, rep, err := g.transferSetup()
+			if err != nil {
+				return err
+			}
+			defer rep.Close()
+			img, err := build.Import(cmd.Context(), st, opts)
+			if err != nil {
+				return err
+			}
+			ds, err := build.Deliver(cmd.Context(), st, rc, build.Artifact{Image: img}, targets, rep)
+			rep.Close()
+			printDelivered(cmd, ds)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply to the config (repeatable)")
+	f.StringVar(&ts, "timestamp", "", "image time: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
+	f.StringVar(&compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	tf.register(f)
+	return cmd
+}
