@@ -1,0 +1,269 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ChangeOptions say what kind of upper directory WriteChanges reads.
+type ChangeOptions struct {
+	// Overlay: upper is an overlayfs upper directory, holding only what
+	// changed: a 0/0 character device marks a deletion, and the
+	// trusted.overlay.opaque or user.overlay.opaque xattr set to "y" marks a
+	// directory that hides everything below. Otherwise upper is the whole
+	// new tree and is compared with lower.
+	Overlay bool
+}
+
+// WriteChanges writes the changeset from lower to upper as a layer tar with
+// .wh. whiteouts, entries sorted, hard links within the changeset kept.
+func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}}
+	var err error
+	if o.Overlay {
+		err = cw.overlay()
+	} else {
+		err = cw.compare(lower)
+	}
+	if err != nil {
+		return err
+	}
+	return cw.tw.Close()
+}
+
+type changeWriter struct {
+	tw    *tar.Writer
+	upper string
+	links map[uint64]string // inode → first name written, for hard links
+}
+
+func (c *changeWriter) overlay() error {
+	return walkSorted(c.upper, func(rel string, fi fs.FileInfo) error {
+		if isOverlayWhiteout(fi) {
+			return c.whiteout(path.Join(path.Dir(rel), whiteoutPrefix+path.Base(rel)))
+		}
+		if err := c.add(rel, fi); err != nil {
+			return err
+		}
+		if fi.IsDir() && isOpaque(filepath.Join(c.upper, rel)) {
+			return c.whiteout(path.Join(rel, opaqueWhiteout))
+		}
+		return nil
+	})
+}
+
+func isOverlayWhiteout(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0
+}
+
+func isOpaque(p string) bool {
+	for _, attr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		buf := make([]byte, 2)
+		if n, err := unix.Lgetxattr(p, attr, buf); err == nil && string(buf[:n]) == "y" {
+			return true
+		}
+	}
+	return false
+}
+
+// compare writes what is new or different in upper and whiteouts for what
+// upper lost. Like docker's own change detection, a file is changed when its
+// type, mode, owner, size, mtime, link target or xattrs differ.
+func (c *changeWriter) compare(lower string) error {
+	type item struct {
+		rel string
+		fi  fs.FileInfo
+	}
+	var deleted []string
+	// Deletions: whatever lower has and upper does not, the top-most only.
+	err := walkSorted(lower, func(rel string, fi fs.FileInfo) error {
+		if _, err := os.Lstat(filepath.Join(c.upper, rel)); errors.Is(err, os.ErrNotExist) {
+			deleted = append(deleted, rel)
+			if fi.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var changed []item
+	err = walkSorted(c.upper, func(rel string, fi fs.FileInfo) error {
+		old, err := os.Lstat(filepath.Join(lower, rel))
+		if err != nil || differs(old, fi, filepath.Join(lower, rel), filepath.Join(c.upper, rel)) {
+			changed = append(changed, item{rel, fi})
+			return nil
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// One sorted stream of additions and whiteouts.
+	type out struct {
+		name string
+		fi   fs.FileInfo // nil: whiteout
+	}
+	var all []out
+	for _, d := range deleted {
+		all = append(all, out{name: path.Join(path.Dir(d), whiteoutPrefix+path.Base(d))})
+	}
+	for _, ch := range changed {
+		all = append(all, out{name: ch.rel, fi: ch.fi})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	for _, e := range all {
+		if e.fi == nil {
+			err = c.whiteout(e.name)
+		} else {
+			err = c.add(e.name, e.fi)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func differs(a, b fs.FileInfo, pa, pb string) bool {
+	sa, oka := a.Sys().(*syscall.Stat_t)
+	sb, okb := b.Sys().(*syscall.Stat_t)
+	if !oka || !okb {
+		return true
+	}
+	if a.Mode() != b.Mode() || sa.Uid != sb.Uid || sa.Gid != sb.Gid || sa.Rdev != sb.Rdev {
+		return true
+	}
+	if !b.IsDir() && (a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())) {
+		return true
+	}
+	if b.IsDir() && !a.ModTime().Equal(b.ModTime()) {
+		return true
+	}
+	if a.Mode()&fs.ModeSymlink != 0 {
+		la, _ := os.Readlink(pa)
+		lb, _ := os.Readlink(pb)
+		return la != lb
+	}
+	return !sameXattrs(pa, pb)
+}
+
+func sameXattrs(a, b string) bool {
+	xa, xb := xattrs(a), xattrs(b)
+	if len(xa) != len(xb) {
+		return false
+	}
+	for k, v := range xa {
+		if xb[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// xattrs of p that belong in a layer (overlayfs' own are bookkeeping).
+func xattrs(p string) map[string]string {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil || n == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+			continue
+		}
+		val := make([]byte, 64<<10)
+		if m, err := unix.Lgetxattr(p, name, val); err == nil {
+			out[name] = string(val[:m])
+		}
+	}
+	return out
+}
+
+func (c *changeWriter) whiteout(name string) error {
+	return c.tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX})
+}
+
+func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
+	full := filepath.Join(c.upper, rel)
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		var err error
+		if link, err = os.Readlink(full); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return fmt.Errorf("changes: %s: %w", rel, err)
+	}
+	hdr.Name = rel
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+	hdr.Format = tar.FormatPAX
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	if st != nil && fi.Mode().IsRegular() && st.Nlink > 1 {
+		if first, ok := c.links[st.Ino]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		} else {
+			c.links[st.Ino] = rel
+		}
+	}
+	for k, v := range xattrs(full) {
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.PAXRecords["SCHILY.xattr."+k] = v
+	}
+	if err := c.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("changes: %s: %w", rel, err)
+	}
+	if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
+		return nil
+	}
+	f, err := os.Open(full)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.CopyN(c.tw, f, hdr.Size); err != nil {
+		return fmt.Errorf("changes: %s changed while it was being read: %w", rel, err)
+	}
+	return nil
+}
+
+// walkSorted visits every path below root in lexical order, root excluded.
+func walkSorted(root string, fn func(rel string, fi fs.FileInfo) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return fn(filepath.ToSlash(rel), fi)
+	})
+}
