@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func TestPullSaveDockerLoadRun(t *testing.T) {
 	e := newEnv(t)
 	out := e.gantry("pull", baseRef("amd64"))
-	if lastLine(out) != baseRef("amd64") || !strings.Contains(out, "Status: Downloaded newer image") {
+	if lastLine(out) != baseRef("amd64") || !strings.Contains(out, "\nStatus: Downloaded newer image for "+baseRef("amd64")+"\n") {
 		t.Fatalf("pull output:\n%s", out)
 	}
 	pulledDigest := field(out, "Digest")
@@ -22,7 +23,7 @@ func TestPullSaveDockerLoadRun(t *testing.T) {
 	}
 
 	again := e.gantry("pull", baseRef("amd64"))
-	if !strings.Contains(again, "Status: Image is up to date") {
+	if !strings.Contains(again, "Status: Image is up to date for "+baseRef("amd64")) || field(again, "Digest") != pulledDigest {
 		t.Errorf("repeat pull:\n%s", again)
 	}
 
@@ -45,14 +46,37 @@ func TestPullSaveDockerLoadRun(t *testing.T) {
 		t.Errorf("raw manifest hashes to %s, pulled digest %s", got, pulledDigest)
 	}
 	summary := e.gantry("inspect", baseRef("amd64"))
-	for _, want := range []string{"Platform:    linux/amd64", `Cmd:         ["/bin/sh"]`, "Layers:"} {
-		if !strings.Contains(summary, want) {
-			t.Errorf("inspect summary lacks %q:\n%s", want, summary)
-		}
+	if field(summary, "Digest") != pulledDigest || field(summary, "Platform") != "linux/amd64" ||
+		field(summary, "Cmd") != `["/bin/sh"]` || !strings.Contains(summary, "Layers:") {
+		t.Errorf("inspect summary:\n%s", summary)
 	}
-	remote := e.gantry("inspect", "--remote", "--format", "json", baseRef("amd64"))
-	if !strings.Contains(remote, `"digest": "`+pulledDigest+`"`) {
-		t.Errorf("inspect --remote --format json:\n%s", remote)
+	for _, args := range [][]string{{"inspect", "--format", "json"}, {"inspect", "--remote", "--format", "json"}} {
+		var got struct {
+			Name, Digest, MediaType, Platform, Created string
+			Config                                     struct {
+				Architecture, OS string
+				Config           struct{ Cmd []string }
+				RootFS           struct {
+					DiffIDs []string `json:"diff_ids"`
+				}
+			}
+			Layers []struct {
+				Digest, MediaType, CreatedBy string
+				Size                         int64
+			}
+		}
+		raw := e.gantry(append(args, baseRef("amd64"))...)
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatalf("gantry %s: %v\n%s", strings.Join(args, " "), err, raw)
+		}
+		if got.Name != baseRef("amd64") || got.Digest != pulledDigest || got.Platform != "linux/amd64" || got.Created == "" ||
+			got.MediaType != "application/vnd.docker.distribution.manifest.v2+json" ||
+			got.Config.Architecture != "amd64" || got.Config.OS != "linux" || len(got.Config.Config.Cmd) != 1 ||
+			len(got.Layers) != 1 || len(got.Config.RootFS.DiffIDs) != 1 ||
+			!strings.HasPrefix(got.Layers[0].Digest, "sha256:") || got.Layers[0].Size <= 0 ||
+			got.Layers[0].MediaType != "application/vnd.docker.image.rootfs.diff.tar.gzip" {
+			t.Errorf("gantry %s:\n%s", strings.Join(args, " "), raw)
+		}
 	}
 }
 
@@ -69,8 +93,25 @@ func TestImagesTagRmiPrune(t *testing.T) {
 		}
 	}
 	js := e.gantry("images", "--format", "json")
-	if !strings.Contains(js, `"tag": "multi"`) || !strings.Contains(js, `"repository": "example.com/x/y"`) {
-		t.Errorf("images --format json:\n%s", js)
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(js), &list); err != nil || len(list) != 3 {
+		t.Fatalf("images --format json (%v), want 3 images:\n%s", err, js)
+	}
+	byName := map[string]map[string]any{}
+	for _, img := range list {
+		for _, key := range []string{"name", "repository", "tag", "digest", "platform", "size", "created"} {
+			if _, ok := img[key]; !ok {
+				t.Errorf("images --format json: an entry lacks %q: %v", key, img)
+			}
+		}
+		byName[fmt.Sprint(img["name"])] = img
+	}
+	if y := byName["example.com/x/y:2"]; y == nil || y["repository"] != "example.com/x/y" || y["tag"] != "2" ||
+		y["digest"] != byName[baseRef("amd64")]["digest"] || y["platform"] != "linux/amd64" {
+		t.Errorf("images --format json: the tag is not the same image as its source:\n%s", js)
+	}
+	if m := byName[baseRef("multi")]; m == nil || m["platform"] != "linux/arm64" {
+		t.Errorf("images --format json: multi pulled for linux/arm64:\n%s", js)
 	}
 	if out := e.gantry("rmi", baseRef("multi")); !strings.Contains(out, "Untagged: "+baseRef("multi")) {
 		t.Errorf("rmi output %q", out)

@@ -83,7 +83,7 @@ func makeRootfs(deb, out string) error {
 	if err := os.MkdirAll(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
 		return err
 	}
-	if o, err := exec.Command("tar", "-C", rootfs, "--owner=0", "--group=0", "--sort=name", "-cf", filepath.Join(out, "rootfs.tar"), ".").CombinedOutput(); err != nil {
+	if o, err := exec.Command("tar", "-C", rootfs, "--owner=0", "--group=0", "--numeric-owner", "--sort=name", "--mtime=@946684800", "-cf", filepath.Join(out, "rootfs.tar"), ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("tar rootfs: %v %s", err, o)
 	}
 	return nil

@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,9 +35,9 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
-	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb"} {
+	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb", "tar", "gzip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return 1, fmt.Errorf("%s is not installed", tool)
+			return 1, fmt.Errorf("%s is not installed (.ci/run installs it)", tool)
 		}
 	}
 	registry = os.Getenv("GANTRY_E2E_REGISTRY")
@@ -48,6 +49,27 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(dir)
+	// The docker CLI and skopeo get a configuration of their own: nothing
+	// of the machine's (credentials, credsStore, the manifest lists that
+	// `docker manifest create` keeps from earlier runs) leaks into the run.
+	// Docker 20.10's CLI needs the experimental switch for `docker manifest`.
+	toolConfig := filepath.Join(dir, "docker-cli")
+	if err := os.MkdirAll(toolConfig, 0o700); err != nil {
+		return 1, err
+	}
+	os.Setenv("DOCKER_CONFIG", toolConfig)
+	os.Setenv("DOCKER_CLI_EXPERIMENTAL", "enabled")
+	os.Setenv("REGISTRY_AUTH_FILE", filepath.Join(toolConfig, "auth.json"))
+	if resp, err := http.Get("http://" + registry + "/v2/"); err != nil {
+		return 1, fmt.Errorf("no registry at GANTRY_E2E_REGISTRY=%s: %v", registry, err)
+	} else {
+		resp.Body.Close()
+	}
+	if out, err := shErr("docker", "version", "--format", "{{.Server.Version}}"); err != nil {
+		return 1, fmt.Errorf("no Docker engine at DOCKER_HOST=%s: %v", os.Getenv("DOCKER_HOST"), err)
+	} else if v := strings.TrimSpace(out); v != "" {
+		fmt.Printf("e2e: Docker engine %s, registry %s\n", v, registry)
+	}
 	gantryBin = filepath.Join(dir, "gantry")
 	build := exec.Command("go", "build", "-o", gantryBin, "./cmd/gantry")
 	build.Dir = "../.."

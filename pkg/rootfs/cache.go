@@ -1,0 +1,103 @@
+package rootfs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Cache keeps unpacked root filesystems in the store, one directory per
+// chain of layers (named by the chain ID, as Docker's layer store does), so
+// that the next build on the same base unpacks nothing, and a base that
+// grew by one layer unpacks only that layer.
+type Cache struct {
+	dir string
+}
+
+// NewCache keeps its directories under root (the store's cache/rootfs).
+func NewCache(root string) *Cache { return &Cache{dir: root} }
+
+// Get returns a directory holding img's root filesystem. Callers must not
+// change it: it is shared with later builds.
+func (c *Cache) Get(img v1.Image) (string, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return "", err
+	}
+	chain := make([]string, len(layers))
+	prev := ""
+	for i, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return "", err
+		}
+		prev = chainID(prev, d.String())
+		chain[i] = prev
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return "", err
+	}
+	// The longest chain already unpacked is the starting point.
+	start := len(chain)
+	for start > 0 && !exists(c.path(chain[start-1])) {
+		start--
+	}
+	if start == len(chain) {
+		if start == 0 {
+			return c.empty()
+		}
+		return c.path(chain[start-1]), nil
+	}
+	for i := start; i < len(chain); i++ {
+		tmp, err := os.MkdirTemp(c.dir, ".unpack-*")
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			// Hard-linked copy of the layers below: Apply never writes
+			// into an existing file (it replaces it), so the cached parent
+			// stays as it is.
+			if out, err := exec.Command("cp", "-al", c.path(chain[i-1])+"/.", tmp).CombinedOutput(); err != nil {
+				os.RemoveAll(tmp)
+				return "", fmt.Errorf("rootfs cache: cp -al: %v: %s", err, out)
+			}
+		}
+		if err := applyLayer(tmp, layers[i]); err != nil {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("layer %d/%d: %w", i+1, len(layers), err)
+		}
+		if err := os.Rename(tmp, c.path(chain[i])); err != nil {
+			os.RemoveAll(tmp) // another gantry finished the same chain first
+			if !exists(c.path(chain[i])) {
+				return "", err
+			}
+		}
+	}
+	return c.path(chain[len(chain)-1]), nil
+}
+
+func (c *Cache) path(chain string) string { return filepath.Join(c.dir, chain) }
+
+func (c *Cache) empty() (string, error) {
+	p := filepath.Join(c.dir, "empty")
+	return p, os.MkdirAll(p, 0o755)
+}
+
+// chainID is the OCI chain ID: sha256 of "parent diffID", hex only.
+func chainID(parent, diffID string) string {
+	if parent == "" {
+		return diffID[len("sha256:"):]
+	}
+	sum := sha256.Sum256([]byte("sha256:" + parent + " " + diffID))
+	return hex.EncodeToString(sum[:])
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
