@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -113,15 +115,40 @@ func TestImagesTagRmiPrune(t *testing.T) {
 	if m := byName[baseRef("multi")]; m == nil || m["platform"] != "linux/arm64" {
 		t.Errorf("images --format json: multi pulled for linux/arm64:\n%s", js)
 	}
+	// Removing one of two names of an image frees nothing.
+	if out := e.gantry("rmi", "example.com/x/y:2"); !strings.Contains(out, "Untagged: example.com/x/y:2") {
+		t.Errorf("rmi output %q", out)
+	}
+	if out := e.gantry("prune"); !strings.HasPrefix(out, "Deleted 0 blobs") {
+		t.Errorf("prune after removing a second name: %q, want 0 blobs deleted", out)
+	}
+	if out := e.gantry("images"); strings.Contains(out, "example.com/x/y") {
+		t.Errorf("images after rmi:\n%s", out)
+	}
+	if msg := e.gantryFails("rmi", "example.com/x/y:2"); !strings.Contains(msg, "example.com/x/y:2") {
+		t.Errorf("rmi of an unknown name: %s", msg)
+	}
+	blobs := func() int {
+		entries, err := os.ReadDir(filepath.Join(e.root, "blobs", "sha256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	before := blobs()
 	if out := e.gantry("rmi", baseRef("multi")); !strings.Contains(out, "Untagged: "+baseRef("multi")) {
 		t.Errorf("rmi output %q", out)
 	}
 	out := e.gantry("prune")
-	if !strings.HasPrefix(out, "Deleted 3 blobs") { // the arm64 manifest, config, layer
+	if !strings.HasPrefix(out, "Deleted 3 blobs, freed ") { // the arm64 manifest, config, layer
 		t.Errorf("prune after rmi: %q, want 3 blobs deleted", out)
 	}
+	if after := blobs(); after != before-3 {
+		t.Errorf("prune said %q, but the store went from %d to %d blobs", strings.TrimSpace(out), before, after)
+	}
 	// Still-named images are intact and usable.
-	e.gantry("save", "example.com/x/y:2", "-o", t.TempDir()+"/x.tar")
+	checkStore(t, e.root)
+	e.gantry("save", baseRef("amd64"), "-o", t.TempDir()+"/x.tar")
 	if out := e.gantry("prune"); !strings.HasPrefix(out, "Deleted 0 blobs") {
 		t.Errorf("second prune: %q", out)
 	}

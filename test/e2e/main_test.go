@@ -59,7 +59,6 @@ func setup(m *testing.M) (int, error) {
 	}
 	os.Setenv("DOCKER_CONFIG", toolConfig)
 	os.Setenv("DOCKER_CLI_EXPERIMENTAL", "enabled")
-	os.Setenv("REGISTRY_AUTH_FILE", filepath.Join(toolConfig, "auth.json"))
 	if resp, err := http.Get("http://" + registry + "/v2/"); err != nil {
 		return 1, fmt.Errorf("no registry at GANTRY_E2E_REGISTRY=%s: %v", registry, err)
 	} else {

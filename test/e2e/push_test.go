@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,21 +17,66 @@ func uniqueRepo(prefix string) string {
 	return fmt.Sprintf("%s/e2e/%s-%d", registry, prefix, time.Now().UnixNano())
 }
 
+// event is one line of --progress json.
+type event struct {
+	Time, Event, ID, Name, Reason, Error, Message string
+	Total, Current                                int64
+}
+
+// events parses --progress json output; every line must be an event.
+func events(t *testing.T, stderr string) []event {
+	t.Helper()
+	var out []event
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("progress line is not JSON: %q", line)
+		}
+		switch ev.Event {
+		case "start", "progress", "done", "skip", "fail", "message":
+		default:
+			t.Errorf("progress line with an unknown event: %q", line)
+		}
+		if ev.Time == "" || (ev.Event != "message" && !strings.HasPrefix(ev.ID, "sha256:")) {
+			t.Errorf("progress line without time or id: %q", line)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
 // skipReasons parses --progress json events into id → skip reason.
 func skipReasons(t *testing.T, stderr string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		var ev struct{ Event, ID, Reason string }
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("progress line is not JSON: %q", line)
-		}
+	for _, ev := range events(t, stderr) {
 		if ev.Event == "skip" {
 			out[ev.ID] = ev.Reason
 		}
 	}
 	return out
 }
+
+// imageBlobs returns the config and layer digests of a stored image.
+func (e *env) imageBlobs(ref string) (config string, layers []string) {
+	e.t.Helper()
+	var got struct {
+		Config json.RawMessage
+		Layers []struct{ Digest string }
+	}
+	if err := json.Unmarshal([]byte(e.gantry("inspect", "--format", "json", ref)), &got); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, l := range got.Layers {
+		layers = append(layers, l.Digest)
+	}
+	return digestOf(e.gantry("inspect", "--raw", "config", ref)), layers
+}
+
+func digestOf(s string) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s))) }
 
 // Pushing to a new repository of the same registry mounts; pushing again
 // skips; Docker and skopeo read the result.
@@ -42,17 +88,20 @@ func TestPushMountsSkipsAndDockerRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, stderr)
 	}
+	if lastLine(out) != dest {
+		t.Errorf("push printed %q last, want %s", lastLine(out), dest)
+	}
+	config, layers := e.imageBlobs(baseRef("amd64"))
 	skips := skipReasons(t, stderr)
-	mounted := 0
-	for _, r := range skips {
-		if r == "mounted from e2e/busybox" {
-			mounted++
+	for _, layer := range layers {
+		if skips[layer] != "mounted from e2e/busybox" {
+			t.Errorf("layer %s: skip reason %q, want \"mounted from e2e/busybox\"; events:\n%s", layer, skips[layer], stderr)
 		}
 	}
-	if mounted == 0 {
-		t.Errorf("no blob was mounted from e2e/busybox; skips: %v", skips)
-	}
 	digest := field(out, "Digest")
+	if digest != field(e.gantry("inspect", baseRef("amd64")), "Digest") {
+		t.Errorf("pushed digest %s is not the stored manifest's", digest)
+	}
 	if got := strings.TrimSpace(sh(t, "skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://"+dest)); got != digest {
 		t.Errorf("skopeo sees %s, gantry pushed %s", got, digest)
 	}
@@ -61,10 +110,44 @@ func TestPushMountsSkipsAndDockerRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, r := range skipReasons(t, stderr) {
-		if r != "exists" {
-			t.Errorf("second push: %s skipped as %q, want exists", id, r)
+	skips = skipReasons(t, stderr)
+	for _, blob := range append(layers, config) {
+		if skips[blob] != "exists" {
+			t.Errorf("second push: %s skip reason %q, want exists; events:\n%s", blob, skips[blob], stderr)
 		}
+	}
+	for _, ev := range events(t, stderr) {
+		if ev.Event == "start" || ev.Event == "done" {
+			t.Errorf("second push uploaded something: %+v", ev)
+		}
+	}
+
+	// Into an empty registry everything is uploaded, with progress events
+	// that add up to the layer's size.
+	other := startRegistry(t, "") + "/fresh/busybox:1"
+	out, stderr, err = e.run(nil, "--progress", "json", "push", baseRef("amd64"), other)
+	if err != nil || field(out, "Digest") != digest {
+		t.Fatalf("push to an empty registry: %v\n%s%s", err, out, stderr)
+	}
+	var started, done bool
+	for _, ev := range events(t, stderr) {
+		if ev.ID != layers[0] {
+			continue
+		}
+		switch ev.Event {
+		case "start":
+			started = ev.Total > 0
+		case "done":
+			done = ev.Current > 0
+		case "skip", "fail":
+			t.Errorf("layer upload to an empty registry: %+v", ev)
+		}
+	}
+	if !started || !done {
+		t.Errorf("no start and done events (with sizes) for the uploaded layer:\n%s", stderr)
+	}
+	if got := strings.TrimSpace(sh(t, "skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://"+other)); got != digest {
+		t.Errorf("skopeo sees %s in the empty registry, gantry pushed %s", got, digest)
 	}
 
 	sh(t, "docker", "pull", dest)
@@ -91,8 +174,11 @@ func TestDockerSaveLoadPush(t *testing.T) {
 	if !strings.Contains(out, "Loaded image: "+t1) || !strings.Contains(out, "Loaded image: "+t2) {
 		t.Fatalf("load output:\n%s", out)
 	}
+	if got := digestOf(e.gantry("inspect", "--raw", "config", t2)); got != id {
+		t.Errorf("loaded image's config digest %s, docker's image ID %s", got, id)
+	}
 	if got := field(e.gantry("inspect", t1), "ID"); got != id {
-		t.Errorf("loaded image ID %s, docker's %s", got, id)
+		t.Errorf("inspect shows ID %s, docker's %s", got, id)
 	}
 	dest := uniqueRepo("loaded") + ":1"
 	e.gantry("push", t1, dest)
@@ -102,38 +188,65 @@ func TestDockerSaveLoadPush(t *testing.T) {
 		t.Errorf("docker run printed %q", got)
 	}
 
-	// The pre-1.10 layout: the same archive without manifest.json.
-	legacy := filepath.Join(dir, "legacy.tar")
+	// The pre-1.10 layouts: the same archive without manifest.json, and
+	// without the <config>.json files too (only repositories and the
+	// <v1 id>/{VERSION,json,layer.tar} chain).
 	x := filepath.Join(dir, "x")
 	os.MkdirAll(x, 0o755)
 	sh(t, "tar", "-C", x, "-xf", archive)
 	os.Remove(filepath.Join(x, "manifest.json"))
+	legacy := filepath.Join(dir, "legacy.tar")
 	sh(t, "tar", "-C", x, "-cf", legacy, ".")
-	e2 := newEnv(t)
-	out = e2.gantry("load", "-i", legacy)
-	if !strings.Contains(out, "Loaded image: "+t1) {
-		t.Fatalf("legacy load output:\n%s", out)
+	configs, _ := filepath.Glob(filepath.Join(x, "*.json"))
+	for _, c := range configs {
+		os.Remove(c)
 	}
-	legacyOut := filepath.Join(dir, "legacy-resaved.tar")
-	e2.gantry("save", t1, "-o", legacyOut)
-	sh(t, "docker", "load", "-i", legacyOut)
-	if got := sh(t, "docker", "run", "--rm", "--network", "none", t1, "echo", "legacy"); strings.TrimSpace(got) != "legacy" {
-		t.Errorf("docker run of the legacy-loaded image printed %q", got)
+	oldest := filepath.Join(dir, "oldest.tar")
+	sh(t, "tar", "-C", x, "-cf", oldest, ".")
+	for _, a := range []string{legacy, oldest} {
+		e2 := newEnv(t)
+		out = e2.gantry("load", "-i", a)
+		if !strings.Contains(out, "Loaded image: "+t1) || !strings.Contains(out, "Loaded image: "+t2) {
+			t.Fatalf("load of %s:\n%s", filepath.Base(a), out)
+		}
+		if got := digestOf(e2.gantry("inspect", "--raw", "config", t1)); got != id {
+			t.Errorf("load of %s: image ID %s, docker's %s", filepath.Base(a), got, id)
+		}
+		resaved := filepath.Join(dir, "resaved-"+filepath.Base(a))
+		e2.gantry("save", t1, "-o", resaved)
+		sh(t, "docker", "rmi", t1)
+		sh(t, "docker", "load", "-i", resaved)
+		if got := sh(t, "docker", "run", "--rm", "--network", "none", t1, "echo", "legacy"); strings.TrimSpace(got) != "legacy" {
+			t.Errorf("docker run of the image loaded from %s printed %q", filepath.Base(a), got)
+		}
 	}
 
-	// gzip-compressed, from stdin.
+	// gzip-compressed with -i and from stdin; plain from stdin.
 	gz := filepath.Join(dir, "saved.tar.gz")
 	if err := exec.Command("sh", "-c", "gzip -c "+archive+" > "+gz).Run(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(gz)
-	if err != nil {
-		t.Fatal(err)
+	if out := newEnv(t).gantry("load", "-i", gz); !strings.Contains(out, "Loaded image: "+t1) {
+		t.Errorf("load -i of a .gz:\n%s", out)
 	}
-	e3 := newEnv(t)
-	stdout, stderr, err := e3.run(data, "load")
-	if err != nil || !strings.Contains(stdout, "Loaded image: "+t1) {
-		t.Fatalf("load from stdin of a .gz: %v\n%s%s", err, stdout, stderr)
+	for _, a := range []string{gz, archive} {
+		data, err := os.ReadFile(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e3 := newEnv(t)
+		stdout, stderr, err := e3.run(data, "load")
+		if err != nil || !strings.Contains(stdout, "Loaded image: "+t1) || !strings.Contains(stdout, "Loaded image: "+t2) {
+			t.Fatalf("load from stdin of %s: %v\n%s%s", filepath.Base(a), err, stdout, stderr)
+		}
+	}
+
+	// An archive of an image saved by ID has no names.
+	byID := filepath.Join(dir, "byid.tar")
+	sh(t, "docker", "save", "-o", byID, strings.TrimPrefix(id, "sha256:"))
+	e4 := newEnv(t)
+	if out := e4.gantry("load", "-i", byID); strings.TrimSpace(out) != "Loaded image ID: "+id {
+		t.Errorf("load of an unnamed image printed %q, want \"Loaded image ID: %s\"", out, id)
 	}
 }
 

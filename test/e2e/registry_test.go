@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,7 @@ http: {addr: %s}
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker-registry", "serve", path)
+	cmd.Env = registryEnv()
 	logf, _ := os.Create(filepath.Join(dir, "log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -59,4 +61,17 @@ func copyBase(t *testing.T, dest string, creds ...string) {
 	}
 	args = append(args, "docker://"+baseRef("amd64"), "docker://"+dest)
 	sh(t, "skopeo", args...)
+}
+
+// registryEnv is the environment without REGISTRY_* variables: distribution
+// reads them as configuration (REGISTRY_AUTH_FILE, which skopeo uses for its
+// credentials, would become auth.file).
+func registryEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REGISTRY_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
