@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -103,15 +104,22 @@ func newBuildCommand(g *globals) *cobra.Command {
 		adds, excludes                      []string
 		cf                                  configFlags
 		tf                                  targetFlags
+		df                                  dockerfileFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "build --from BASE --add SRC:DEST… [config flags] (-t NAME [--push] | -o …)",
-		Short: "Build an image from a base, local files as one new layer, and config edits",
-		Args:  cobra.NoArgs,
+		Use:   "build [CONTEXT] [-f Dockerfile] | build --from BASE --add SRC:DEST… [config flags]   (-t NAME [--push] | -o …)",
+		Short: "Build an image from a Dockerfile, or from a base, local files as one new layer, and config edits",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, err := tf.targets()
 			if err != nil {
 				return err
+			}
+			if from == "" {
+				return df.run(cmd, g, args, targets, compression, ts)
+			}
+			if len(args) > 0 {
+				return fmt.Errorf("--from builds take no CONTEXT: the files come from --add")
 			}
 			opts := build.Options{From: from, Compression: compression, Edits: cf.edits(cmd.Flags())}
 			for _, a := range adds {
@@ -161,6 +169,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	f.StringVar(&ts, "timestamp", "", "time of the image and its files: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
 	cf.register(f)
 	tf.register(f)
+	df.register(f)
 	return cmd
 }
 
@@ -242,4 +251,57 @@ func newMutateCommand(g *globals) *cobra.Command {
 	cf.register(f)
 	tf.register(f)
 	return cmd
+}
+
+// dockerfileFlags are the flags of a Dockerfile build.
+type dockerfileFlags struct {
+	file, target string
+	buildArgs    []string
+	noCache      bool
+}
+
+func (d *dockerfileFlags) register(f *pflag.FlagSet) {
+	f.StringVarP(&d.file, "file", "f", "", "Dockerfile (default CONTEXT/Dockerfile)")
+	f.StringArrayVar(&d.buildArgs, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
+	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
+	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
+}
+
+func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
+	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache,
+		Compression: compression, BuildArgs: map[string]string{}, Output: cmd.ErrOrStderr()}
+	if len(args) == 1 {
+		opts.Context = args[0]
+	}
+	for _, kv := range d.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k) // --build-arg NAME takes the value from the environment, as docker does
+			if !ok {
+				continue
+			}
+		}
+		opts.BuildArgs[k] = v
+	}
+	var err error
+	if opts.Created, err = timestamp(ts); err != nil {
+		return err
+	}
+	if opts.Platforms, err = g.wantPlatforms(); err != nil {
+		return err
+	}
+	st, rc, rep, err := g.transferSetup()
+	if err != nil {
+		return err
+	}
+	defer rep.Close()
+	opts.Progress = rep
+	res, err := build.FromDockerfile(cmd.Context(), st, rc, opts)
+	if err != nil {
+		return err
+	}
+	ds, err := build.Deliver(cmd.Context(), st, rc, res.Artifact, targets, rep)
+	rep.Close()
+	printDelivered(cmd, ds)
+	return err
 }

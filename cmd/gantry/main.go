@@ -11,9 +11,14 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/sandbox"
 )
 
 func main() {
+	if sandbox.IsChild() {
+		sandbox.Init() // a RUN step's sandbox: never returns
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()

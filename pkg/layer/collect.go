@@ -43,6 +43,9 @@ type Options struct {
 	Excludes []string     // --exclude patterns, Docker's .dockerignore syntax
 	Time     time.Time    // mtime of every entry (SOURCE_DATE_EPOCH, or the epoch)
 	Workdir  string       // where a relative DEST starts; "" makes relative DESTs an error
+	// KeepOwners keeps the owners the files have on the host instead of
+	// UID:GID (COPY --from a stage, import of a directory).
+	KeepOwners bool
 }
 
 // Entry is one file, directory or link of the layer.
@@ -55,6 +58,7 @@ type Entry struct {
 	Source   string    // host path of a regular file's content
 	modTime  time.Time // host mtime when collected, to detect changes while reading
 	stat     fileStat  // host identity of Source, for the hash cache
+	uid, gid int       // owner on the host, used with KeepOwners
 }
 
 // Collect lists the entries the adds make, sorted by name; a later add
@@ -104,7 +108,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 	root := strings.TrimPrefix(path.Clean(dest), "/")
 	if root != "" {
 		addParents(out, root, o)
-		out[root] = dirEntry(root, fi.Mode(), o)
+		out[root] = withOwner(dirEntry(root, fi.Mode(), o), fi)
 	}
 	match, err := matcher(a.Src, o.Excludes)
 	if err != nil {
@@ -134,13 +138,13 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		name := path.Join(root, rel)
 		switch {
 		case info.IsDir():
-			out[name] = dirEntry(name, info.Mode(), o)
+			out[name] = withOwner(dirEntry(name, info.Mode(), o), info)
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return fmt.Errorf("--add %s: %w", a.Src, err)
 			}
-			out[name] = Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}
+			out[name] = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info)
 		case info.Mode().IsRegular():
 			out[name] = fileEntry(name, p, info, o)
 		default:
@@ -199,7 +203,14 @@ func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 	if o.Mode != nil {
 		perm = *o.Mode
 	}
-	return Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}
+	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi)
+}
+
+func withOwner(e Entry, fi fs.FileInfo) Entry {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		e.uid, e.gid = int(st.Uid), int(st.Gid)
+	}
+	return e
 }
 
 // inodeKey identifies a host file so that hard links within the sources stay

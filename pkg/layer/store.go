@@ -92,6 +92,40 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 	return b, nil
 }
 
+// FromWriter stores as a layer whatever tar stream fill writes (a RUN's
+// changeset, an ADDed archive), compressed on the way in.
+func FromWriter(ctx context.Context, st *store.Store, compression string, oci bool, fill func(io.Writer) error) (Built, error) {
+	mt, err := mediaType(compression, oci)
+	if err != nil {
+		return Built{}, err
+	}
+	return storeStream(ctx, st, compression, mt, fill)
+}
+
+// Fingerprint is a digest of what a layer built from entries would hold:
+// names, modes, sizes, links and content hashes (from the stat cache where
+// files are unchanged). Build steps key their cache with it.
+func Fingerprint(st *store.Store, entries []Entry, o Options) (string, error) {
+	hashes := openHashCache(st)
+	defer hashes.save()
+	sums := make([][]byte, len(entries))
+	for i, e := range entries {
+		if !hasContent(e) {
+			continue
+		}
+		var ok bool
+		if sums[i], ok = hashes.get(e); ok {
+			continue
+		}
+		var err error
+		if sums[i], err = hashFile(e); err != nil {
+			return "", err
+		}
+		hashes.put(e, sums[i])
+	}
+	return cacheKey(entries, sums, o, "", ""), nil
+}
+
 // FromTar stores a tar stream (a root filesystem being imported) as a layer,
 // compressed on the way in.
 func FromTar(ctx context.Context, st *store.Store, r io.Reader, compression string, oci bool) (Built, error) {
@@ -192,9 +226,12 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 // Content, not mtime, decides: a copy of the folder hits the cache too.
 func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-layer-v1\x00%s\x00%s\x00%d:%d\x00%d\n", compression, mt, o.UID, o.GID, o.Time.Unix())
+	fmt.Fprintf(h, "gantry-layer-v1\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
 	for i, e := range entries {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
+		if o.KeepOwners {
+			fmt.Fprintf(h, "%d:%d\x00", e.uid, e.gid)
+		}
 		h.Write(sums[i])
 		h.Write([]byte{'\n'})
 	}

@@ -17,6 +17,17 @@ func Write(w io.Writer, entries []Entry, o Options) error {
 	return write(w, entries, o, nil)
 }
 
+// WriteEntries writes entries into tw, which the caller closes (to add
+// more to the same layer).
+func WriteEntries(tw *tar.Writer, entries []Entry, o Options) error {
+	for _, e := range entries {
+		if err := writeEntry(tw, e, o, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // write is Write that also records each regular file's sha256 in sums
 // (when not nil), hashing the bytes as they go into the tar.
 func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
@@ -41,6 +52,9 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 		Gid:     o.GID,
 		ModTime: o.Time,
 		Format:  tar.FormatPAX,
+	}
+	if o.KeepOwners {
+		hdr.Uid, hdr.Gid = e.uid, e.gid
 	}
 	switch {
 	case e.Mode.IsDir():

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	b64 "encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,9 +50,18 @@ func TestBasicAuthLoginLogout(t *testing.T) {
 	if !strings.Contains(msg, "authentication required: run gantry login "+host) {
 		t.Errorf("pull without credentials: %s", msg)
 	}
-	_, stderr, err := e.run([]byte("wrong\n"), "login", host, "-u", user, "--password-stdin")
-	if err == nil || !strings.Contains(stderr, "wrong username or password") {
-		t.Errorf("login with a wrong password: %v %s", err, stderr)
+	e.gantry("pull", baseRef("amd64"))
+	msg = e.gantryFails("push", baseRef("amd64"), host+"/private/anon:1")
+	if !strings.Contains(msg, "authentication required: run gantry login "+host) {
+		t.Errorf("push without credentials: %s", msg)
+	}
+	const wrong = "Wr0ng-pa55word-e2e"
+	out, stderr, err := e.run([]byte(wrong+"\n"), "login", host, "-u", user, "--password-stdin")
+	if err == nil || !strings.Contains(stderr, "wrong username or password") || strings.Contains(out+stderr, wrong) {
+		t.Errorf("login with a wrong password: %v %s%s", err, out, stderr)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(e.docker, "config.json")); strings.Contains(string(cfg), host) {
+		t.Errorf("a failed login stored credentials:\n%s", cfg)
 	}
 	stdout, stderr, err := e.run([]byte(password+"\n"), "login", host, "-u", user, "--password-stdin")
 	if err != nil || !strings.Contains(stdout, "Login Succeeded") {
@@ -61,8 +72,13 @@ func TestBasicAuthLoginLogout(t *testing.T) {
 	if !strings.Contains(string(cfg), host) {
 		t.Errorf("config.json has no entry for %s:\n%s", host, cfg)
 	}
+	// Docker itself uses what gantry login stored.
+	if _, err := dockerWith(e.docker, nil, "pull", ref); err != nil {
+		t.Errorf("docker pull with gantry's login: %v", err)
+	}
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", ref) })
 
-	out := e.gantry("pull", ref)
+	out = e.gantry("pull", ref)
 	out2, stderr2, err := e.run(nil, "--progress", "plain", "push", ref, host+"/private/copy:1")
 	if err != nil {
 		t.Fatalf("push with login: %v\n%s", err, stderr2)
@@ -71,6 +87,9 @@ func TestBasicAuthLoginLogout(t *testing.T) {
 
 	if out := e.gantry("logout", host); !strings.Contains(out, "Removing login credentials for "+host) {
 		t.Errorf("logout: %q", out)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(e.docker, "config.json")); strings.Contains(string(cfg), host) {
+		t.Errorf("config.json still has %s after logout:\n%s", host, cfg)
 	}
 	e2 := newEnv(t)
 	e2.docker = e.docker
@@ -92,6 +111,14 @@ func TestCredentialsFromDockerConfig(t *testing.T) {
 		out := e.gantry("pull", ref)
 		noSecret(t, out)
 	})
+	t.Run("docker login", func(t *testing.T) {
+		e := newEnv(t)
+		if out, err := dockerWith(e.docker, []byte(password), "login", "-u", user, "--password-stdin", host); err != nil {
+			t.Fatalf("docker login: %v\n%s", err, out)
+		}
+		out := e.gantry("pull", ref)
+		noSecret(t, out)
+	})
 	t.Run("credHelpers", func(t *testing.T) {
 		e := newEnv(t)
 		bin := t.TempDir()
@@ -102,4 +129,18 @@ func TestCredentialsFromDockerConfig(t *testing.T) {
 		out := e.gantry("pull", ref)
 		noSecret(t, out)
 	})
+}
+
+// dockerWith runs the docker CLI with another configuration directory.
+func dockerWith(config string, stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+config)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
 }

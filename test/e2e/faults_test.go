@@ -46,6 +46,25 @@ func TestRepeatPullCostsOneManifestRequest(t *testing.T) {
 	if manifests != 1 || blobs != 0 {
 		t.Errorf("repeat pull made %d manifest and %d blob requests, want 1 and 0: %+v", manifests, blobs, p.Requests()[before:])
 	}
+
+	// Another manifest (skopeo's OCI conversion) of the same config and
+	// layer: only the manifest is fetched, the layer is skipped.
+	variant := uniqueRepo("ocivariant") + ":1"
+	sh(t, "skopeo", "copy", "-q", "--format", "oci", "--src-tls-verify=false", "--dest-tls-verify=false", "docker://"+baseRef("amd64"), "docker://"+variant)
+	_, layers := e.imageBlobs(ref)
+	before = len(p.Requests())
+	_, stderr, err := e.run(nil, "--progress", "json", "pull", strings.Replace(variant, registry, p.Host(), 1))
+	if err != nil {
+		t.Fatalf("pull of the OCI variant: %v\n%s", err, stderr)
+	}
+	if skips := skipReasons(t, stderr); skips[layers[0]] != "already in store" {
+		t.Errorf("layer %s: skip reason %q, want \"already in store\"; events:\n%s", layers[0], skips[layers[0]], stderr)
+	}
+	for _, r := range p.Requests()[before:] {
+		if strings.Contains(r.Path, "/blobs/"+layers[0]) {
+			t.Errorf("the stored layer was requested again: %+v", r)
+		}
+	}
 }
 
 func TestRegistryFaultsAreSurvived(t *testing.T) {
@@ -55,17 +74,34 @@ func TestRegistryFaultsAreSurvived(t *testing.T) {
 	p.Add(faultproxy.Fault{Method: "GET", PathContains: "/blobs/", Status: 429, RetryAfter: "1"})
 	p.Add(faultproxy.Fault{Method: "GET", PathContains: "/blobs/sha256", DropAfter: 200 << 10, Times: 2})
 	e := newEnv(t)
-	e.gantry("pull", ref)
-	resumed := false
+	out := e.gantry("pull", ref)
+	if lastLine(out) != ref || !strings.Contains(out, "Downloaded newer image") {
+		t.Errorf("pull through faults:\n%s", out)
+	}
+	resumed, unavailable, throttled := false, 0, 0
 	for _, r := range p.Requests() {
 		if strings.HasPrefix(r.Range, "bytes=") {
 			resumed = true
 		}
+		if r.Fault && r.Status == 503 {
+			unavailable++
+		}
+		if r.Fault && r.Status == 429 {
+			throttled++
+		}
+	}
+	if unavailable != 2 || throttled != 1 {
+		t.Errorf("the proxy answered 503 %d times and 429 %d times, want 2 and 1: %+v", unavailable, throttled, p.Requests())
 	}
 	if !resumed {
 		t.Errorf("a dropped download was not resumed with a Range request: %+v", p.Requests())
 	}
 	checkStore(t, e.root)
+	// What was pulled through faults is the image itself.
+	if got, want := e.gantry("inspect", "--raw", "manifest", ref), sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+baseRef("amd64")); got != want {
+		t.Errorf("stored manifest differs from the registry's")
+	}
+	e.gantry("save", ref, "-o", filepath.Join(t.TempDir(), "x.tar"))
 }
 
 func TestErrorsAreOneClearLine(t *testing.T) {
@@ -109,9 +145,24 @@ func TestKilledPullRecovers(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it once a layer download is under way (the layer is about 1 MB,
+	// throttled to 100 KB/s: some 10 s).
+	deadline := time.Now().Add(10 * time.Second)
+	for started := false; !started; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no blob download started in 10 s: %+v", p.Requests())
+		}
+		for _, r := range p.Requests() {
+			started = started || (r.Fault && strings.Contains(r.Path, "/blobs/"))
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Kill()
-	cmd.Wait()
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the throttled pull finished before it was killed: the test proves nothing")
+	}
 	checkStore(t, e.root)
 	tmp, _ := os.ReadDir(filepath.Join(e.root, "tmp"))
 	if len(tmp) == 0 {

@@ -271,6 +271,16 @@ func TestMultiPlatform(t *testing.T) {
 	if field(summary, "Platform") != "linux/arm64" || !strings.Contains(field(summary, "Platforms"), "linux/amd64") {
 		t.Errorf("inspect of the index:\n%s", summary)
 	}
+	// Without --platform: the host's image (the suite runs on amd64), and
+	// the list of platforms.
+	summary = e.gantry("inspect", baseRef("multi"))
+	if field(summary, "Platform") != "linux/amd64" || field(summary, "Platforms") != "linux/amd64, linux/arm64" {
+		t.Errorf("inspect of the index without --platform:\n%s", summary)
+	}
+	rawIndex := sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+baseRef("multi"))
+	if got := digestOf(rawIndex); got != field(summary, "Index") {
+		t.Errorf("inspect shows index %s, the registry serves %s", field(summary, "Index"), got)
+	}
 
 	dir := t.TempDir()
 	archive := filepath.Join(dir, "multi.tar")

@@ -151,6 +151,17 @@ func TestTokenAuth(t *testing.T) {
 	if !strings.Contains(msg, "authentication required") && !strings.Contains(msg, "access denied") {
 		t.Errorf("anonymous pull of a private image: %s", msg)
 	}
+	// Anonymous clients may not push, even to public/.
+	msg = anon.gantryFails("push", host+"/public/busybox:1", host+"/public/anon:1")
+	if !strings.Contains(msg, "authentication required: run gantry login "+host) {
+		t.Errorf("anonymous push: %s", msg)
+	}
+	// A logged-in client reads the private repository.
+	reader := newEnv(t)
+	reader.docker = e.docker
+	if out := reader.gantry("pull", host+"/private/busybox:1"); lastLine(out) != host+"/private/busybox:1" {
+		t.Errorf("pull of a private image with a login: %s", out)
+	}
 
 	_, stderr, err = anon.run([]byte("not-the-password\n"), "login", host, "-u", user, "--password-stdin")
 	if err == nil || strings.Contains(stderr, "not-the-password") || !strings.Contains(stderr, "login to "+host+" failed") {

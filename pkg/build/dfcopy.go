@@ -1,0 +1,429 @@
+package build
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/bzip2"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ulikunitz/xz"
+
+	"github.com/gantry-build/gantry/pkg/layer"
+)
+
+type copySpec struct {
+	srcs     []string
+	contents []instructions.SourceContent // heredoc sources
+	dest     string
+	from     string
+	chown    string
+	chmod    string
+	add      bool
+}
+
+// copy runs COPY or ADD: sources from the context, another stage or an
+// image, Docker's destination rules, --chown by name, --chmod; ADD unpacks
+// local archives and downloads URLs.
+func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) error {
+	b := s.b
+	root := b.o.Context
+	if c.from != "" {
+		var err error
+		if root, err = s.fromRoot(c.from); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "copy-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	dest := c.dest
+	if !path.IsAbs(dest) {
+		dest = path.Join("/", s.cf.Config.WorkingDir, dest) + trailing(dest)
+	}
+	var srcs []string
+	var archives []string
+	for _, src := range c.srcs {
+		switch {
+		case c.add && isURL(src):
+			p, err := download(src, tmp)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, p)
+		default:
+			matches, err := glob(root, src)
+			if err != nil {
+				return err
+			}
+			for _, m := range matches {
+				if c.add && isArchive(m) {
+					archives = append(archives, m)
+				} else {
+					srcs = append(srcs, m)
+				}
+			}
+		}
+	}
+	for i, hd := range c.contents {
+		p := filepath.Join(tmp, fmt.Sprintf("heredoc-%d", i), path.Base(hd.Path))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(hd.Data), 0o644); err != nil {
+			return err
+		}
+		srcs = append(srcs, p)
+	}
+	// Several sources, or a destination that is a directory in the image,
+	// make the destination a directory.
+	lower, err := s.rootDir()
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(filepath.Join(lower, dest)); (err == nil && fi.IsDir()) || len(srcs)+len(archives) > 1 {
+		dest = strings.TrimSuffix(dest, "/") + "/"
+	}
+	o := layer.Options{Time: b.o.Created}
+	if c.chown != "" {
+		if o.UID, o.GID, err = lookupUser(lower, c.chown, true); err != nil {
+			return err
+		}
+	} else {
+		o.KeepOwners = c.from != "" // files from a stage or image keep their owners
+	}
+	if c.chmod != "" {
+		m, err := strconv.ParseUint(c.chmod, 8, 32)
+		if err != nil {
+			return fmt.Errorf("invalid --chmod %q", c.chmod)
+		}
+		mode := fs.FileMode(m & 0o777)
+		o.Mode = &mode
+	}
+	adds := make([]layer.Add, 0, len(srcs))
+	for _, src := range srcs {
+		adds = append(adds, layer.Add{Src: src, Dest: dest})
+	}
+	entries, err := layer.Collect(adds, o)
+	if err != nil {
+		return err
+	}
+	fp, err := layer.Fingerprint(b.st, entries, o)
+	if err != nil {
+		return err
+	}
+	key, err := s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
+	if err != nil {
+		return err
+	}
+	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
+		if len(archives) > 0 {
+			return s.archiveLayer(entries, o, archives, dest)
+		}
+		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
+	})
+}
+
+func trailing(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return "/"
+	}
+	return ""
+}
+
+func (s *stageState) oci() bool {
+	mt, err := s.img.MediaType()
+	return err == nil && mt == types.OCIManifestSchema1
+}
+
+// fromRoot is the root filesystem COPY --from reads: a stage's, or an image's.
+func (s *stageState) fromRoot(from string) (string, error) {
+	b := s.b
+	var img v1.Image
+	if i := stageIndex(b.stages, from); i >= 0 {
+		st, err := b.stage(i)
+		if err != nil {
+			return "", err
+		}
+		if img, err = st.image(); err != nil {
+			return "", err
+		}
+	} else {
+		var err error
+		p := b.platform
+		if img, err = resolveBase(b.ctx, b.st, b.rc, from, &p); err != nil {
+			return "", fmt.Errorf("--from=%s: %w", from, err)
+		}
+	}
+	return b.cache.Get(img)
+}
+
+// rootDir is the stage's root filesystem so far, unpacked (cached).
+func (s *stageState) rootDir() (string, error) { return s.b.cache.Get(s.img) }
+
+// glob expands src inside root; a pattern that matches nothing fails, as in
+// Docker. Paths never leave root.
+func glob(root, src string) ([]string, error) {
+	clean := path.Clean("/" + src)
+	full := filepath.Join(root, clean)
+	if !strings.ContainsAny(src, "*?[") {
+		if _, err := os.Lstat(full); err != nil {
+			return nil, fmt.Errorf("%s: not found in the build context", src)
+		}
+		return []string{full}, nil
+	}
+	matches, err := filepath.Glob(full)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("%s: no source files were specified (nothing matches)", src)
+	}
+	sort.Strings(matches)
+	return matches, nil
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// download fetches an ADD URL into dir under the URL's last path element,
+// mode 0600, as Docker does; it is never unpacked.
+func download(raw, dir string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "download"
+	}
+	resp, err := http.Get(raw)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ADD %s: %s", raw, resp.Status)
+	}
+	p := filepath.Join(dir, "url-"+strconv.Itoa(len(raw)), name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	return p, f.Close()
+}
+
+// isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
+func isArchive(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	r, err := decompress(f)
+	if err != nil {
+		return false
+	}
+	_, err = tar.NewReader(r).Next()
+	return err == nil
+}
+
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(6)
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return kgzip.NewReader(br)
+	case len(head) >= 3 && string(head[:3]) == "BZh":
+		return bzip2.NewReader(br), nil
+	case len(head) >= 6 && string(head) == "\xfd7zXZ\x00":
+		return xz.NewReader(br)
+	}
+	return br, nil
+}
+
+// archiveLayer writes one layer holding the plain sources and the contents
+// of each archive unpacked at dest, entries as the archive has them (owners
+// included), unless --chown.
+func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest string) (layer.Built, error) {
+	b := s.b
+	base := strings.TrimPrefix(path.Clean(dest), "/")
+	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		if err := layer.WriteEntries(tw, entries, o); err != nil {
+			return err
+		}
+		for _, a := range archives {
+			f, err := os.Open(a)
+			if err != nil {
+				return err
+			}
+			r, err := decompress(f)
+			if err != nil {
+				f.Close()
+				return err
+			}
+			tr := tar.NewReader(r)
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					f.Close()
+					return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
+				}
+				h.Name = path.Join(base, path.Clean("/"+h.Name))[0:]
+				h.Name = strings.TrimPrefix(h.Name, "/")
+				if h.Typeflag == tar.TypeDir {
+					h.Name += "/"
+				}
+				if h.Typeflag == tar.TypeLink {
+					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
+				}
+				if o.UID != 0 || o.GID != 0 {
+					h.Uid, h.Gid = o.UID, o.GID
+				}
+				if err := tw.WriteHeader(h); err != nil {
+					f.Close()
+					return err
+				}
+				if _, err := io.Copy(tw, tr); err != nil {
+					f.Close()
+					return err
+				}
+			}
+			f.Close()
+		}
+		return tw.Close()
+	})
+}
+
+// cachedLayer appends the layer make builds, or the cached result of an
+// identical earlier step.
+func (s *stageState) cachedLayer(label, key, createdBy string, make func() (layer.Built, error)) error {
+	b := s.b
+	if !b.o.NoCache {
+		if img, ok := b.lookupStep(key); ok {
+			b.o.Progress.Printf("%s: CACHED", label)
+			return s.adopt(img)
+		}
+	}
+	built, err := make()
+	if err != nil {
+		return err
+	}
+	l, err := layer.Open(b.st, built)
+	if err != nil {
+		return err
+	}
+	withConfig, err := s.image()
+	if err != nil {
+		return err
+	}
+	img, err := mutate.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+		History: v1.History{Created: v1.Time{Time: b.o.Created}, CreatedBy: createdBy, Comment: "buildkit.dockerfile.v0"}})
+	if err != nil {
+		return err
+	}
+	if err := b.saveStep(key, img); err != nil {
+		return err
+	}
+	return s.adopt(img)
+}
+
+func (s *stageState) adopt(img v1.Image) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	s.img, s.cf = img, cf.DeepCopy()
+	return nil
+}
+
+// stepKey is the cache key of a step: what it starts from (the image so
+// far, config included), the instruction, the build args in scope, the
+// platform and the content it reads.
+func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string, error) {
+	img, err := s.image()
+	if err != nil {
+		return "", err
+	}
+	parent, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.b.platform), cmd)
+	keys := make([]string, 0, len(s.args))
+	for k := range s.args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, s.args[k])
+	}
+	for _, e := range extra {
+		fmt.Fprintf(h, "%s\n", e)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func platformKey(p v1.Platform) string { return p.OS + "/" + p.Architecture + "/" + p.Variant }
+
+// ensureDir makes WORKDIR's directory when the image lacks it, in a layer
+// of its own, as BuildKit does.
+func (s *stageState) ensureDir(dir string, cmd instructions.Command) error {
+	root, err := s.rootDir()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
+		s.history(cmd)
+		return nil
+	}
+	key, err := s.stepKey(cmd)
+	if err != nil {
+		return err
+	}
+	return s.cachedLayer(fmt.Sprint(cmd), key, fmt.Sprint(cmd), func() (layer.Built, error) {
+		return layer.FromWriter(s.b.ctx, s.b.st, s.b.o.Compression, s.oci(), func(w io.Writer) error {
+			tw := tar.NewWriter(w)
+			parts := strings.Split(strings.Trim(dir, "/"), "/")
+			for i := range parts {
+				p := strings.Join(parts[:i+1], "/")
+				if _, err := os.Stat(filepath.Join(root, p)); err == nil && i < len(parts)-1 {
+					continue
+				}
+				if err := tw.WriteHeader(&tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: s.b.o.Created}); err != nil {
+					return err
+				}
+			}
+			return tw.Close()
+		})
+	})
+}

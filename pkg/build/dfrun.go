@@ -1,0 +1,216 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// runCommand runs RUN in the sandbox over the stage's unpacked root
+// filesystem; the overlay's upper directory becomes the new layer.
+func (s *stageState) runCommand(label string, in *instructions.RunCommand) error {
+	b := s.b
+	for _, f := range in.FlagsUsed {
+		if f != "network" {
+			return fmt.Errorf("RUN --%s is not supported yet", f)
+		}
+	}
+	host := platform.Host()
+	if b.platform.OS != host.OS || b.platform.Architecture != host.Architecture {
+		return fmt.Errorf("cannot RUN for %s on this %s host (no emulation); COPY-only builds for other platforms work", platform.String(b.platform), platform.String(host))
+	}
+	args := s.commandLine(in.ShellDependantCmdLine)
+	if len(in.Files) > 0 { // a heredoc: the body is the script
+		args = s.commandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true})
+	}
+	network := instructions.GetNetwork(in)
+	key, err := s.stepKey(in, "network="+network)
+	if err != nil {
+		return err
+	}
+	return s.cachedLayer(label, key, "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+		lower, err := s.rootDir()
+		if err != nil {
+			return layer.Built{}, err
+		}
+		upper, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "run-*")
+		if err != nil {
+			return layer.Built{}, err
+		}
+		defer os.RemoveAll(upper)
+		uid, gid := 0, 0
+		if u := s.cf.Config.User; u != "" {
+			if uid, gid, err = lookupUser(lower, u, false); err != nil {
+				return layer.Built{}, err
+			}
+		}
+		env := s.runEnv()
+		tail := &lastLines{max: 10}
+		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network}
+		if err := sandbox.Run(b.ctx, spec, out, out); err != nil {
+			var ee *sandbox.ExitError
+			if errors.As(err, &ee) {
+				return layer.Built{}, fmt.Errorf("%q failed with exit code %d; last output:\n%s", strings.Join(args, " "), ee.Code, tail)
+			}
+			return layer.Built{}, err
+		}
+		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: true})
+		})
+	})
+}
+
+// runEnv is RUN's environment: the build args in scope, the image's ENV over
+// them, and a PATH if the image has none.
+func (s *stageState) runEnv() []string {
+	vars := s.vars()
+	if _, ok := vars["PATH"]; !ok {
+		vars["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// prefixWriter prefixes each line of RUN output with its step, as docker
+// build's plain progress does.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	mid    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var buf bytes.Buffer
+	for _, c := range b {
+		if !p.mid {
+			buf.WriteString(p.prefix)
+			p.mid = true
+		}
+		buf.WriteByte(c)
+		if c == '\n' {
+			p.mid = false
+		}
+	}
+	if _, err := p.w.Write(buf.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// lastLines keeps the end of a command's output for its error message.
+type lastLines struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	cur   []byte
+}
+
+func (l *lastLines) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range b {
+		if c == '\n' {
+			l.lines = append(l.lines, string(l.cur))
+			l.cur = l.cur[:0]
+			if len(l.lines) > l.max {
+				l.lines = l.lines[1:]
+			}
+			continue
+		}
+		l.cur = append(l.cur, c)
+	}
+	return len(b), nil
+}
+
+func (l *lastLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	if len(l.cur) > 0 {
+		lines = append(lines, string(l.cur))
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+// lookupStep finds the image an identical step made before.
+func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
+	raw, err := os.ReadFile(filepath.Join(b.st.Root(), "cache", "steps", key))
+	if err != nil {
+		return nil, false
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, false
+	}
+	img, err := b.st.Image(h)
+	if err != nil {
+		return nil, false
+	}
+	m, err := img.Manifest()
+	if err != nil || !b.st.HasBlob(m.Config.Digest) {
+		return nil, false
+	}
+	for _, l := range m.Layers {
+		if !b.st.HasBlob(l.Digest) {
+			return nil, false // pruned since
+		}
+	}
+	return img, true
+}
+
+// saveStep stores the step's image and remembers it under key.
+func (b *dfBuild) saveStep(key string, img v1.Image) error {
+	desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(b.st.Root(), "cache", "steps")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, key), []byte(desc.Digest.String()), 0o644)
+}
+
+// combine makes an index of one image per platform.
+func combine(built []Artifact) (*Result, error) {
+	var adds []mutate.IndexAddendum
+	indexType := types.OCIImageIndex
+	for _, a := range built {
+		mt, err := a.Image.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		if mt == types.DockerManifestSchema2 {
+			indexType = types.DockerManifestList
+		}
+		cf, err := a.Image.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: a.Image, Descriptor: v1.Descriptor{MediaType: mt, Platform: cf.Platform()}})
+	}
+	return &Result{Artifact: Artifact{Index: mutate.IndexMediaType(mutate.AppendManifests(emptyIndex(), adds...), indexType)}}, nil
+}

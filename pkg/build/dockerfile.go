@@ -1,0 +1,185 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/progress"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// DockerfileOptions describe gantry build CONTEXT.
+type DockerfileOptions struct {
+	Context     string
+	Dockerfile  string // default CONTEXT/Dockerfile
+	BuildArgs   map[string]string
+	Target      string
+	Platforms   []v1.Platform
+	NoCache     bool
+	Created     time.Time
+	Compression string
+	Output      io.Writer // RUN output, prefixed by step
+	Progress    progress.Reporter
+}
+
+// FromDockerfile builds what docker build builds.
+func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o DockerfileOptions) (*Result, error) {
+	if o.Dockerfile == "" {
+		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
+	}
+	f, err := os.Open(o.Dockerfile)
+	if err != nil {
+		return nil, fmt.Errorf("dockerfile: %w", err)
+	}
+	ast, err := parser.Parse(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Dockerfile, err)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Dockerfile, err)
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("%s has no FROM", o.Dockerfile)
+	}
+	if o.Compression == "" {
+		o.Compression = "gzip"
+	}
+	if o.Output == nil {
+		o.Output = io.Discard
+	}
+	if o.Progress == nil {
+		o.Progress = progress.Nop()
+	}
+	target := len(stages) - 1
+	if o.Target != "" {
+		if target = stageIndex(stages, o.Target); target < 0 {
+			return nil, fmt.Errorf("--target %s: no stage of that name in %s", o.Target, o.Dockerfile)
+		}
+	}
+	platforms := o.Platforms
+	if len(platforms) == 0 {
+		platforms = []v1.Platform{platform.Host()}
+	}
+	var built []Artifact
+	for _, p := range platforms {
+		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: ast.EscapeToken, platform: p,
+			done: map[int]*stageState{}, cache: rootfs.NewCache(filepath.Join(st.Root(), "cache", "rootfs"))}
+		b.meta = b.metaArgs(metaArgs)
+		s, err := b.stage(target)
+		if err != nil {
+			return nil, err
+		}
+		img, err := s.image()
+		if err != nil {
+			return nil, err
+		}
+		built = append(built, Artifact{Image: img})
+	}
+	if len(built) == 1 {
+		return &Result{Artifact: built[0]}, nil
+	}
+	return combine(built)
+}
+
+func stageIndex(stages []instructions.Stage, name string) int {
+	for i, s := range stages {
+		if strings.EqualFold(s.Name, name) {
+			return i
+		}
+	}
+	if i, err := strconv.Atoi(name); err == nil && i >= 0 && i < len(stages) {
+		return i
+	}
+	return -1
+}
+
+// dfBuild is one Dockerfile build for one platform.
+type dfBuild struct {
+	ctx      context.Context
+	st       *store.Store
+	rc       *registry.Client
+	o        DockerfileOptions
+	stages   []instructions.Stage
+	escape   rune
+	platform v1.Platform
+	meta     map[string]string // args declared before the first FROM
+	done     map[int]*stageState
+	cache    *rootfs.Cache
+	step     int
+}
+
+// metaArgs resolves the ARGs before the first FROM, with the predefined
+// platform args that Docker provides.
+func (b *dfBuild) metaArgs(args []instructions.ArgCommand) map[string]string {
+	host := platform.Host()
+	out := map[string]string{
+		"TARGETPLATFORM": platform.String(b.platform), "TARGETOS": b.platform.OS,
+		"TARGETARCH": b.platform.Architecture, "TARGETVARIANT": b.platform.Variant,
+		"BUILDPLATFORM": platform.String(host), "BUILDOS": host.OS,
+		"BUILDARCH": host.Architecture, "BUILDVARIANT": host.Variant,
+	}
+	for _, a := range args {
+		for _, kv := range a.Args {
+			v := ""
+			if kv.Value != nil {
+				v, _ = b.expandWith(*kv.Value, out)
+			}
+			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
+				v = bv
+			}
+			out[kv.Key] = v
+		}
+	}
+	return out
+}
+
+func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error) {
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	out, _, err := shell.NewLex(b.escape).ProcessWord(word, shell.EnvsFromSlice(env))
+	return out, err
+}
+
+// stage builds stage i once, and the stages it needs first.
+func (b *dfBuild) stage(i int) (*stageState, error) {
+	if s, ok := b.done[i]; ok {
+		return s, nil
+	}
+	st := b.stages[i]
+	name := st.Name
+	if name == "" {
+		name = strconv.Itoa(i)
+	}
+	s := &stageState{b: b, name: name, args: map[string]string{}}
+	if err := s.from(i, st); err != nil {
+		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
+	}
+	for _, cmd := range st.Commands {
+		if err := s.run(cmd); err != nil {
+			return nil, err
+		}
+	}
+	b.done[i] = s
+	return s, nil
+}
+
+func emptyIndex() v1.ImageIndex { return empty.Index }

@@ -1,0 +1,163 @@
+// Package sandbox runs a RUN command in an image's filesystem, as a
+// container would see it, without a daemon: new mount, PID, UTS and IPC
+// namespaces (and network, for --network none), an overlay mount whose
+// lower directory is the unpacked image and whose upper directory collects
+// the changes, /proc, a minimal /dev, and the host's resolv.conf and hosts
+// for the run only.
+//
+// gantry re-executes itself: the child (Init) sets up the mounts inside the
+// new namespaces, chroots and execs the command.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const childArg = "__gantry_sandbox_init"
+
+// Spec is one command to run.
+type Spec struct {
+	Lower   string   // the image's root filesystem, read only
+	Upper   string   // receives every change (overlayfs upper directory)
+	Args    []string // argv
+	Env     []string
+	Dir     string // working directory in the image
+	UID     int
+	GID     int
+	Network string // "host" (default) or "none"
+}
+
+// Mountpoints are the paths the sandbox mounts over. When the image lacks
+// them they are created in the upper directory; Run removes them again so
+// they never reach the layer.
+var Mountpoints = []string{"proc", "dev", "sys", "etc/resolv.conf", "etc/hosts"}
+
+// Run runs spec, streaming the command's output to stdout and stderr. A
+// non-zero exit is an *ExitError.
+func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) error {
+	if os.Geteuid() != 0 {
+		return errors.New("RUN needs root for now: rootless builds (user namespaces) are not implemented yet")
+	}
+	work, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".work-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	merged, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".merged-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(merged)
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged})
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, childArg)
+	cmd.Env = []string{"GANTRY_SANDBOX_SPEC=" + string(raw)}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
+	if spec.Network == "none" {
+		flags |= syscall.CLONE_NEWNET
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	runErr := cmd.Run()
+	cleanMountpoints(spec)
+	var ee *exec.ExitError
+	if errors.As(runErr, &ee) {
+		return &ExitError{Code: ee.ExitCode()}
+	}
+	return runErr
+}
+
+// ExitError is a command that ran and failed.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
+
+// cleanMountpoints removes from the upper directory the mountpoints the run
+// created, when the image did not have them: they are the sandbox's, not the
+// command's.
+func cleanMountpoints(spec Spec) {
+	for _, m := range Mountpoints {
+		if _, err := os.Lstat(filepath.Join(spec.Lower, m)); err == nil {
+			continue
+		}
+		p := filepath.Join(spec.Upper, m)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			os.Remove(p) // only if empty: something the command put there stays
+		} else if fi.Size() == 0 {
+			os.Remove(p)
+		}
+	}
+	// An etc/ created only to hold the mountpoints goes too.
+	if _, err := os.Lstat(filepath.Join(spec.Lower, "etc")); err != nil {
+		os.Remove(filepath.Join(spec.Upper, "etc"))
+	}
+}
+
+type childSpec struct {
+	Spec
+	Work   string
+	Merged string
+}
+
+// IsChild reports whether this process is a sandbox child; main calls Init
+// first thing when it is.
+func IsChild() bool { return len(os.Args) == 2 && os.Args[1] == childArg }
+
+// Init is the child: it never returns.
+func Init() {
+	var spec childSpec
+	if err := json.Unmarshal([]byte(os.Getenv("GANTRY_SANDBOX_SPEC")), &spec); err != nil {
+		fail(fmt.Errorf("bad sandbox spec: %w", err))
+	}
+	if err := setup(spec); err != nil {
+		fail(err)
+	}
+	path := lookPath(spec.Args[0], spec.Env)
+	if err := syscall.Exec(path, spec.Args, spec.Env); err != nil {
+		fail(fmt.Errorf("exec %s: %w", spec.Args[0], err))
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "gantry sandbox:", err)
+	os.Exit(125)
+}
+
+// lookPath finds argv[0] in the chroot's PATH, as a shell would.
+func lookPath(name string, env []string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
+}
