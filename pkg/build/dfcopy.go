@@ -135,7 +135,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
-			return s.archiveLayer(entries, o, archives, dest)
+			return s.archiveLayer(entries, o, archives, dest, lower)
 		}
 		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
 	})
@@ -269,13 +269,29 @@ func decompress(r io.Reader) (io.Reader, error) {
 // archiveLayer writes one layer holding the plain sources and the contents
 // of each archive unpacked at dest, entries as the archive has them (owners
 // included), unless --chown.
-func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest string) (layer.Built, error) {
+func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string) (layer.Built, error) {
 	b := s.b
 	base := strings.TrimPrefix(path.Clean(dest), "/")
 	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		if err := layer.WriteEntries(tw, entries, o); err != nil {
 			return err
+		}
+		// The destination directory (and missing parents) belong to root,
+		// or --chown.
+		parts := strings.Split(base, "/")
+		for i := range parts {
+			p := strings.Join(parts[:i+1], "/")
+			if p == "" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(lower, p)); err == nil && i < len(parts)-1 {
+				continue
+			}
+			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
 		}
 		for _, a := range archives {
 			f, err := os.Open(a)
@@ -297,17 +313,24 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 					f.Close()
 					return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
 				}
-				h.Name = path.Join(base, path.Clean("/"+h.Name))[0:]
-				h.Name = strings.TrimPrefix(h.Name, "/")
+				if path.Clean("/"+h.Name) == "/" {
+					// The archive's own root is the destination, which
+					// keeps the owner and mode it gets as a parent.
+					continue
+				}
+				h.Name = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Name)), "/")
 				if h.Typeflag == tar.TypeDir {
 					h.Name += "/"
 				}
 				if h.Typeflag == tar.TypeLink {
 					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
 				}
+				// Entries keep the archive's owners, as BuildKit does,
+				// unless --chown says otherwise.
 				if o.UID != 0 || o.GID != 0 {
 					h.Uid, h.Gid = o.UID, o.GID
 				}
+				h.Uname, h.Gname = "", ""
 				if err := tw.WriteHeader(h); err != nil {
 					f.Close()
 					return err

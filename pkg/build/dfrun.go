@@ -54,6 +54,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return layer.Built{}, err
 		}
 		defer os.RemoveAll(upper)
+		if err := os.Chmod(upper, 0o755); err != nil { // the overlay's root takes the upper dir's mode
+			return layer.Built{}, err
+		}
 		uid, gid := 0, 0
 		if u := s.cf.Config.User; u != "" {
 			if uid, gid, err = lookupUser(lower, u, false); err != nil {
@@ -82,7 +85,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 func (s *stageState) runEnv() []string {
 	vars := s.vars()
 	if _, ok := vars["PATH"]; !ok {
-		vars["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		vars["PATH"] = defaultPath
 	}
 	env := make([]string, 0, len(vars))
 	for k, v := range vars {

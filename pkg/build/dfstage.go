@@ -24,20 +24,19 @@ type stageState struct {
 	img    v1.Image
 	cf     *v1.ConfigFile
 	args   map[string]string // ARGs declared in this stage
+	env    map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
 	cmdSet bool              // CMD given in this stage: a later ENTRYPOINT keeps it
 }
 
 // image is the stage's result.
 func (s *stageState) image() (v1.Image, error) { return mutate.ConfigFile(s.img, s.cf) }
 
-// vars are what $VARS expand to: the stage's ARGs, then its ENV, which wins.
+// vars are what $VARS expand to and what RUN sees. As in BuildKit, ENV and
+// ARG set them in order: an ENV after an ARG of the same name wins, and an
+// ARG after an ENV wins too (for the build; the image keeps the ENV).
 func (s *stageState) vars() map[string]string {
-	out := map[string]string{}
-	for k, v := range s.args {
-		out[k] = v
-	}
-	for _, kv := range s.cf.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
+	out := make(map[string]string, len(s.env))
+	for k, v := range s.env {
 		out[k] = v
 	}
 	return out
@@ -92,6 +91,15 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		return err
 	}
 	s.cf = cf.DeepCopy()
+	// As BuildKit does, a stage whose base sets no PATH gets the default one.
+	if !hasPath(s.cf.Config.Env) && want.OS != "windows" {
+		s.cf.Config.Env = append(s.cf.Config.Env, "PATH="+defaultPath)
+	}
+	s.env = map[string]string{}
+	for _, kv := range s.cf.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env[k] = v
+	}
 	// ONBUILD triggers of the base run now, and are not inherited further.
 	triggers := s.cf.Config.OnBuild
 	s.cf.Config.OnBuild = nil
@@ -141,16 +149,16 @@ func (s *stageState) run(cmd instructions.Command) error {
 			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
 				v, declared = bv, true
 			}
-			if declared {
-				s.args[kv.Key] = v
-			} else {
-				s.args[kv.Key] = ""
+			s.args[kv.Key] = v
+			if declared { // an ARG with no value anywhere stays unset, not empty
+				s.env[kv.Key] = v
 			}
 		}
 		return nil
 	case *instructions.EnvCommand:
 		for _, kv := range in.Env {
 			c.Env = setEnv(c.Env, kv.Key, kv.Value)
+			s.env[kv.Key] = kv.Value
 		}
 	case *instructions.LabelCommand:
 		if c.Labels == nil {
@@ -264,4 +272,15 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(env, k+"="+v)
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func hasPath(env []string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return true
+		}
+	}
+	return false
 }

@@ -11,15 +11,16 @@ import (
 
 // lookupUser resolves USER or --chown's "user[:group]" against the image's
 // /etc/passwd and /etc/group under root. Numeric ids pass through. Without a
-// group, USER runs with the user's primary group, while COPY --chown uses
-// the uid as gid, as Docker documents.
+// group, a user name brings its primary group; a bare numeric uid gets gid 0
+// for USER and the uid itself for --chown, as BuildKit does.
 func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 	user, group, hasGroup := strings.Cut(spec, ":")
 	if user == "" {
 		return 0, 0, nil
 	}
+	numeric := false
 	if n, err := strconv.Atoi(user); err == nil {
-		uid = n
+		uid, numeric = n, true
 		if e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == user }); ok {
 			gid, _ = strconv.Atoi(e[3])
 		}
@@ -32,7 +33,7 @@ func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 		gid, _ = strconv.Atoi(e[3])
 	}
 	if !hasGroup {
-		if chown {
+		if chown && numeric {
 			return uid, uid, nil
 		}
 		return uid, gid, nil

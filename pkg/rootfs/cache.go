@@ -58,6 +58,11 @@ func (c *Cache) Get(img v1.Image) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		// The root directory of a container is 0755; MkdirTemp made 0700,
+		// which would lock out every user but root.
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return "", err
+		}
 		if i > 0 {
 			// Hard-linked copy of the layers below: Apply never writes
 			// into an existing file (it replaces it), so the cached parent

@@ -115,6 +115,20 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 	if msg := e.gantryFails("inspect", "never/pulled:1"); !strings.Contains(msg, "no such image") {
 		t.Errorf("unknown image: %s", msg)
 	}
+	// Without progress output, stderr is the error line alone, and stdout
+	// is empty.
+	for _, args := range [][]string{
+		{"--progress", "quiet", "pull", registry + "/e2e/nope:1"},
+		{"inspect", "--remote", registry + "/e2e/nope:1"},
+		{"tag", "never/pulled:1", "x/y:1"},
+		{"save", "never/pulled:1", "-o", filepath.Join(t.TempDir(), "x.tar")},
+		{"load", "-i", filepath.Join(t.TempDir(), "missing.tar")},
+	} {
+		stdout, stderr, err := e.run(nil, args...)
+		if err == nil || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "gantry: ") {
+			t.Errorf("gantry %s: %v\nstdout: %q\nstderr: %q", strings.Join(args, " "), err, stdout, stderr)
+		}
+	}
 
 	// A truncated archive fails, names the archive, and leaves the store usable.
 	e.gantry("pull", baseRef("amd64"))
@@ -125,12 +139,18 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 	cut := filepath.Join(dir, "cut.tar")
 	os.WriteFile(cut, b[:len(b)*2/3], 0o644)
 	e2 := newEnv(t)
-	if msg := e2.gantryFails("load", "-i", cut); !strings.Contains(msg, "cut.tar") {
-		t.Errorf("truncated archive: %s", msg)
+	stdout, stderr, err := e2.run(nil, "--progress", "quiet", "load", "-i", cut)
+	if err == nil || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "gantry: ") || !strings.Contains(stderr, "cut.tar") {
+		t.Errorf("load of a truncated archive: %v\nstdout: %q\nstderr: %q", err, stdout, stderr)
 	}
-	e2.gantry("images")
+	if out := e2.gantry("images", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("a failed load left images:\n%s", out)
+	}
 	e2.gantry("load", "-i", full)
 	checkStore(t, e2.root)
+	if out := e2.gantry("images"); !strings.Contains(out, registry+"/e2e/busybox") {
+		t.Errorf("images after loading the full archive:\n%s", out)
+	}
 }
 
 // A gantry killed in the middle of a pull leaves a store the next pull

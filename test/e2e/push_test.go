@@ -329,13 +329,22 @@ func TestSaveOCIReadByUmoci(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(bundle, "rootfs", "bin", "busybox")); err != nil {
 		t.Errorf("umoci unpack: %v", err)
 	}
-	// Stdout and .gz outputs.
-	stdout, _, err := e.run(nil, "save", baseRef("amd64"), "-o", "-")
+	// Stdout (two names in one archive, into docker load's stdin) and .gz.
+	e.gantry("tag", baseRef("amd64"), "gantry-e2e/stdout:1")
+	stdout, stderr, err := e.run(nil, "save", baseRef("amd64"), "gantry-e2e/stdout:1", "-o", "-")
 	if err != nil || len(stdout) < 1024 {
-		t.Fatalf("save -o -: %v (%d bytes)", err, len(stdout))
+		t.Fatalf("save -o -: %v (%d bytes) %s", err, len(stdout), stderr)
+	}
+	loaded, err := dockerWith(os.Getenv("DOCKER_CONFIG"), []byte(stdout), "load")
+	t.Cleanup(func() { shErr("docker", "rmi", "gantry-e2e/stdout:1") })
+	if err != nil || !strings.Contains(loaded, "Loaded image: gantry-e2e/stdout:1") || !strings.Contains(loaded, "Loaded image: "+baseRef("amd64")) {
+		t.Errorf("docker load of save -o -: %v\n%s", err, loaded)
 	}
 	gz := filepath.Join(dir, "x.tar.gz")
 	e.gantry("save", baseRef("amd64"), "-o", gz)
+	if b, _ := os.ReadFile(gz); len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("save -o x.tar.gz did not write gzip")
+	}
 	sh(t, "docker", "load", "-i", gz)
 }
 

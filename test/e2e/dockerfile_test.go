@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// dockerBuild builds with Docker's BuildKit (the 20.10 CLI from Debian's
+// docker.io builds with BuildKit without the buildx plugin).
+func dockerBuild(t *testing.T, dir, tag string, extra ...string) {
+	t.Helper()
+	args := append([]string{"build", "-q", "--network", "none", "--build-arg", "BASE=" + baseRef("amd64"), "-t", tag}, extra...)
+	cmd := exec.Command("/usr/bin/docker", append(args, dir)...)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build %s: %v\n%s", dir, err, out)
+	}
+}
+
+type imageConfig struct {
+	Entrypoint   []string
+	Cmd          []string
+	Env          []string
+	WorkingDir   string
+	User         string
+	ExposedPorts map[string]struct{}
+	Volumes      map[string]struct{}
+	Labels       map[string]string
+	OnBuild      []string
+	Healthcheck  *struct {
+		Test     []string
+		Interval int64
+		Retries  int
+	}
+	StopSignal string
+	Shell      []string
+}
+
+func dockerConfig(t *testing.T, tag string) imageConfig {
+	t.Helper()
+	var c imageConfig
+	if err := json.Unmarshal([]byte(sh(t, "docker", "inspect", "-f", "{{json .Config}}", tag)), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func gantryConfig(t *testing.T, e *env, name string) imageConfig {
+	t.Helper()
+	var r struct {
+		Config struct{ Config imageConfig } `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(e.gantry("inspect", "--format", "json", name)), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Config.Config
+}
+
+// normalize drops the differences that are not differences: empty vs nil.
+func normalize(c imageConfig) imageConfig {
+	if len(c.ExposedPorts) == 0 {
+		c.ExposedPorts = nil
+	}
+	if len(c.Volumes) == 0 {
+		c.Volumes = nil
+	}
+	if len(c.Labels) == 0 {
+		c.Labels = nil
+	}
+	if len(c.OnBuild) == 0 {
+		c.OnBuild = nil
+	}
+	return c
+}
+
+func dockerExport(t *testing.T, tag, out string) {
+	t.Helper()
+	id := strings.TrimSpace(sh(t, "docker", "create", tag))
+	defer shErr("docker", "rm", "-f", id)
+	sh(t, "docker", "export", "-o", out, id)
+}
+
+// buildBoth builds dir with docker and with gantry and compares the configs
+// and the flattened filesystems.
+func buildBoth(t *testing.T, e *env, dir, name string, extra ...string) {
+	t.Helper()
+	tag := "gantry-e2e-df/" + name + ":1"
+	dockerBuild(t, dir, tag, extra...)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", tag) })
+	gname := "example.com/df/" + name + ":1"
+	args := append([]string{"build", dir, "--build-arg", "BASE=" + baseRef("amd64"), "-t", gname}, extra...)
+	e.gantry(args...)
+
+	want, got := normalize(dockerConfig(t, tag)), normalize(gantryConfig(t, e, gname))
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("config differs\ndocker: %+v\ngantry: %+v", want, got)
+	}
+	tmp := t.TempDir()
+	dockerExport(t, tag, filepath.Join(tmp, "docker.tar"))
+	e.gantry("export", gname, "-o", filepath.Join(tmp, "gantry.tar"))
+	compareTrees(t, readTar(t, filepath.Join(tmp, "docker.tar")), readTar(t, filepath.Join(tmp, "gantry.tar")))
+}
+
+func TestDockerfileCorpus(t *testing.T) {
+	// Heredocs need a newer Dockerfile frontend than Docker 20.10 has
+	// built in: TestHeredocs checks them without Docker.
+	dirs, err := filepath.Glob("dockerfiles/[a-z]*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no Dockerfiles in dockerfiles/: %v", err)
+	}
+	e := newEnv(t)
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			e := &env{t: t, root: e.root, config: e.config, docker: e.docker}
+			switch name {
+			case "target":
+				buildBoth(t, e, dir, name, "--target", "second")
+			default:
+				buildBoth(t, e, dir, name)
+			}
+		})
+	}
+}
+
+// ONBUILD triggers of a base image run right after its FROM.
+func TestOnbuildTriggersRun(t *testing.T) {
+	e := newEnv(t)
+	base := uniqueRepo("onbuild-base") + ":1"
+	e.gantry("build", "dockerfiles/onbuild-stage", "--build-arg", "BASE="+baseRef("amd64"), "-t", base, "--push")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+base+"\nRUN cat /triggered.txt > /seen.txt\n"), 0o644)
+	e.gantry("build", dir, "-t", "example.com/onbuild-child:1")
+	cfg := gantryConfig(t, e, "example.com/onbuild-child:1")
+	if cfg.Labels["from.onbuild"] != "yes" || len(cfg.OnBuild) != 0 {
+		t.Errorf("child config: labels %v, onbuild %v (triggers must run once and not be inherited)", cfg.Labels, cfg.OnBuild)
+	}
+	unpacked := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/onbuild-child:1", "--dir", unpacked)
+	if b, _ := os.ReadFile(filepath.Join(unpacked, "seen.txt")); string(b) != "triggered\n" {
+		t.Errorf("the ONBUILD RUN did not run before the child's RUN: %q", b)
+	}
+}
+
+// A rebuild with nothing changed is all cache; a changed file reruns its
+// COPY and what follows only; a failing RUN names the command and exit code.
+func TestDockerfileCacheAndFailure(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("b"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY a.txt /a\nRUN echo ran > /ran\nCOPY b.txt /b\nRUN cat /a /b > /ab\n"), 0o644)
+	first := lastLine(e.gantry("build", dir, "-t", "example.com/cache:1"))
+	_, stderr, err := e.run(nil, "--progress", "plain", "build", dir, "-t", "example.com/cache:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr, "CACHED"); n != 4 {
+		t.Errorf("unchanged rebuild: %d steps CACHED, want 4\n%s", n, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("B"), 0o644)
+	out, stderr, err := e.run(nil, "--progress", "plain", "build", dir, "-t", "example.com/cache:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr, "CACHED"); n != 2 {
+		t.Errorf("after changing b.txt: %d steps CACHED, want 2 (COPY a, RUN)\n%s", n, stderr)
+	}
+	if lastLine(out) == first {
+		t.Error("a changed file gave the same image")
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN echo about to fail && exit 7\n"), 0o644)
+	msg := e.gantryFails("build", dir, "-t", "example.com/fail:1")
+	if !strings.Contains(msg, "exit code 7") || !strings.Contains(msg, "about to fail") || !strings.Contains(msg, "echo about to fail") {
+		t.Errorf("failing RUN: %s", msg)
+	}
+}
+
+func TestHeredocs(t *testing.T) {
+	e := newEnv(t)
+	e.gantry("build", "testdata/heredoc", "--build-arg", "BASE="+baseRef("amd64"), "-t", "example.com/heredoc:1")
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/heredoc:1", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "heredoc.txt")); string(b) != "from a heredoc\nsecond line\n" {
+		t.Errorf("RUN <<EOT wrote %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/config.ini")); string(b) != "[section]\nkey=value\n" {
+		t.Errorf("COPY <<EOT wrote %q", b)
+	}
+}
