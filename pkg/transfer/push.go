@@ -226,6 +226,9 @@ func (p *pusher) pushBlob(ctx context.Context, b labelledBlob) error {
 		return p.fail(id, err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return p.fail(id, &transport.Error{StatusCode: resp.StatusCode})
+	}
 	if resp.StatusCode == http.StatusOK {
 		p.rep.Skip(id, b.label, "exists")
 		return nil
@@ -237,7 +240,9 @@ func (p *pusher) pushBlob(ctx context.Context, b labelledBlob) error {
 		if err != nil {
 			return p.fail(id, err)
 		}
-		resp.Body.Close()
+		if err := checkAndClose(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+			return p.fail(id, err)
+		}
 		switch resp.StatusCode {
 		case http.StatusCreated:
 			p.rep.Skip(id, b.label, "mounted from "+from.RepositoryStr())
@@ -283,8 +288,7 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 		if err != nil {
 			return p.fail(id, err)
 		}
-		resp.Body.Close()
-		if err := transport.CheckError(resp, http.StatusAccepted); err != nil {
+		if err := checkAndClose(resp, http.StatusAccepted); err != nil {
 			return p.fail(id, err)
 		}
 		if location, err = resolveLocation(resp); err != nil {
@@ -302,8 +306,7 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 	if err != nil {
 		return p.fail(id, err)
 	}
-	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
+	if err := checkAndClose(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
 		return p.fail(id, err)
 	}
 	if location, err = resolveLocation(resp); err != nil {
@@ -320,12 +323,18 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 	if err != nil {
 		return p.fail(id, err)
 	}
-	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
+	if err := checkAndClose(resp, http.StatusCreated); err != nil {
 		return p.fail(id, err)
 	}
 	p.rep.Done(id)
 	return nil
+}
+
+// checkAndClose turns an unexpected answer into the registry's error (read
+// from the body before it is closed) and closes the body.
+func checkAndClose(resp *http.Response, codes ...int) error {
+	defer resp.Body.Close()
+	return transport.CheckError(resp, codes...)
 }
 
 func (p *pusher) fail(id string, err error) error {
