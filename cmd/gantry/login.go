@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/registry"
 )
 
 func newLoginCommand(g *globals) *cobra.Command {
@@ -61,7 +64,10 @@ func newLogoutCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := rc.Logout(host); err != nil {
+			if err := rc.Logout(host); errors.Is(err, registry.ErrNotLoggedIn) {
+				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", host)
+				return nil
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removing login credentials for %s\n", host)

@@ -40,6 +40,10 @@ func (c *Client) Login(ctx context.Context, host, user, password string) error {
 	return nil
 }
 
+// ErrNotLoggedIn is Logout's answer when there is nothing to forget; like
+// docker logout, gantry reports it without failing.
+var ErrNotLoggedIn = errors.New("not logged in")
+
 // Logout forgets the credentials stored for host.
 func (c *Client) Logout(host string) error {
 	reg, err := c.parseRegistry(host)
@@ -52,7 +56,7 @@ func (c *Client) Logout(host string) error {
 	}
 	key := authKey(reg)
 	if _, ok := cf.AuthConfigs[key]; !ok && cf.CredentialsStore == "" && cf.CredentialHelpers[key] == "" {
-		return fmt.Errorf("not logged in to %s", host)
+		return ErrNotLoggedIn
 	}
 	if err := cf.GetCredentialsStore(key).Erase(key); err != nil {
 		return fmt.Errorf("removing credentials for %s: %w", host, err)

@@ -122,8 +122,10 @@ func upToDate(e store.Entry, served v1.Hash, want v1.Platform, all bool) bool {
 	switch {
 	case e.Descriptor.Annotations[store.AnnotationSourceDigest] != served.String():
 		return false
-	case all || e.IsIndex():
-		return all && e.IsIndex()
+	case e.IsIndex():
+		return true // the whole index is stored: every platform, the wanted one included
+	case all:
+		return false
 	case e.Descriptor.Digest == served:
 		return true // a single-platform image is what it is
 	}

@@ -257,6 +257,15 @@ func TestPullPicksPlatformFromIndex(t *testing.T) {
 	if !st.HasBlob(amdLayers.Layers[0].Digest) {
 		t.Error("--all-platforms did not store the amd64 layers")
 	}
+	// A plain pull afterwards finds the whole index stored: nothing to do,
+	// and the name keeps the index.
+	res, err = Pull(ctx, st, rc, ref, PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.UpToDate || !res.Stored.MediaType.IsIndex() {
+		t.Errorf("plain pull after --all-platforms: %+v", res)
+	}
 }
 
 func TestPushMountsSkipsAndPushesIndex(t *testing.T) {
