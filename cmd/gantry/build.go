@@ -255,9 +255,9 @@ func newMutateCommand(g *globals) *cobra.Command {
 
 // dockerfileFlags are the flags of a Dockerfile build.
 type dockerfileFlags struct {
-	file, target string
-	buildArgs    []string
-	noCache      bool
+	file, target       string
+	buildArgs, secrets []string
+	noCache            bool
 }
 
 func (d *dockerfileFlags) register(f *pflag.FlagSet) {
@@ -265,6 +265,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.buildArgs, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
@@ -282,6 +283,26 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 			}
 		}
 		opts.BuildArgs[k] = v
+	}
+	opts.Secrets = map[string]string{}
+	for _, sec := range d.secrets {
+		var id, src string
+		for _, kv := range strings.Split(sec, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			}
+		}
+		if id == "" || src == "" {
+			return fmt.Errorf("invalid --secret %q: use id=ID,src=FILE", sec)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("--secret %s: %w", id, err)
+		}
+		opts.Secrets[id] = src
 	}
 	var err error
 	if opts.Created, err = timestamp(ts); err != nil {

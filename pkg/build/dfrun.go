@@ -2,10 +2,13 @@ package build
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,9 +30,14 @@ import (
 func (s *stageState) runCommand(label string, in *instructions.RunCommand) error {
 	b := s.b
 	for _, f := range in.FlagsUsed {
-		if f != "network" {
+		if f != "network" && f != "mount" {
 			return fmt.Errorf("RUN --%s is not supported yet", f)
 		}
+	}
+	// Expanding a RUN only parses its --mount flags ($VARS in them included);
+	// the command itself is the shell's to expand.
+	if err := in.Expand(s.expand); err != nil {
+		return err
 	}
 	host := platform.Host()
 	if b.platform.OS != host.OS || b.platform.Architecture != host.Architecture {
@@ -40,7 +48,12 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		args = s.commandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true})
 	}
 	network := instructions.GetNetwork(in)
-	key, err := s.stepKey(in, "network="+network)
+	mounts, mountKey, cleanup, err := s.runMounts(in)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	key, err := s.stepKey(in, "network="+network, mountKey)
 	if err != nil {
 		return err
 	}
@@ -66,7 +79,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		env := s.runEnv()
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts}
 		if err := sandbox.Run(b.ctx, spec, out, out); err != nil {
 			var ee *sandbox.ExitError
 			if errors.As(err, &ee) {
@@ -78,6 +91,115 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: true})
 		})
 	})
+}
+
+// runMounts turns RUN --mount flags into sandbox mounts. It returns what
+// the step's cache key must include: the content of bound context or stage
+// files, the ids of caches and secrets (never the secrets themselves).
+func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, string, func(), error) {
+	b := s.b
+	var out []sandbox.Mount
+	var key []string
+	var temps []string
+	cleanup := func() {
+		for _, t := range temps {
+			os.RemoveAll(t)
+		}
+	}
+	for _, m := range instructions.GetMounts(in) {
+		target := m.Target
+		if !filepath.IsAbs(target) {
+			target = filepath.Join("/", s.cf.Config.WorkingDir, target)
+		}
+		switch m.Type {
+		case instructions.MountTypeBind:
+			root := b.o.Context
+			if m.From != "" {
+				var err error
+				if root, err = s.fromRoot(m.From); err != nil {
+					return nil, "", cleanup, err
+				}
+			}
+			src, err := glob(root, m.Source)
+			if err != nil {
+				return nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
+			}
+			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, layer.Options{})
+			if err != nil {
+				return nil, "", cleanup, err
+			}
+			fp, err := layer.Fingerprint(b.st, entries, layer.Options{})
+			if err != nil {
+				return nil, "", cleanup, err
+			}
+			source := src[0]
+			if !m.ReadOnly {
+				// Writes to a rw bind are the run's alone, as in BuildKit:
+				// it gets a copy.
+				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
+				if err != nil {
+					return nil, "", cleanup, err
+				}
+				temps = append(temps, tmp)
+				if out, err := exec.Command("cp", "-a", source, filepath.Join(tmp, "src")).CombinedOutput(); err != nil {
+					return nil, "", cleanup, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
+				}
+				source = filepath.Join(tmp, "src")
+			}
+			out = append(out, sandbox.Mount{Type: "bind", Source: source, Target: target, ReadOnly: m.ReadOnly})
+			key = append(key, "bind "+target+" "+fp)
+		case instructions.MountTypeCache:
+			id := m.CacheID
+			if id == "" {
+				id = target
+			}
+			sum := sha256.Sum256([]byte(id))
+			dir := filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:]))
+			if _, err := os.Stat(dir); err != nil {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return nil, "", cleanup, err
+				}
+				if m.Mode != nil {
+					os.Chmod(dir, os.FileMode(*m.Mode))
+				}
+				if m.UID != nil || m.GID != nil {
+					uid, gid := 0, 0
+					if m.UID != nil {
+						uid = int(*m.UID)
+					}
+					if m.GID != nil {
+						gid = int(*m.GID)
+					}
+					os.Chown(dir, uid, gid)
+				}
+			}
+			out = append(out, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
+			key = append(key, "cache "+target)
+		case instructions.MountTypeTmpfs:
+			out = append(out, sandbox.Mount{Type: "tmpfs", Target: target})
+			key = append(key, "tmpfs "+target)
+		case instructions.MountTypeSecret:
+			id := m.CacheID
+			if id == "" {
+				id = filepath.Base(m.Target)
+			}
+			src, ok := b.o.Secrets[id]
+			if !ok {
+				if m.Required {
+					return nil, "", cleanup, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
+				}
+				continue
+			}
+			if m.Target == "" {
+				target = "/run/secrets/" + id
+			}
+			out = append(out, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
+			key = append(key, "secret "+id+" "+target)
+		default:
+			return nil, "", cleanup, fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type)
+		}
+	}
+	return out, strings.Join(key, "\n"), cleanup, nil
 }
 
 // runEnv is RUN's environment: the build args in scope, the image's ENV over

@@ -31,6 +31,7 @@ type DockerfileOptions struct {
 	Target      string
 	Platforms   []v1.Platform
 	NoCache     bool
+	Secrets     map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
 	Created     time.Time
 	Compression string
 	Output      io.Writer // RUN output, prefixed by step

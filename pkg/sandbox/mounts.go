@@ -48,6 +48,11 @@ func setup(s childSpec) error {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
+	for _, mt := range s.Mounts {
+		if err := runMount(m, mt); err != nil {
+			return fmt.Errorf("--mount target=%s: %w", mt.Target, err)
+		}
+	}
 	unix.Sethostname([]byte("gantry"))
 	if err := unix.Chroot(m); err != nil {
 		return fmt.Errorf("chroot: %w", err)
@@ -97,4 +102,33 @@ func ensureFile(p string) error {
 		return err
 	}
 	return f.Close()
+}
+
+func runMount(root string, m Mount) error {
+	target := filepath.Join(root, filepath.Clean("/"+m.Target))
+	if m.Type == "tmpfs" {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+	}
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else {
+		err = ensureFile(target)
+	}
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if m.ReadOnly {
+		return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, "")
+	}
+	return nil
 }

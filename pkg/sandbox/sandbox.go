@@ -34,6 +34,15 @@ type Spec struct {
 	UID     int
 	GID     int
 	Network string // "host" (default) or "none"
+	Mounts  []Mount
+}
+
+// Mount is a RUN --mount: a host path bound at Target, or a tmpfs.
+type Mount struct {
+	Type     string // "bind" or "tmpfs"
+	Source   string // host path for bind
+	Target   string // absolute path in the image
+	ReadOnly bool
 }
 
 // Mountpoints are the paths the sandbox mounts over. When the image lacks
@@ -91,6 +100,22 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) 
 // created, when the image did not have them: they are the sandbox's, not the
 // command's.
 func cleanMountpoints(spec Spec) {
+	for _, m := range spec.Mounts {
+		rel := strings.TrimPrefix(filepath.Clean(m.Target), "/")
+		// The target and the parents made for it, while empty and new.
+		for p := rel; p != "." && p != "/" && p != ""; p = filepath.Dir(p) {
+			if _, err := os.Lstat(filepath.Join(spec.Lower, p)); err == nil {
+				break
+			}
+			fi, err := os.Lstat(filepath.Join(spec.Upper, p))
+			if err != nil || (!fi.IsDir() && fi.Size() != 0) {
+				break
+			}
+			if os.Remove(filepath.Join(spec.Upper, p)) != nil {
+				break
+			}
+		}
+	}
 	for _, m := range Mountpoints {
 		if _, err := os.Lstat(filepath.Join(spec.Lower, m)); err == nil {
 			continue

@@ -193,3 +193,52 @@ func TestHeredocs(t *testing.T) {
 		t.Errorf("COPY <<EOT wrote %q", b)
 	}
 }
+
+// RUN --mount: bind from the context, a cache kept between builds and never
+// in a layer, tmpfs, and a secret that reaches no layer, cache key or output.
+func TestRunMounts(t *testing.T) {
+	e := newEnv(t)
+	secret := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(secret, []byte("s3cr3t-e2e-value"), 0o600)
+	build := func(extra ...string) string {
+		args := append([]string{"build", "testdata/run-mounts", "--build-arg", "BASE=" + baseRef("amd64"), "--secret", "id=tok,src=" + secret, "-t", "example.com/mounts:1"}, extra...)
+		out, stderr, err := e.run(nil, args...)
+		if err != nil {
+			t.Fatalf("build: %v\n%s%s", err, out, stderr)
+		}
+		noSecretValue(t, out, stderr)
+		root := filepath.Join(t.TempDir(), "root")
+		e.gantry("export", "example.com/mounts:1", "--dir", root)
+		return root
+	}
+	root := build()
+	for file, want := range map[string]string{"from-bind.txt": "data in context\n", "cache-count.txt": "1\n", "secret-len.txt": "16\n", "net.txt": "no network\n"} {
+		if b, _ := os.ReadFile(filepath.Join(root, file)); string(b) != want {
+			t.Errorf("%s = %q, want %q", file, b, want)
+		}
+	}
+	for _, gone := range []string{"mnt", "var", "scratch", "run"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
+			t.Errorf("/%s, a mount target, reached the image", gone)
+		}
+	}
+	tar := filepath.Join(t.TempDir(), "img.tar")
+	e.gantry("save", "example.com/mounts:1", "-o", tar)
+	if b, _ := os.ReadFile(tar); strings.Contains(string(b), "s3cr3t-e2e-value") {
+		t.Error("the secret is in the saved image")
+	}
+	// The cache mount outlives the build.
+	root = build("--no-cache")
+	if b, _ := os.ReadFile(filepath.Join(root, "cache-count.txt")); string(b) != "2\n" {
+		t.Errorf("second build's cache count = %q, want 2", b)
+	}
+}
+
+func noSecretValue(t *testing.T, outputs ...string) {
+	t.Helper()
+	for _, o := range outputs {
+		if strings.Contains(o, "s3cr3t-e2e-value") {
+			t.Fatalf("the secret appears in the output")
+		}
+	}
+}
