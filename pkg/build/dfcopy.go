@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -125,19 +126,20 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	if err != nil {
 		return err
 	}
-	fp, err := layer.Fingerprint(b.st, entries, o)
-	if err != nil {
-		return err
-	}
-	key, err := s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
-	if err != nil {
-		return err
+	// Files never hashed cannot match a cached step: they are hashed while
+	// the layer is written, and the key follows from those hashes.
+	key := func() (string, error) {
+		fp, ok := layer.KnownFingerprint(b.st, entries, o)
+		if !ok {
+			return "", nil
+		}
+		return s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
 			return s.archiveLayer(entries, o, archives, dest, lower)
 		}
-		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
+		return s.buildUnpacked(entries, o)
 	})
 }
 
@@ -346,20 +348,53 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 	})
 }
 
+// buildUnpacked builds a COPY layer and, from the same tar stream, the
+// root filesystem the next step will need, so a following RUN does not
+// decompress the layer just compressed.
+func (s *stageState) buildUnpacked(entries []layer.Entry, o layer.Options) (layer.Built, error) {
+	b := s.b
+	pending, err := b.cache.Extend(s.img)
+	if err != nil {
+		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
+	}
+	pr, pw := io.Pipe()
+	applied := make(chan error, 1)
+	go func() {
+		err := pending.Apply(pr)
+		io.Copy(io.Discard, pr) // let the writer finish even if Apply stopped early
+		applied <- err
+	}()
+	built, err := layer.BuildTee(b.ctx, b.st, entries, o, b.o.Compression, s.oci(), pw)
+	pw.CloseWithError(err)
+	applyErr := <-applied
+	if err != nil || applyErr != nil || built.Cached {
+		pending.Abort()
+		return built, err
+	}
+	_ = pending.Commit(built.DiffID) // failing costs only an unpack later
+	return built, nil
+}
+
 // cachedLayer appends the layer make builds, or the cached result of an
 // identical earlier step.
-func (s *stageState) cachedLayer(label, key, createdBy string, make func() (layer.Built, error)) error {
+func (s *stageState) cachedLayer(label string, keyOf func() (string, error), createdBy string, make func() (layer.Built, error)) error {
 	b := s.b
-	if !b.o.NoCache {
+	key, err := keyOf()
+	if err != nil {
+		return err
+	}
+	if !b.o.NoCache && key != "" {
 		if img, ok := b.lookupStep(key); ok {
 			b.o.Progress.Printf("%s: CACHED", label)
 			return s.adopt(img)
 		}
 	}
+	start := time.Now()
 	built, err := make()
 	if err != nil {
 		return err
 	}
+	defer func() { b.o.Progress.Printf("%s: DONE %.1fs", label, time.Since(start).Seconds()) }()
 	l, err := layer.Open(b.st, built)
 	if err != nil {
 		return err
@@ -373,10 +408,24 @@ func (s *stageState) cachedLayer(label, key, createdBy string, make func() (laye
 	if err != nil {
 		return err
 	}
-	if err := b.saveStep(key, img); err != nil {
-		return err
+	if key == "" {
+		// The key could not be known before; it can now (a COPY whose files
+		// were hashed while the layer was written). The key is of the step's
+		// start, so it is taken before adopting the result.
+		if key, err = keyOf(); err != nil {
+			return err
+		}
+	}
+	if key != "" {
+		if err := b.saveStep(key, img); err != nil {
+			return err
+		}
 	}
 	return s.adopt(img)
+}
+
+func fixedKey(key string, err error) func() (string, error) {
+	return func() (string, error) { return key, err }
 }
 
 func (s *stageState) adopt(img v1.Image) error {
@@ -429,11 +478,7 @@ func (s *stageState) ensureDir(dir string, cmd instructions.Command) error {
 		s.history(cmd)
 		return nil
 	}
-	key, err := s.stepKey(cmd)
-	if err != nil {
-		return err
-	}
-	return s.cachedLayer(fmt.Sprint(cmd), key, fmt.Sprint(cmd), func() (layer.Built, error) {
+	return s.cachedLayer(fmt.Sprint(cmd), fixedKey(s.stepKey(cmd)), fmt.Sprint(cmd), func() (layer.Built, error) {
 		return layer.FromWriter(s.b.ctx, s.b.st, s.b.o.Compression, s.oci(), func(w io.Writer) error {
 			tw := tar.NewWriter(w)
 			parts := strings.Split(strings.Trim(dir, "/"), "/")

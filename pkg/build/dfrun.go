@@ -53,11 +53,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err != nil {
 		return err
 	}
-	key, err := s.stepKey(in, "network="+network, mountKey)
-	if err != nil {
-		return err
-	}
-	return s.cachedLayer(label, key, "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network, mountKey)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		lower, err := s.rootDir()
 		if err != nil {
 			return layer.Built{}, err

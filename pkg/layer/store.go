@@ -40,6 +40,12 @@ type Built struct {
 // and content hashes, same options) is found in the store's content cache
 // and not tarred again.
 func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, compression string, oci bool) (Built, error) {
+	return BuildTee(ctx, st, entries, o, compression, oci, nil)
+}
+
+// BuildTee is Build that also writes the uncompressed tar to tee, when it
+// is made (not on a content-cache hit: then Cached is true).
+func BuildTee(ctx context.Context, st *store.Store, entries []Entry, o Options, compression string, oci bool, tee io.Writer) (Built, error) {
 	mt, err := mediaType(compression, oci)
 	if err != nil {
 		return Built{}, err
@@ -78,6 +84,9 @@ func Build(ctx context.Context, st *store.Store, entries []Entry, o Options, com
 	// the tar: a cold build reads each file once.
 	sums = make([][]byte, len(entries))
 	b, err := storeStream(ctx, st, compression, mt, func(w io.Writer) error {
+		if tee != nil {
+			w = io.MultiWriter(w, tee)
+		}
 		return write(w, entries, o, sums)
 	})
 	if err != nil {
@@ -124,6 +133,23 @@ func Fingerprint(st *store.Store, entries []Entry, o Options) (string, error) {
 		hashes.put(e, sums[i])
 	}
 	return cacheKey(entries, sums, o, "", ""), nil
+}
+
+// KnownFingerprint is Fingerprint from the stat cache alone: ok is false
+// when some file has not been hashed before (a folder never built), and
+// nothing is read.
+func KnownFingerprint(st *store.Store, entries []Entry, o Options) (fp string, ok bool) {
+	hashes := openHashCache(st)
+	sums := make([][]byte, len(entries))
+	for i, e := range entries {
+		if !hasContent(e) {
+			continue
+		}
+		if sums[i], ok = hashes.get(e); !ok {
+			return "", false
+		}
+	}
+	return cacheKey(entries, sums, o, "", ""), true
 }
 
 // FromTar stores a tar stream (a root filesystem being imported) as a layer,

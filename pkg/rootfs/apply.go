@@ -31,7 +31,7 @@ const (
 // as root, device nodes are created when the kernel lets us, and xattrs
 // where the filesystem takes them.
 func Apply(dir string, r io.Reader) error {
-	a := &applier{dir: dir, root: os.Geteuid() == 0, created: map[string]bool{}}
+	a := &applier{dir: dir, root: os.Geteuid() == 0, created: map[string]bool{}, madeDirs: map[string]string{}}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -51,8 +51,9 @@ func Apply(dir string, r io.Reader) error {
 type applier struct {
 	dir     string
 	root    bool
-	created map[string]bool // paths this layer made: an opaque marker spares them
-	dirs    []dirTime
+	created  map[string]bool   // paths this layer made: an opaque marker spares them
+	madeDirs map[string]string // directories this layer made → where they are
+	dirs     []dirTime
 }
 
 type dirTime struct {
@@ -77,12 +78,30 @@ func clean(name string) (string, error) {
 
 // resolve returns where rel goes on disk: its parent resolved safely inside
 // the root (following links that stay inside), its own name not followed.
+//
+// Directories this layer created itself are real directories (not links) by
+// construction: their resolution is remembered, which spares securejoin's
+// walk of every path component for every file of a large layer.
 func (a *applier) resolve(rel string) (string, error) {
-	parent, err := securejoin.SecureJoin(a.dir, path.Dir(rel))
+	dir := path.Dir(rel)
+	if p, ok := a.madeDirs[dir]; ok {
+		return filepath.Join(p, path.Base(rel)), nil
+	}
+	parent, err := securejoin.SecureJoin(a.dir, dir)
 	if err != nil {
 		return "", fmt.Errorf("layer entry %q: %w", rel, err)
 	}
 	return filepath.Join(parent, path.Base(rel)), nil
+}
+
+// forget drops what was remembered of rel and below: it is being replaced,
+// possibly by a symlink that must be resolved again.
+func (a *applier) forget(rel string) {
+	for d := range a.madeDirs {
+		if d == rel || strings.HasPrefix(d, rel+"/") {
+			delete(a.madeDirs, d)
+		}
+	}
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
@@ -95,10 +114,12 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return a.opaque(path.Dir(rel))
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		target, err := a.resolve(path.Join(path.Dir(rel), strings.TrimPrefix(base, whiteoutPrefix)))
+		gone := path.Join(path.Dir(rel), strings.TrimPrefix(base, whiteoutPrefix))
+		target, err := a.resolve(gone)
 		if err != nil {
 			return err
 		}
+		a.forget(gone)
 		return removeAll(target)
 	}
 	target, err := a.resolve(rel)
@@ -113,6 +134,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if err := removeAll(target); err != nil {
 			return err
 		}
+		a.forget(rel)
 	}
 	a.created[rel] = true
 	if err := a.create(hdr, rel, target, r); err != nil {
@@ -127,6 +149,11 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 	case tar.TypeDir:
 		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
+		}
+		// Lstat, not the error: an existing entry here was already checked
+		// to be a directory (anything else was removed above).
+		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+			a.madeDirs[rel] = target
 		}
 		a.dirs = append(a.dirs, dirTime{target, hdr.ModTime})
 	case tar.TypeReg, tar.TypeRegA:
@@ -200,7 +227,7 @@ func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 	if err != nil {
 		return err
 	}
-	if a.root {
+	if a.root && (hdr.Uid != 0 || hdr.Gid != 0) { // root's files are 0:0 already
 		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
 			return err
 		}

@@ -119,3 +119,19 @@ func TestHostileEntriesStayInside(t *testing.T) {
 		t.Error("../escape was written")
 	}
 }
+
+func TestDirReplacedBySymlinkIsResolvedAgain(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	err := Apply(dir, layerTar(t,
+		ent{name: "a/", typ: tar.TypeDir, mode: 0o755},
+		ent{name: "a", typ: tar.TypeSymlink, link: outside},
+		ent{name: "a/x", body: "escaped?"},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(outside); len(left) != 0 {
+		t.Fatalf("a remembered directory let a write through a symlink: %v", left)
+	}
+}

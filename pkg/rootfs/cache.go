@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,4 +106,75 @@ func chainID(parent, diffID string) string {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// Pending is a root filesystem being made for a layer that is being
+// written at the same time: the layer's tar stream is applied as it is
+// produced, so the next step finds it unpacked without decompressing
+// anything.
+type Pending struct {
+	c      *Cache
+	dir    string
+	parent string // chain ID of the layers below, "" for none
+}
+
+// Extend starts the root filesystem of img plus one more layer.
+func (c *Cache) Extend(img v1.Image) (*Pending, error) {
+	base, err := c.Get(img)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := c.chainOf(img)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(c.dir, ".unpack-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if out, err := exec.Command("cp", "-al", base+"/.", tmp).CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("rootfs cache: cp -al: %v: %s", err, out)
+	}
+	return &Pending{c: c, dir: tmp, parent: chain}, nil
+}
+
+// Apply applies the new layer's uncompressed tar stream.
+func (p *Pending) Apply(r io.Reader) error { return Apply(p.dir, r) }
+
+// Commit names the tree by the new layer's diff ID.
+func (p *Pending) Commit(diffID v1.Hash) error {
+	final := p.c.path(chainID(p.parent, diffID.String()))
+	if exists(final) {
+		return os.RemoveAll(p.dir)
+	}
+	if err := os.Rename(p.dir, final); err != nil {
+		os.RemoveAll(p.dir)
+		return err
+	}
+	return nil
+}
+
+// Abort discards the tree.
+func (p *Pending) Abort() { os.RemoveAll(p.dir) }
+
+// chainOf is the chain ID of all of img's layers, "" for none.
+func (c *Cache) chainOf(img v1.Image) (string, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return "", err
+	}
+	chain := ""
+	for _, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return "", err
+		}
+		chain = chainID(chain, d.String())
+	}
+	return chain, nil
 }
