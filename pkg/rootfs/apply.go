@@ -49,8 +49,8 @@ func Apply(dir string, r io.Reader) error {
 }
 
 type applier struct {
-	dir     string
-	root    bool
+	dir      string
+	root     bool
 	created  map[string]bool   // paths this layer made: an opaque marker spares them
 	madeDirs map[string]string // directories this layer made → where they are
 	dirs     []dirTime
