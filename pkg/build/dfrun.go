@@ -76,7 +76,8 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
 		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts}
-		if err := sandbox.Run(b.ctx, spec, out, out); err != nil {
+		res, err := sandbox.Run(b.ctx, spec, out, out)
+		if err != nil {
 			var ee *sandbox.ExitError
 			if errors.As(err, &ee) {
 				return layer.Built{}, fmt.Errorf("%q failed with exit code %d; last output:\n%s", strings.Join(args, " "), ee.Code, tail)
@@ -84,7 +85,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return layer.Built{}, err
 		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
-			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: true})
+			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay})
 		})
 	})
 }

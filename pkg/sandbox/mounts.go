@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,14 +10,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+var errNoOverlay = errors.New("overlayfs cannot be mounted")
+
 // setup runs inside the new namespaces: mounts, chroot, identity.
 func setup(s childSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Lower, s.Upper, s.Work)
-	if err := unix.Mount("overlay", s.Merged, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mounting the overlay: %w", err)
+	if s.Copied {
+		if err := unix.Mount(s.Upper, s.Merged, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding the root filesystem: %w", err)
+		}
+	} else {
+		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Lower, s.Upper, s.Work)
+		if err := unix.Mount("overlay", s.Merged, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("%w: %v", errNoOverlay, err)
+		}
 	}
 	m := s.Merged
 	if err := mountAt(m, "proc", "proc", "proc", 0, ""); err != nil {

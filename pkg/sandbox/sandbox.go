@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -50,12 +51,45 @@ type Mount struct {
 // they never reach the layer.
 var Mountpoints = []string{"proc", "dev", "sys", "etc/resolv.conf", "etc/hosts"}
 
+// Result says how the run's changes are to be read.
+type Result struct {
+	// Overlay: Upper holds only the changes, overlayfs style. Otherwise
+	// overlayfs could not be mounted and Upper holds a whole copy of the
+	// root filesystem, to be compared with Lower.
+	Overlay bool
+}
+
+// exitNoOverlay is the child's exit code when overlayfs cannot be mounted.
+const exitNoOverlay = 124
+
+var warnOnce sync.Once
+
 // Run runs spec, streaming the command's output to stdout and stderr. A
-// non-zero exit is an *ExitError.
-func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) error {
+// non-zero exit is an *ExitError. Where overlayfs cannot be mounted (or
+// GANTRY_SANDBOX_NO_OVERLAY=1), it runs in a copy of the root filesystem
+// instead, and says so once.
+func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
 	if os.Geteuid() != 0 {
-		return errors.New("RUN needs root for now: rootless builds (user namespaces) are not implemented yet")
+		return Result{}, errors.New("RUN needs root for now: rootless builds (user namespaces) are not implemented yet")
 	}
+	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
+		err := run(ctx, spec, stdout, stderr, false)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != exitNoOverlay {
+			return Result{Overlay: true}, err
+		}
+	}
+	warnOnce.Do(func() {
+		fmt.Fprintln(stderr, "gantry: overlayfs is not available here: RUN works on a copy of the root filesystem (slower)")
+	})
+	os.RemoveAll(spec.Upper)
+	if out, err := exec.Command("cp", "-a", spec.Lower, spec.Upper).CombinedOutput(); err != nil {
+		return Result{}, fmt.Errorf("copying the root filesystem: %v: %s", err, out)
+	}
+	return Result{}, run(ctx, spec, stdout, stderr, true)
+}
+
+func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) error {
 	work, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".work-*")
 	if err != nil {
 		return err
@@ -66,7 +100,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged})
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied})
 	if err != nil {
 		return err
 	}
@@ -141,6 +175,7 @@ type childSpec struct {
 	Spec
 	Work   string
 	Merged string
+	Copied bool // Upper is a whole copy of the root: bind it, no overlay
 }
 
 // IsChild reports whether this process is a sandbox child; main calls Init
@@ -154,6 +189,10 @@ func Init() {
 		fail(fmt.Errorf("bad sandbox spec: %w", err))
 	}
 	if err := setup(spec); err != nil {
+		if errors.Is(err, errNoOverlay) {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(exitNoOverlay)
+		}
 		fail(err)
 	}
 	path := lookPath(spec.Args[0], spec.Env)

@@ -242,3 +242,21 @@ func noSecretValue(t *testing.T, outputs ...string) {
 		}
 	}
 }
+
+// Where overlayfs cannot be mounted, RUN works on a copy of the root
+// filesystem and the changes are found by comparing trees: the images are
+// the same as Docker's all the same.
+func TestRunWithoutOverlay(t *testing.T) {
+	e := newEnv(t)
+	e.extra = []string{"GANTRY_SANDBOX_NO_OVERLAY=1"}
+	for _, name := range []string{"run-whiteouts", "user-by-name"} {
+		t.Run(name, func(t *testing.T) {
+			e := &env{t: t, root: e.root, config: e.config, docker: e.docker, extra: e.extra}
+			buildBoth(t, e, filepath.Join("dockerfiles", name), name+"-copy")
+		})
+	}
+	_, stderr, err := e.run(nil, "build", "dockerfiles/run-whiteouts", "--no-cache", "--build-arg", "BASE="+baseRef("amd64"), "-t", "example.com/copy:1")
+	if err != nil || !strings.Contains(stderr, "overlayfs is not available") {
+		t.Errorf("the fallback was not announced: %v\n%s", err, stderr)
+	}
+}

@@ -93,6 +93,7 @@ type env struct {
 	config string // XDG_CONFIG_HOME
 	docker string // DOCKER_CONFIG
 	path   string // extra PATH entry (credential helpers)
+	extra  []string
 }
 
 func newEnv(t *testing.T) *env {
@@ -108,7 +109,7 @@ func (e *env) environ() []string {
 	if e.path != "" {
 		path = e.path + ":" + path
 	}
-	return append(out, "PATH="+path)
+	return append(append(out, "PATH="+path), e.extra...)
 }
 
 // run runs gantry; stdin may be nil.
