@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -72,7 +73,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
-		env := s.runEnv()
+		env := s.runEnv(lower, uid)
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
 		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts}
@@ -199,12 +200,19 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 	return out, strings.Join(key, "\n"), cleanup, nil
 }
 
-// runEnv is RUN's environment: the build args in scope, the image's ENV over
-// them, and a PATH if the image has none.
-func (s *stageState) runEnv() []string {
+// runEnv is RUN's environment: the build args and ENV in scope, a PATH if
+// the image has none, and HOME from the user's /etc/passwd entry (else /),
+// as the container runtime sets it.
+func (s *stageState) runEnv(root string, uid int) []string {
 	vars := s.vars()
 	if _, ok := vars["PATH"]; !ok {
 		vars["PATH"] = defaultPath
+	}
+	if _, ok := vars["HOME"]; !ok {
+		vars["HOME"] = "/"
+		if e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == strconv.Itoa(uid) }); ok && e[5] != "" {
+			vars["HOME"] = e[5]
+		}
 	}
 	env := make([]string, 0, len(vars))
 	for k, v := range vars {

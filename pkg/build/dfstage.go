@@ -91,6 +91,9 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		return err
 	}
 	s.cf = cf.DeepCopy()
+	if base == "scratch" {
+		s.cf.Config.WorkingDir = "/" // BuildKit's empty image starts in /
+	}
 	// As BuildKit does, a stage whose base sets no PATH gets the default one.
 	if !hasPath(s.cf.Config.Env) && want.OS != "windows" {
 		s.cf.Config.Env = append(s.cf.Config.Env, "PATH="+defaultPath)
@@ -241,6 +244,10 @@ func wrap(label string, err error) error {
 func (s *stageState) expandPorts(ports []string) ([]string, error) {
 	var out []string
 	for _, p := range ports {
+		p, err := s.expand(p)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range strings.Fields(p) {
 			port, err := config.ParsePort(f)
 			if err != nil {
