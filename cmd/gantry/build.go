@@ -258,6 +258,7 @@ type dockerfileFlags struct {
 	file, target       string
 	buildArgs, secrets []string
 	noCache            bool
+	cacheFrom, cacheTo string
 }
 
 func (d *dockerfileFlags) register(f *pflag.FlagSet) {
@@ -266,6 +267,8 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.StringVar(&d.cacheFrom, "cache-from", "", "registry repository to take cached steps from (REPO or type=registry,ref=REPO)")
+	f.StringVar(&d.cacheTo, "cache-to", "", "registry repository to push each built step to, tagged by its cache key")
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
@@ -284,6 +287,7 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		}
 		opts.BuildArgs[k] = v
 	}
+	opts.CacheFrom, opts.CacheTo = cacheRepo(d.cacheFrom), cacheRepo(d.cacheTo)
 	opts.Secrets = map[string]string{}
 	for _, sec := range d.secrets {
 		var id, src string
@@ -325,4 +329,17 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	rep.Close()
 	printDelivered(cmd, ds)
 	return err
+}
+
+// cacheRepo accepts REPO and buildx's type=registry,ref=REPO.
+func cacheRepo(s string) string {
+	if !strings.Contains(s, "=") {
+		return s
+	}
+	for _, kv := range strings.Split(s, ",") {
+		if k, v, _ := strings.Cut(kv, "="); k == "ref" {
+			return v
+		}
+	}
+	return ""
 }

@@ -128,8 +128,16 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	// Files never hashed cannot match a cached step: they are hashed while
 	// the layer is written, and the key follows from those hashes.
+	// With a registry cache to consult, hashing first can save the build.
 	key := func() (string, error) {
 		fp, ok := layer.KnownFingerprint(b.st, entries, o)
+		if !ok && b.o.CacheFrom != "" {
+			var err error
+			if fp, err = layer.Fingerprint(b.st, entries, o); err != nil {
+				return "", err
+			}
+			ok = true
+		}
 		if !ok {
 			return "", nil
 		}
@@ -386,6 +394,10 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 	if !b.o.NoCache && key != "" {
 		if img, ok := b.lookupStep(key); ok {
 			b.o.Progress.Printf("%s: CACHED", label)
+			return s.adopt(img)
+		}
+		if img, ok := b.remoteStep(key); ok {
+			b.o.Progress.Printf("%s: CACHED (from %s)", label, b.o.CacheFrom)
 			return s.adopt(img)
 		}
 	}

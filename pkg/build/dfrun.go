@@ -16,11 +16,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/store"
@@ -311,17 +313,59 @@ func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
 	return img, true
 }
 
-// saveStep stores the step's image and remembers it under key.
+// remoteStep fetches a step result from the --cache-from repository.
+func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
+	if b.o.CacheFrom == "" {
+		return nil, false
+	}
+	ref, err := b.rc.ParseReference(b.o.CacheFrom + ":" + key)
+	if err != nil {
+		return nil, false
+	}
+	desc, err := b.rc.Get(b.ctx, ref)
+	if err != nil || !desc.MediaType.IsImage() {
+		return nil, false // a miss, or an unreachable cache: build instead
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, false
+	}
+	stored, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress})
+	if err != nil {
+		return nil, false
+	}
+	if err := b.rememberStep(key, stored.Digest); err != nil {
+		return nil, false
+	}
+	img, err = b.st.Image(stored.Digest)
+	return img, err == nil
+}
+
+// saveStep stores the step's image, remembers it under key and, with
+// --cache-to, pushes it there tagged by the key.
 func (b *dfBuild) saveStep(key string, img v1.Image) error {
 	desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{})
 	if err != nil {
 		return err
 	}
+	if b.o.CacheTo != "" {
+		ref, err := b.rc.ParseReference(b.o.CacheTo + ":" + key)
+		if err != nil {
+			return fmt.Errorf("--cache-to: %w", err)
+		}
+		if err := remote.Write(ref, img, b.rc.RemoteOptions(b.ctx)...); err != nil {
+			return fmt.Errorf("--cache-to: %w", registry.Explain(err, ref))
+		}
+	}
+	return b.rememberStep(key, desc.Digest)
+}
+
+func (b *dfBuild) rememberStep(key string, h v1.Hash) error {
 	dir := filepath.Join(b.st.Root(), "cache", "steps")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, key), []byte(desc.Digest.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, key), []byte(h.String()), 0o644)
 }
 
 // combine makes an index of one image per platform.

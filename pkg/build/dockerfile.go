@@ -25,17 +25,20 @@ import (
 
 // DockerfileOptions describe gantry build CONTEXT.
 type DockerfileOptions struct {
-	Context     string
-	Dockerfile  string // default CONTEXT/Dockerfile
-	BuildArgs   map[string]string
-	Target      string
-	Platforms   []v1.Platform
-	NoCache     bool
-	Secrets     map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
-	Created     time.Time
-	Compression string
-	Output      io.Writer // RUN output, prefixed by step
-	Progress    progress.Reporter
+	Context    string
+	Dockerfile string // default CONTEXT/Dockerfile
+	BuildArgs  map[string]string
+	Target     string
+	Platforms  []v1.Platform
+	NoCache    bool
+	Secrets    map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
+	// CacheFrom and CacheTo are registry repositories holding step results
+	// tagged by cache key, shared between machines (kaniko's --cache-repo).
+	CacheFrom, CacheTo string
+	Created            time.Time
+	Compression        string
+	Output             io.Writer // RUN output, prefixed by step
+	Progress           progress.Reporter
 }
 
 // FromDockerfile builds what docker build builds.

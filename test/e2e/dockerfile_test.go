@@ -260,3 +260,25 @@ func TestRunWithoutOverlay(t *testing.T) {
 		t.Errorf("the fallback was not announced: %v\n%s", err, stderr)
 	}
 }
+
+// --cache-to pushes each step's result to a registry repository;
+// --cache-from in a fresh store (another CI runner) takes them from there.
+func TestRegistryBuildCache(t *testing.T) {
+	repo := uniqueRepo("buildcache")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY a.txt /a\nRUN echo ran > /ran\n"), 0o644)
+	first := newEnv(t)
+	d1 := lastLine(first.gantry("build", dir, "--cache-to", repo, "-t", "example.com/cached:1"))
+	second := newEnv(t)
+	out, stderr, err := second.run(nil, "--progress", "plain", "build", dir, "--cache-from", "type=registry,ref="+repo, "-t", "example.com/cached:1")
+	if err != nil {
+		t.Fatalf("build with --cache-from: %v\n%s", err, stderr)
+	}
+	if n := strings.Count(stderr, "CACHED (from "+repo+")"); n != 2 {
+		t.Errorf("%d steps came from the registry cache, want 2:\n%s", n, stderr)
+	}
+	if lastLine(out) != d1 {
+		t.Errorf("the cached build gave %q, the first %q", lastLine(out), d1)
+	}
+}
