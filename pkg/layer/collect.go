@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -108,7 +110,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 	root := strings.TrimPrefix(path.Clean(dest), "/")
 	if root != "" {
 		addParents(out, root, o)
-		out[root] = withOwner(dirEntry(root, fi.Mode(), o), fi)
+		out[root] = withOwner(dirEntry(root, fi.Mode(), o), fi, a.Src)
 	}
 	match, err := matcher(a.Src, o.Excludes)
 	if err != nil {
@@ -138,13 +140,13 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		name := path.Join(root, rel)
 		switch {
 		case info.IsDir():
-			out[name] = withOwner(dirEntry(name, info.Mode(), o), info)
+			out[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return fmt.Errorf("--add %s: %w", a.Src, err)
 			}
-			out[name] = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info)
+			out[name] = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info, p)
 		case info.Mode().IsRegular():
 			out[name] = fileEntry(name, p, info, o)
 		default:
@@ -203,15 +205,30 @@ func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 	if o.Mode != nil {
 		perm = *o.Mode
 	}
-	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi)
+	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi, src)
 }
 
-func withOwner(e Entry, fi fs.FileInfo) Entry {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.uid, e.gid = int(st.Uid), int(st.Gid)
+// withOwner records the owner a file has in the image: its owner on disk,
+// except in trees a rootless gantry unpacked, where the files are the
+// caller's and the image's owner is in an xattr (root when there is none).
+func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return e
+	}
+	e.uid, e.gid = int(st.Uid), int(st.Gid)
+	if euid := os.Geteuid(); euid != 0 && e.uid == euid {
+		e.uid, e.gid = 0, 0
+		buf := make([]byte, 32)
+		if n, err := unix.Lgetxattr(path, ownerXattr, buf); err == nil {
+			fmt.Sscanf(string(buf[:n]), "%d:%d", &e.uid, &e.gid)
+		}
 	}
 	return e
 }
+
+// ownerXattr is rootfs.OwnerXattr (layer cannot import rootfs).
+const ownerXattr = "user.gantry.owner"
 
 // inodeKey identifies a host file so that hard links within the sources stay
 // hard links; linkHardLinks replaces it by the first name.

@@ -22,6 +22,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// OwnerXattr records a file's owner in the image on trees unpacked without
+// root, where chown is not possible.
+const OwnerXattr = "user.gantry.owner"
+
 const (
 	whiteoutPrefix = ".wh."
 	opaqueWhiteout = ".wh..wh..opq"
@@ -226,6 +230,11 @@ func specialBits(m int64) os.FileMode {
 func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 	if err != nil {
 		return err
+	}
+	if !a.root && (hdr.Uid != 0 || hdr.Gid != 0) && hdr.Typeflag != tar.TypeSymlink {
+		// Rootless: the owner cannot be set, so it is remembered for COPY
+		// --from to read back (layer.OwnerXattr).
+		_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)), 0)
 	}
 	if a.root && (hdr.Uid != 0 || hdr.Gid != 0) { // root's files are 0:0 already
 		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {

@@ -25,12 +25,15 @@ type ChangeOptions struct {
 	// directory that hides everything below. Otherwise upper is the whole
 	// new tree and is compared with lower.
 	Overlay bool
+	// RootOwned writes every entry as 0:0: a rootless sandbox maps only the
+	// caller's id, as root, so host ownership is meaningless in the layer.
+	RootOwned bool
 }
 
 // WriteChanges writes the changeset from lower to upper as a layer tar with
 // .wh. whiteouts, entries sorted, hard links within the changeset kept.
 func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
-	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}}
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}, rootOwned: o.RootOwned}
 	var err error
 	if o.Overlay {
 		err = cw.overlay()
@@ -44,9 +47,10 @@ func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
 }
 
 type changeWriter struct {
-	tw    *tar.Writer
-	upper string
-	links map[uint64]string // inode → first name written, for hard links
+	tw        *tar.Writer
+	upper     string
+	links     map[uint64]string // inode → first name written, for hard links
+	rootOwned bool
 }
 
 func (c *changeWriter) overlay() error {
@@ -184,7 +188,7 @@ func xattrs(p string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") || name == OwnerXattr {
 			continue
 		}
 		val := make([]byte, 64<<10)
@@ -217,6 +221,9 @@ func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", ""
+	if c.rootOwned {
+		hdr.Uid, hdr.Gid = 0, 0
+	}
 	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 	hdr.Format = tar.FormatPAX
 	st, _ := fi.Sys().(*syscall.Stat_t)

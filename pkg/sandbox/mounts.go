@@ -23,6 +23,9 @@ func setup(s childSpec) error {
 		}
 	} else {
 		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Lower, s.Upper, s.Work)
+		if s.Rootless {
+			opts += ",userxattr"
+		}
 		if err := unix.Mount("overlay", s.Merged, "overlay", 0, opts); err != nil {
 			return fmt.Errorf("%w: %v", errNoOverlay, err)
 		}
@@ -76,8 +79,10 @@ func setup(s childSpec) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
-	if err := syscall.Setgroups(nil); err != nil {
-		return err
+	if !s.Rootless { // setgroups is denied in a rootless user namespace
+		if err := syscall.Setgroups(nil); err != nil {
+			return err
+		}
 	}
 	if err := syscall.Setgid(s.GID); err != nil {
 		return fmt.Errorf("group %d: %w", s.GID, err)

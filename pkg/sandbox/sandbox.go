@@ -69,8 +69,8 @@ var warnOnce sync.Once
 // GANTRY_SANDBOX_NO_OVERLAY=1), it runs in a copy of the root filesystem
 // instead, and says so once.
 func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
-	if os.Geteuid() != 0 {
-		return Result{}, errors.New("RUN needs root for now: rootless builds (user namespaces) are not implemented yet")
+	if os.Geteuid() != 0 && spec.UID != 0 {
+		return Result{}, fmt.Errorf("RUN as user %d:%d needs root: without root, gantry maps only your own id, as root, into the sandbox", spec.UID, spec.GID)
 	}
 	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
 		err := run(ctx, spec, stdout, stderr, false)
@@ -100,7 +100,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied})
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, Rootless: os.Geteuid() != 0})
 	if err != nil {
 		return err
 	}
@@ -116,6 +116,14 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		flags |= syscall.CLONE_NEWNET
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() != 0 {
+		// Rootless: a user namespace where our own id is root. Unprivileged
+		// overlayfs (Linux 5.11+) then works with its userxattr option.
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
 	runErr := cmd.Run()
 	cleanMountpoints(spec)
 	var ee *exec.ExitError
@@ -173,9 +181,10 @@ func cleanMountpoints(spec Spec) {
 
 type childSpec struct {
 	Spec
-	Work   string
-	Merged string
-	Copied bool // Upper is a whole copy of the root: bind it, no overlay
+	Work     string
+	Merged   string
+	Copied   bool // Upper is a whole copy of the root: bind it, no overlay
+	Rootless bool // in a user namespace mapping only the caller's id
 }
 
 // IsChild reports whether this process is a sandbox child; main calls Init

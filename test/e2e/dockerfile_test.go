@@ -282,3 +282,64 @@ func TestRegistryBuildCache(t *testing.T) {
 		t.Errorf("the cached build gave %q, the first %q", lastLine(out), d1)
 	}
 }
+
+// RUN as an ordinary user: a user namespace maps the caller's id to root
+// and unprivileged overlayfs collects the changes. The images equal Docker's.
+func TestRootlessRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test creates an unprivileged user and needs root (CI runs as root)")
+	}
+	const user = "gantry-e2e"
+	if _, err := shErr("id", user); err != nil {
+		sh(t, "useradd", "--no-create-home", "--shell", "/bin/false", user)
+	}
+	uid := strings.TrimSpace(sh(t, "id", "-u", user))
+	gid := strings.TrimSpace(sh(t, "id", "-g", user))
+	// Everything the user touches must be theirs: a copy of gantry, the
+	// store, the configs and the contexts.
+	home, err := os.MkdirTemp("", "gantry-rootless-") // t.TempDir's parent is 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	os.Chmod(home, 0o755)
+	bin := filepath.Join(home, "gantry")
+	b, err := os.ReadFile(gantryBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, b, 0o755)
+	for _, d := range []string{"root", "config", "docker", "ctx", "out"} {
+		os.MkdirAll(filepath.Join(home, d), 0o755)
+	}
+	sh(t, "cp", "-a", "dockerfiles/.", filepath.Join(home, "ctx"))
+	sh(t, "chown", "-R", uid+":"+gid, home)
+	e := &env{t: t, root: filepath.Join(home, "root"), config: filepath.Join(home, "config"), docker: filepath.Join(home, "docker"),
+		asUser: []string{"setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--"}}
+	saved := gantryBin
+	gantryBin = bin
+	defer func() { gantryBin = saved }()
+	if out, _, _ := e.run(nil, "--help"); !strings.Contains(out, "gantry") {
+		t.Fatalf("gantry does not run as %s", user)
+	}
+	for _, name := range []string{"env-arg", "stage-chain", "dir-perms", "run-exec-form", "expand-forms", "multistage"} {
+		t.Run(name, func(t *testing.T) {
+			e := &env{t: t, root: e.root, config: e.config, docker: e.docker, asUser: e.asUser}
+			dir := filepath.Join(home, "ctx", name)
+			tag := "gantry-e2e-df/" + name + "-rootless:1"
+			dockerBuild(t, dir, tag)
+			t.Cleanup(func() { shErr("docker", "rmi", "-f", tag) })
+			gname := "example.com/rootless/" + name + ":1"
+			e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", gname)
+			if want, got := normalize(dockerConfig(t, tag)), normalize(gantryConfig(t, e, gname)); !reflect.DeepEqual(want, got) {
+				t.Errorf("config differs\ndocker: %+v\ngantry: %+v", want, got)
+			}
+			tmp := filepath.Join(home, "out", name)
+			os.MkdirAll(tmp, 0o755)
+			sh(t, "chown", uid+":"+gid, tmp)
+			dockerExport(t, tag, filepath.Join(tmp, "docker.tar"))
+			e.gantry("export", gname, "-o", filepath.Join(tmp, "gantry.tar"))
+			compareTrees(t, readTar(t, filepath.Join(tmp, "docker.tar")), readTar(t, filepath.Join(tmp, "gantry.tar")))
+		})
+	}
+}

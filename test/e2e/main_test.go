@@ -94,6 +94,7 @@ type env struct {
 	docker string // DOCKER_CONFIG
 	path   string // extra PATH entry (credential helpers)
 	extra  []string
+	asUser []string // command prefix running gantry as another user (setpriv …)
 }
 
 func newEnv(t *testing.T) *env {
@@ -115,6 +116,9 @@ func (e *env) environ() []string {
 // run runs gantry; stdin may be nil.
 func (e *env) run(stdin []byte, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.Command(gantryBin, args...)
+	if len(e.asUser) > 0 {
+		cmd = exec.Command(e.asUser[0], append(append(e.asUser[1:], gantryBin), args...)...)
+	}
 	cmd.Env = e.environ()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
