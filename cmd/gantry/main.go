@@ -22,6 +22,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
+	var exit *sandbox.ExitError
+	if errors.As(err, &exit) {
+		os.Exit(exit.Code) // gantry run: the command's own exit code, its output said why
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted")
@@ -54,7 +58,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g), newTagCommand(g), newRmiCommand(g),
 		newPruneCommand(g), newInspectCommand(g), newSaveCommand(g), newLoadCommand(g),
-		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g), newDiffCommand(g), newImportCommand(g),
+		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g), newDiffCommand(g), newImportCommand(g), newFromCommand(g), newRunCommand(g), newCpCommand(g), newConfigCommand(g), newCommitCommand(g), newPsCommand(g), newRmCommand(g),
 	)
 	return root
 }

@@ -8,13 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-build/gantry/pkg/build"
+	"github.com/gantry-build/gantry/pkg/container"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 func newDiffCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "diff IMAGE_A [IMAGE_B]",
+		Use:   "diff IMAGE_A [IMAGE_B] | diff CONTAINER",
 		Short: "List what changed from IMAGE_A to IMAGE_B (A added, C changed, D deleted); with one image, its top layer's changes",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -29,6 +30,16 @@ func newDiffCommand(g *globals) *cobra.Command {
 			rc, err := g.registry()
 			if err != nil {
 				return err
+			}
+			if len(args) == 1 {
+				cs := container.Open(st)
+				if c, err := cs.Get(args[0]); err == nil {
+					changes, err := cs.Diff(cmd.Context(), c)
+					if err != nil {
+						return err
+					}
+					return printChanges(cmd, format, changes)
+				}
 			}
 			var images []v1.Image
 			for _, a := range args {
@@ -47,26 +58,30 @@ func newDiffCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			switch format {
-			case "json":
-				if changes == nil {
-					changes = []rootfs.Change{}
-				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(changes)
-			case "", "text":
-				for _, c := range changes {
-					fmt.Fprintf(out, "%s %s\n", c.Kind, c.Path)
-				}
-				return nil
-			}
-			return fmt.Errorf("unknown --format %q: use text or json", format)
+			return printChanges(cmd, format, changes)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
+}
+
+func printChanges(cmd *cobra.Command, format string, changes []rootfs.Change) error {
+	out := cmd.OutOrStdout()
+	switch format {
+	case "json":
+		if changes == nil {
+			changes = []rootfs.Change{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(changes)
+	case "", "text":
+		for _, c := range changes {
+			fmt.Fprintf(out, "%s %s\n", c.Kind, c.Path)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown --format %q: use text or json", format)
 }
 
 func newImportCommand(g *globals) *cobra.Command {

@@ -27,6 +27,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 type copySpec struct {
@@ -104,7 +105,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	o := layer.Options{Time: b.o.Created}
 	if c.chown != "" {
-		if o.UID, o.GID, err = lookupUser(lower, c.chown, true); err != nil {
+		if o.UID, o.GID, err = rootfs.LookupUser(lower, c.chown, true); err != nil {
 			return err
 		}
 	} else {

@@ -71,7 +71,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		}
 		uid, gid := 0, 0
 		if u := s.cf.Config.User; u != "" {
-			if uid, gid, err = lookupUser(lower, u, false); err != nil {
+			if uid, gid, err = rootfs.LookupUser(lower, u, false); err != nil {
 				return layer.Built{}, err
 			}
 		}
@@ -212,7 +212,7 @@ func (s *stageState) runEnv(root string, uid int) []string {
 	}
 	if _, ok := vars["HOME"]; !ok {
 		vars["HOME"] = "/"
-		if e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == strconv.Itoa(uid) }); ok && e[5] != "" {
+		if e, ok := rootfs.FindEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == strconv.Itoa(uid) }); ok && e[5] != "" {
 			vars["HOME"] = e[5]
 		}
 	}

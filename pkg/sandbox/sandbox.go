@@ -36,6 +36,10 @@ type Spec struct {
 	GID     int
 	Network string // "host" (default) or "none"
 	Mounts  []Mount
+	Stdin   io.Reader `json:"-"` // nil: /dev/null
+	// Persistent: Upper is a working container's layer, kept across runs;
+	// it must never be replaced by a copy, so there is no copy fallback.
+	Persistent bool `json:"-"`
 }
 
 // Mount is a RUN --mount: a host path bound at Target, or a tmpfs.
@@ -78,6 +82,9 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 		if !errors.As(err, &ee) || ee.Code != exitNoOverlay {
 			return Result{Overlay: true}, err
 		}
+		if spec.Persistent {
+			return Result{}, errors.New("overlayfs cannot be mounted here, and working containers need it")
+		}
 	}
 	warnOnce.Do(func() {
 		fmt.Fprintln(stderr, "gantry: overlayfs is not available here: RUN works on a copy of the root filesystem (slower)")
@@ -110,7 +117,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	}
 	cmd := exec.CommandContext(ctx, self, childArg)
 	cmd.Env = []string{"GANTRY_SANDBOX_SPEC=" + string(raw)}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
 	if spec.Network == "none" {
 		flags |= syscall.CLONE_NEWNET
@@ -205,9 +212,12 @@ func Init() {
 		fail(err)
 	}
 	path := lookPath(spec.Args[0], spec.Env)
-	if err := syscall.Exec(path, spec.Args, spec.Env); err != nil {
-		fail(fmt.Errorf("exec %s: %w", spec.Args[0], err))
+	err := syscall.Exec(path, spec.Args, spec.Env)
+	if errors.Is(err, syscall.ENOENT) {
+		fmt.Fprintf(os.Stderr, "gantry: %s: command not found in the image\n", spec.Args[0])
+		os.Exit(127) // as a shell says it
 	}
+	fail(fmt.Errorf("exec %s: %w", spec.Args[0], err))
 }
 
 func fail(err error) {

@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"bufio"
@@ -9,11 +9,11 @@ import (
 	"strings"
 )
 
-// lookupUser resolves USER or --chown's "user[:group]" against the image's
+// LookupUser resolves USER or --chown's "user[:group]" against the image's
 // /etc/passwd and /etc/group under root. Numeric ids pass through. Without a
 // group, a user name brings its primary group; a bare numeric uid gets gid 0
 // for USER and the uid itself for --chown, as BuildKit does.
-func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
+func LookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 	user, group, hasGroup := strings.Cut(spec, ":")
 	if user == "" {
 		return 0, 0, nil
@@ -21,11 +21,11 @@ func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 	numeric := false
 	if n, err := strconv.Atoi(user); err == nil {
 		uid, numeric = n, true
-		if e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == user }); ok {
+		if e, ok := FindEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == user }); ok {
 			gid, _ = strconv.Atoi(e[3])
 		}
 	} else {
-		e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return f[0] == user })
+		e, ok := FindEntry(root, "etc/passwd", func(f []string) bool { return f[0] == user })
 		if !ok || len(e) < 4 {
 			return 0, 0, fmt.Errorf("user %q is not in the image's /etc/passwd", user)
 		}
@@ -41,7 +41,7 @@ func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 	if n, err := strconv.Atoi(group); err == nil {
 		return uid, n, nil
 	}
-	e, ok := findEntry(root, "etc/group", func(f []string) bool { return f[0] == group })
+	e, ok := FindEntry(root, "etc/group", func(f []string) bool { return f[0] == group })
 	if !ok || len(e) < 3 {
 		return 0, 0, fmt.Errorf("group %q is not in the image's /etc/group", group)
 	}
@@ -49,7 +49,9 @@ func lookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 	return uid, gid, nil
 }
 
-func findEntry(root, file string, match func([]string) bool) ([]string, bool) {
+// FindEntry returns the first line of an /etc/passwd-style file under root
+// whose colon-separated fields match.
+func FindEntry(root, file string, match func([]string) bool) ([]string, bool) {
 	f, err := os.Open(filepath.Join(root, file))
 	if err != nil {
 		return nil, false

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/build"
+	"github.com/gantry-build/gantry/pkg/container"
+	"github.com/gantry-build/gantry/pkg/store"
+	"github.com/gantry-build/gantry/pkg/transfer"
+)
+
+// fromImage stores the image ref names (pulling it when needed) and makes
+// a working container of it.
+func fromImage(cmd *cobra.Command, g *globals, st *store.Store, ref, name string) (*container.Container, error) {
+	e, err := transfer.Resolve(st, ref)
+	if err != nil {
+		rc, rerr := g.registry()
+		if rerr != nil {
+			return nil, rerr
+		}
+		want, perr := g.wantPlatform()
+		if perr != nil {
+			return nil, perr
+		}
+		res, perr := transfer.Pull(cmd.Context(), st, rc, ref, transfer.PullOptions{Platform: want})
+		if perr != nil {
+			return nil, perr
+		}
+		if e, err = st.Get(res.Name); err != nil {
+			return nil, err
+		}
+	}
+	want, err := g.wantPlatform()
+	if err != nil {
+		return nil, err
+	}
+	_, desc, err := transfer.ImageOf(st, e, want)
+	if err != nil {
+		return nil, err
+	}
+	return container.Open(st).Create(name, ref, desc.Digest)
+}
+
+func newFromCommand(g *globals) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "from IMAGE [--name NAME]",
+		Short: "Create a working container from an image and print its name",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			c, err := fromImage(cmd, g, st, args[0], name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), c.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "container name (default IMAGE-working-container)")
+	return cmd
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	var (
+		rm, interactive, tty bool
+		o                    container.RunOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "run [--rm] [-it] NAME|IMAGE [-- CMD…]",
+		Short: "Run a command in a working container (its changes stay), or with --rm in a throwaway one",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			cs := container.Open(st)
+			var c *container.Container
+			if rm {
+				if c, err = fromImage(cmd, g, st, args[0], ""); err != nil {
+					return err
+				}
+				defer cs.Remove(c.Name)
+			} else if c, err = cs.Get(args[0]); err != nil {
+				return err
+			}
+			o.Args = args[1:]
+			o.Stdout, o.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if interactive || tty {
+				o.Stdin = os.Stdin // a terminal stays a terminal: the command gets its fd
+			}
+			return cs.Run(cmd.Context(), c, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&rm, "rm", false, "run in a throwaway container made from IMAGE")
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep standard input attached")
+	f.BoolVarP(&tty, "tty", "t", false, "use the terminal (with -i for an interactive shell)")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "environment variable KEY=VALUE for this run")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory for this run")
+	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")
+	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
+	f.StringVar(&o.Network, "network", "host", "host or none")
+	return cmd
+}
+
+func newCpCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cp SRC NAME:DEST | cp NAME:SRC DEST",
+		Short: "Copy files into or out of a working container",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			cs := container.Open(st)
+			if name, p, ok := strings.Cut(args[1], ":"); ok && !strings.Contains(args[0], ":") {
+				c, err := cs.Get(name)
+				if err != nil {
+					return err
+				}
+				return cs.CopyIn(cmd.Context(), c, args[0], p)
+			}
+			if name, p, ok := strings.Cut(args[0], ":"); ok {
+				c, err := cs.Get(name)
+				if err != nil {
+					return err
+				}
+				return cs.CopyOut(cmd.Context(), c, p, args[1])
+			}
+			return fmt.Errorf("one side must be NAME:PATH in a working container")
+		},
+	}
+}
+
+func newConfigCommand(g *globals) *cobra.Command {
+	var cf configFlags
+	var changes []string
+	cmd := &cobra.Command{
+		Use:   "config NAME [config flags] [--change 'INSTRUCTION'…]",
+		Short: "Set the config (entrypoint, cmd, env, ports, labels…) of a working container's future image",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			cs := container.Open(st)
+			c, err := cs.Get(args[0])
+			if err != nil {
+				return err
+			}
+			return cs.Configure(c, cf.edits(cmd.Flags()), changes)
+		},
+	}
+	cf.register(cmd.Flags())
+	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (repeatable)")
+	return cmd
+}
+
+func newCommitCommand(g *globals) *cobra.Command {
+	var (
+		o      container.CommitOptions
+		squash bool
+		tf     targetFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "commit NAME [IMAGE] [--change …] [-m MESSAGE] [--author …] [-t NAME] [--push] [-o …]",
+		Short: "Write a working container's changes as one new layer on its image",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				tf.tags = append(tf.tags, args[1])
+			}
+			targets, err := tf.targets()
+			if err != nil {
+				return err
+			}
+			st, rc, rep, err := g.transferSetup()
+			if err != nil {
+				return err
+			}
+			defer rep.Close()
+			cs := container.Open(st)
+			c, err := cs.Get(args[0])
+			if err != nil {
+				return err
+			}
+			img, err := cs.Commit(cmd.Context(), c, o)
+			if err != nil {
+				return err
+			}
+			ds, err := build.Deliver(cmd.Context(), st, rc, build.Artifact{Image: img}, targets, rep)
+			rep.Close()
+			printDelivered(cmd, ds)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Dockerfile instruction to apply to the config (repeatable)")
+	f.StringVarP(&o.Message, "message", "m", "", "commit message (the layer's history comment)")
+	f.StringVar(&o.Author, "author", "", "author")
+	f.BoolVar(&squash, "squash", false, "squash the new layers into one (a commit always makes exactly one; the base's layers stay shared)")
+	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	tf.register(f)
+	return cmd
+}
+
+func newPsCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ps",
+		Short: "List working containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			list, err := container.Open(st).List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tIMAGE\tCREATED")
+			for _, c := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Image, c.Created.Format("2006-01-02 15:04"))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newRmCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NAME…",
+		Short: "Remove working containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := container.Open(st).Remove(n); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+}

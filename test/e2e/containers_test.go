@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The seed scenario: from the base, run a script that writes a page and a
+// start script, set CMD, commit, push; Docker pulls and runs it.
+func TestWorkingContainerCommit(t *testing.T) {
+	e := newEnv(t)
+	c := strings.TrimSpace(e.gantry("from", baseRef("amd64")))
+	if c != "busybox-working-container" {
+		t.Errorf("container name %q", c)
+	}
+	e.gantry("run", c, "--", "/bin/sh", "-c", "mkdir -p /www && echo '<h1>made by hand</h1>' > /www/index.html && printf '#!/bin/sh\\ncat /www/index.html\\n' > /start.sh && chmod 755 /start.sh && rm /bin/ls")
+	page := filepath.Join(t.TempDir(), "extra.html")
+	os.WriteFile(page, []byte("extra\n"), 0o644)
+	e.gantry("cp", page, c+":/www/")
+	out := filepath.Join(t.TempDir(), "back.html")
+	e.gantry("cp", c+":/www/index.html", out)
+	if b, _ := os.ReadFile(out); string(b) != "<h1>made by hand</h1>\n" {
+		t.Errorf("cp out: %q", b)
+	}
+	diff := e.gantry("diff", c)
+	for _, want := range []string{"A /www/index.html", "A /www/extra.html", "A /start.sh", "D /bin/ls", "C /bin"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+	if ps := e.gantry("ps"); !strings.Contains(ps, c) {
+		t.Errorf("ps:\n%s", ps)
+	}
+	dest := uniqueRepo("handmade") + ":1"
+	e.gantry("commit", c, dest, "--change", `CMD ["/start.sh"]`, "-m", "by hand", "--push")
+	sh(t, "docker", "pull", dest)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", dest) })
+	if got := sh(t, "docker", "run", "--rm", "--network", "none", dest); got != "<h1>made by hand</h1>\n" {
+		t.Errorf("docker run of the commit printed %q", got)
+	}
+	// The deletion is a whiteout Docker honours.
+	if _, err := shErr("docker", "run", "--rm", "--network", "none", "--entrypoint", "/bin/ls", dest); err == nil {
+		t.Error("/bin/ls, deleted in the container, still runs in the committed image")
+	}
+	e.gantry("rm", c)
+	if msg := e.gantryFails("run", c, "--", "true"); !strings.Contains(msg, "no such container") {
+		t.Errorf("run after rm: %s", msg)
+	}
+}
+
+// gantry diff of a working container lists what docker diff lists for a
+// container that did the same.
+func TestContainerDiffMatchesDocker(t *testing.T) {
+	script := "mkdir -p /opt/a/b && echo x > /opt/a/b/f && rm /bin/cat && echo y > /bin/new"
+	name := "gantry-e2e-cdiff"
+	shErr("docker", "rm", "-f", name)
+	sh(t, "docker", "run", "--name", name, "--network", "none", baseRef("amd64"), "/bin/sh", "-c", script)
+	t.Cleanup(func() { shErr("docker", "rm", "-f", name) })
+	want := sortedLines(sh(t, "docker", "diff", name))
+	e := newEnv(t)
+	c := strings.TrimSpace(e.gantry("from", baseRef("amd64"), "--name", "cdiff"))
+	e.gantry("run", c, "--", "/bin/sh", "-c", script)
+	got := sortedLines(e.gantry("diff", c))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("gantry diff:\n%s\ndocker diff:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// An interactive shell on a pseudo-terminal: what is typed changes the
+// container, and the commit has it.
+func TestInteractiveRun(t *testing.T) {
+	e := newEnv(t)
+	c := strings.TrimSpace(e.gantry("from", baseRef("amd64"), "--name", "tty"))
+	// script(1) gives gantry a pseudo-terminal and types the piped lines.
+	cmd := exec.Command("script", "-qec", gantryBin+" run -it "+c+" -- /bin/sh", "/dev/null")
+	cmd.Env = e.environ()
+	cmd.Stdin = strings.NewReader("echo typed-in > /typed.txt\nexit\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("interactive run: %v\n%s", err, out)
+	}
+	e.gantry("commit", c, "example.com/tty:1")
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/tty:1", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "typed.txt")); string(b) != "typed-in\n" {
+		t.Errorf("typed.txt = %q", b)
+	}
+}
+
+func TestWorkingContainerBadInput(t *testing.T) {
+	e := newEnv(t)
+	if msg := e.gantryFails("commit", "nope", "x:1"); !strings.Contains(msg, "no such container: nope") {
+		t.Errorf("commit of a missing container: %s", msg)
+	}
+	c := strings.TrimSpace(e.gantry("from", baseRef("amd64"), "--name", "bad"))
+	_, stderr, err := e.run(nil, "run", c, "--", "no-such-command")
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || !strings.Contains(stderr, "no-such-command: command not found") {
+		t.Errorf("missing command: %v %q", err, stderr)
+	}
+	if _, _, err := e.run(nil, "run", c, "--", "/bin/sh", "-c", "exit 3"); err == nil || err.(*exec.ExitError).ExitCode() != 3 {
+		t.Errorf("exit code not passed on: %v", err)
+	}
+	if msg := e.gantryFails("cp", "/etc/hostname", c+":../../../etc/evil"); !strings.Contains(msg, "above its root") {
+		t.Errorf("cp escaping the root: %s", msg)
+	}
+	// A second run while one runs refuses at once.
+	slow := exec.Command(gantryBin, "run", c, "--", "/bin/sh", "-c", "sleep 2")
+	slow.Env = e.environ()
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Wait()
+	waitFor(t, func() bool {
+		_, stderr, err := e.run(nil, "run", c, "--", "true")
+		return err != nil && strings.Contains(stderr, "busy")
+	})
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		if ok() {
+			return
+		}
+		exec.Command("sleep", "0.1").Run()
+	}
+	t.Error("condition never held")
+}
