@@ -105,22 +105,26 @@ func TestWorkingContainerBadInput(t *testing.T) {
 	if msg := e.gantryFails("cp", "/etc/hostname", c+":../../../etc/evil"); !strings.Contains(msg, "above its root") {
 		t.Errorf("cp escaping the root: %s", msg)
 	}
-	// A second run while one runs refuses at once.
-	slow := exec.Command(gantryBin, "run", c, "--", "/bin/sh", "-c", "sleep 2")
+	// A second run while one runs refuses at once. The first marks in its
+	// layer that it has started (and so holds the container).
+	slow := exec.Command(gantryBin, "run", c, "--", "/bin/sh", "-c", "echo > /started; sleep 3")
 	slow.Env = e.environ()
 	if err := slow.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Wait()
 	waitFor(t, func() bool {
-		_, stderr, err := e.run(nil, "run", c, "--", "true")
-		return err != nil && strings.Contains(stderr, "busy")
+		_, err := os.Stat(filepath.Join(e.root, "containers", c, "upper", "started"))
+		return err == nil
 	})
+	if _, stderr, err := e.run(nil, "run", c, "--", "true"); err == nil || !strings.Contains(stderr, "busy") {
+		t.Errorf("a second run at once: %v %q", err, stderr)
+	}
 }
 
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 100; i++ {
 		if ok() {
 			return
 		}
