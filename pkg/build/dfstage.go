@@ -91,6 +91,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		return err
 	}
 	s.cf = cf.DeepCopy()
+	s.cf.Created = v1.Time{Time: b.o.Created} // the build's time, not the base's
 	if base == "scratch" {
 		s.cf.Config.WorkingDir = "/" // BuildKit's empty image starts in /
 	}

@@ -46,21 +46,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
-	f, err := os.Open(o.Dockerfile)
+	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
-		return nil, fmt.Errorf("dockerfile: %w", err)
-	}
-	ast, err := parser.Parse(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.Dockerfile, err)
-	}
-	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.Dockerfile, err)
-	}
-	if len(stages) == 0 {
-		return nil, fmt.Errorf("%s has no FROM", o.Dockerfile)
+		return nil, err
 	}
 	if o.Compression == "" {
 		o.Compression = "gzip"
@@ -82,8 +70,15 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		platforms = []v1.Platform{platform.Host()}
 	}
 	var built []Artifact
-	for _, p := range platforms {
-		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: ast.EscapeToken, platform: p,
+	for i, p := range platforms {
+		if i > 0 {
+			// Expansion rewrites the instructions in place: each platform
+			// gets its own parse.
+			if stages, metaArgs, escape, err = parseDockerfile(o.Dockerfile); err != nil {
+				return nil, err
+			}
+		}
+		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p,
 			done: map[int]*stageState{}, cache: rootfs.NewCache(filepath.Join(st.Root(), "cache", "rootfs"))}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
@@ -100,6 +95,26 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		return &Result{Artifact: built[0]}, nil
 	}
 	return combine(built)
+}
+
+func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("dockerfile: %w", err)
+	}
+	ast, err := parser.Parse(f)
+	f.Close()
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(stages) == 0 {
+		return nil, nil, 0, fmt.Errorf("%s has no FROM", path)
+	}
+	return stages, metaArgs, ast.EscapeToken, nil
 }
 
 func stageIndex(stages []instructions.Stage, name string) int {

@@ -343,3 +343,27 @@ func TestRootlessRun(t *testing.T) {
 		})
 	}
 }
+
+// A COPY-only Dockerfile builds for several platforms into one index; RUN
+// for a platform the host cannot execute fails with a clear line.
+func TestDockerfileMultiPlatform(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f.txt"), []byte("f"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("multi")+"\nARG TARGETARCH\nCOPY f.txt /f-$TARGETARCH.txt\nCMD [\"/bin/sh\"]\n"), 0o644)
+	dest := uniqueRepo("dfmulti") + ":1"
+	e.gantry("--platform", "linux/amd64,linux/arm64", "build", dir, "-t", dest, "--push")
+	raw := sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+dest)
+	if strings.Count(raw, `"architecture"`) != 2 {
+		t.Fatalf("pushed index:\n%s", raw)
+	}
+	root := filepath.Join(t.TempDir(), "arm")
+	e.gantry("export", "--platform", "linux/arm64", dest, "--dir", root)
+	if _, err := os.Stat(filepath.Join(root, "f-arm64.txt")); err != nil {
+		t.Errorf("the arm64 image lacks f-arm64.txt: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("multi")+"\nRUN true\n"), 0o644)
+	if msg := e.gantryFails("--platform", "linux/arm64", "build", dir, "-t", "example.com/armrun:1"); !strings.Contains(msg, "cannot RUN for linux/arm64") {
+		t.Errorf("RUN for arm64: %s", msg)
+	}
+}
