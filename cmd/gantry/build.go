@@ -14,6 +14,9 @@ import (
 	"github.com/gantry-build/gantry/pkg/build"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/progress"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
 )
 
 // configFlags are the config edits build and mutate share.
@@ -76,10 +79,15 @@ func (t *targetFlags) targets() (build.Targets, error) {
 	return out, out.Validate()
 }
 
-func printDelivered(cmd *cobra.Command, ds []build.Delivered) {
+// deliver sends what a verb made to its targets and prints where it went,
+// even the part done before a failure.
+func deliver(cmd *cobra.Command, st *store.Store, rc *registry.Client, rep progress.Reporter, a build.Artifact, targets build.Targets) error {
+	ds, err := build.Deliver(cmd.Context(), st, rc, a, targets, rep)
+	rep.Close()
 	for _, d := range ds {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", d.What, d.Where, d.Digest)
 	}
+	return err
 }
 
 // timestamp reads --timestamp: "" (SOURCE_DATE_EPOCH or the epoch), "now",
@@ -153,10 +161,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if res.Cached {
 				rep.Printf("new layer: unchanged files, reused from the cache")
 			}
-			ds, err := build.Deliver(cmd.Context(), st, rc, res.Artifact, targets, rep)
-			rep.Close()
-			printDelivered(cmd, ds)
-			return err
+			return deliver(cmd, st, rc, rep, res.Artifact, targets)
 		},
 	}
 	f := cmd.Flags()
@@ -239,10 +244,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := build.Deliver(cmd.Context(), st, rc, build.Artifact{Image: img}, targets, rep)
-			rep.Close()
-			printDelivered(cmd, ds)
-			return err
+			return deliver(cmd, st, rc, rep, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()
@@ -325,10 +327,7 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	if err != nil {
 		return err
 	}
-	ds, err := build.Deliver(cmd.Context(), st, rc, res.Artifact, targets, rep)
-	rep.Close()
-	printDelivered(cmd, ds)
-	return err
+	return deliver(cmd, st, rc, rep, res.Artifact, targets)
 }
 
 // cacheRepo accepts REPO and buildx's type=registry,ref=REPO.

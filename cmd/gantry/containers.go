@@ -200,10 +200,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := build.Deliver(cmd.Context(), st, rc, build.Artifact{Image: img}, targets, rep)
-			rep.Close()
-			printDelivered(cmd, ds)
-			return err
+			return deliver(cmd, st, rc, rep, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()

@@ -55,30 +55,22 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 		}
 		return &Result{Artifact: Artifact{Image: img}, Cached: cached}, nil
 	}
-	var adds []mutate.IndexAddendum
-	res := &Result{}
-	indexType := types.OCIImageIndex
+	var built []Artifact
+	cached := false
 	for i := range o.Platforms {
 		p := o.Platforms[i]
-		img, cached, err := buildOne(ctx, st, rc, o, &p)
+		img, c, err := buildOne(ctx, st, rc, o, &p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", platform.String(p), err)
 		}
-		res.Cached = res.Cached || cached
-		mt, err := img.MediaType()
-		if err != nil {
-			return nil, err
-		}
-		if mt == types.DockerManifestSchema2 {
-			indexType = types.DockerManifestList
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: mt, Platform: cf.Platform()}})
+		cached = cached || c
+		built = append(built, Artifact{Image: img})
 	}
-	res.Index = mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), indexType)
+	res, err := combine(built)
+	if err != nil {
+		return nil, err
+	}
+	res.Cached = cached
 	return res, nil
 }
 
