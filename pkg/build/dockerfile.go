@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,6 +100,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 
 func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, 0, fmt.Errorf("no Dockerfile at %s: give -f FILE, or --from BASE --add SRC:DEST for a build without one", path)
+	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("dockerfile: %w", err)
 	}
