@@ -35,9 +35,10 @@ type Options struct {
 
 // Client talks to registries.
 type Client struct {
-	opts      Options
-	mirrors   []mirror
-	transport http.RoundTripper
+	opts            Options
+	mirrors         []mirror
+	transport       http.RoundTripper
+	mirrorTransport http.RoundTripper
 }
 
 // New makes a Client.
@@ -48,7 +49,11 @@ func New(o Options) (*Client, error) {
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}
-	c := &Client{opts: o, transport: NewTransport(o.Transport, o.Retry)}
+	// A mirror that fails is not worth the full patience: Docker Hub is the
+	// fallback, so mirrors get one retry.
+	mirrorRetry := o.Retry
+	mirrorRetry.Attempts = 2
+	c := &Client{opts: o, transport: NewTransport(o.Transport, o.Retry), mirrorTransport: NewTransport(o.Transport, mirrorRetry)}
 	for _, m := range o.Config.Mirrors {
 		mm, err := parseMirror(m)
 		if err != nil {
@@ -110,7 +115,7 @@ func (c *Client) RemoteOptions(ctx context.Context, extra ...remote.Option) []re
 func (c *Client) Get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
 	var mirrorErrs []string
 	for _, alt := range c.mirrorRefs(ref) {
-		d, err := remote.Get(alt, c.RemoteOptions(ctx)...)
+		d, err := remote.Get(alt, c.RemoteOptions(ctx, remote.WithTransport(c.mirrorTransport))...)
 		if err == nil {
 			return d, nil
 		}
