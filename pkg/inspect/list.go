@@ -18,7 +18,8 @@ type Row struct {
 	Tag        string     `json:"tag"`
 	Digest     string     `json:"digest"`
 	ID         string     `json:"id,omitempty"`
-	Platform   string     `json:"platform"`
+	Platform   string     `json:"platform"`            // os/arch[/variant], or "N platforms" for an index
+	Platforms  []string   `json:"platforms,omitempty"` // an index's platforms, for scripts
 	Size       int64      `json:"size"`
 	Created    *time.Time `json:"created,omitempty"`
 }
@@ -94,6 +95,9 @@ func fillIndex(st *store.Store, h v1.Hash, row *Row) {
 		if d.MediaType.IsImage() && st.HasBlob(d.Digest) && (d.Platform == nil || d.Platform.OS != "unknown") {
 			n++
 			fillImage(st, d.Digest, row, counted)
+			if d.Platform != nil {
+				row.Platforms = append(row.Platforms, platform.String(*d.Platform))
+			}
 		}
 	}
 	row.Platform = platformCount(n)

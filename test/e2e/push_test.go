@@ -267,6 +267,18 @@ func TestMultiPlatform(t *testing.T) {
 	if out := e.gantry("images"); !strings.Contains(out, "2 platforms") {
 		t.Errorf("images after --all-platforms:\n%s", out)
 	}
+	var rows []struct {
+		Name      string
+		Platforms []string
+	}
+	if err := json.Unmarshal([]byte(e.gantry("images", "--format", "json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Name == baseRef("multi") && strings.Join(r.Platforms, ",") != "linux/amd64,linux/arm64" {
+			t.Errorf("images --format json platforms of the index: %v", r.Platforms)
+		}
+	}
 	summary := e.gantry("inspect", "--platform", "linux/arm64", baseRef("multi"))
 	if field(summary, "Platform") != "linux/arm64" || !strings.Contains(field(summary, "Platforms"), "linux/amd64") {
 		t.Errorf("inspect of the index:\n%s", summary)
