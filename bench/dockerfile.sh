@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times a Dockerfile build (COPY a 156 MB tree, RUN over it) with gantry
-# beside docker build (BuildKit): cold, again with nothing changed, and again
-# with one copied file changed. Both start with the base already stored.
+# beside docker build (BuildKit) and, when installed, buildah bud (vfs,
+# chroot isolation, --layers): cold, again with nothing changed, and again
+# with one copied file changed. All start with the base already stored.
 #
 #   DOCKER_HOST=unix:///path/docker.sock BASE=127.0.0.1:5000/busybox:1 bench/dockerfile.sh
 #
@@ -28,24 +29,38 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 gantry_build() { "$work/gantry" --root "$work/store" --progress quiet build "$work/ctx" -t bench/df:1; }
 docker_build() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q --network none -t bench-df:1 "$work/ctx"; }
 touch_one() { echo "// $RANDOM$RANDOM" >>"$work/ctx/src/go/build/build.go"; }
+bah() { buildah --root "$work/buildah" --runroot "$work/buildah-run" --storage-driver vfs "$@"; }
+buildah_build() { bah bud --isolation chroot --layers --tls-verify=false -q -t bench-bud:1 "$work/ctx"; }
+tools="gantry docker"
+if command -v buildah >/dev/null; then tools="$tools buildah"; fi
 
 declare -A r
-for tool in gantry docker; do
+for tool in $tools; do
 	cold=() same=() one=()
 	for i in $(seq "$RUNS"); do
 		if [ $tool = gantry ]; then
 			rm -rf "$work/store/cache" # cold: no step, layer or rootfs cache (the base stays)
 			cold+=("$(time_ms gantry_build)"); same+=("$(time_ms gantry_build)"); touch_one; one+=("$(time_ms gantry_build)")
-		else
+		elif [ $tool = docker ]; then
 			/usr/bin/docker builder prune -af >/dev/null 2>&1 || true
 			cold+=("$(time_ms docker_build)"); same+=("$(time_ms docker_build)"); touch_one; one+=("$(time_ms docker_build)")
+		else
+			rm -rf "$work/buildah" "$work/buildah-run"
+			bah pull -q --tls-verify=false "$BASE" >/dev/null
+			cold+=("$(time_ms buildah_build)"); same+=("$(time_ms buildah_build)"); touch_one; one+=("$(time_ms buildah_build)")
 		fi
 	done
 	r[$tool-cold]=$(printf '%s\n' "${cold[@]}" | median)
 	r[$tool-same]=$(printf '%s\n' "${same[@]}" | median)
 	r[$tool-one]=$(printf '%s\n' "${one[@]}" | median)
 done
-printf '%-28s %10s %10s %7s\n' "" gantry docker ratio
+printf '%-10s' ""; for tool in $tools; do printf '%12s' "$tool"; done; printf '%18s\n' "gantry/fastest"
 for k in cold same one; do
-	printf '%-28s %8d ms %8d ms %7s\n' "$k" "${r[gantry-$k]}" "${r[docker-$k]}" "$(awk -v a="${r[gantry-$k]}" -v b="${r[docker-$k]}" 'BEGIN {printf "%.2f", a/b}')"
+	printf '%-10s' "$k"
+	best=""
+	for tool in $tools; do
+		printf '%9d ms' "${r[$tool-$k]}"
+		if [ $tool != gantry ] && { [ -z "$best" ] || [ "${r[$tool-$k]}" -lt "$best" ]; }; then best=${r[$tool-$k]}; fi
+	done
+	awk -v a="${r[gantry-$k]}" -v b="$best" 'BEGIN {printf "%18.2f\n", a/b}'
 done
