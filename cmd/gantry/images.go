@@ -6,7 +6,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/pkg/container"
 
 	"github.com/gantry-build/gantry/pkg/inspect"
 	"github.com/gantry-build/gantry/pkg/transfer"
@@ -116,7 +120,16 @@ func newPruneCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := st.Prune()
+			// Working containers keep their base images.
+			var bases []v1.Descriptor
+			cs, err := container.Open(st).List()
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				bases = append(bases, v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: c.Digest})
+			}
+			res, err := st.Prune(bases...)
 			if err != nil {
 				return err
 			}

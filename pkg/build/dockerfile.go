@@ -51,6 +51,13 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if err != nil {
 		return nil, err
 	}
+	// Prune waits for the build: it would remove the blobs and unpacked
+	// trees the steps stand on.
+	done, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if o.Compression == "" {
 		o.Compression = "gzip"
 	}

@@ -45,6 +45,11 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 		return err
 	}
 	defer unlock()
+	done, err := cs.st.Writing() // prune waits: it would remove the unpacked base under the run
+	if err != nil {
+		return err
+	}
+	defer done()
 	lower, err := cs.Lower(ctx, c)
 	if err != nil {
 		return err
@@ -276,6 +281,11 @@ func (cs *Containers) Commit(ctx context.Context, c *Container, o CommitOptions)
 		return nil, err
 	}
 	defer unlock()
+	done, err := cs.st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	lower, err := cs.Lower(ctx, c)
 	if err != nil {
 		return nil, err

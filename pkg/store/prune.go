@@ -15,10 +15,13 @@ type PruneResult struct {
 	Bytes int64 // bytes freed, temp files included
 }
 
-// Prune deletes every blob that no named image reaches, and every leftover
-// temp file of a killed gantry. It waits for writers (pulls, loads, builds in
-// progress) to finish and blocks new ones while it runs.
-func (s *Store) Prune() (PruneResult, error) {
+// Prune deletes every blob that no named image reaches (nor the images in
+// also: the bases of working containers), every leftover temp file of a
+// killed gantry, and the caches derived from blobs: unpacked root
+// filesystems, build steps and file hashes, which rebuild on demand. It waits
+// for writers (pulls, loads, builds in progress) to finish and blocks new
+// ones while it runs.
+func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 	var res PruneResult
 	unlockGC, err := s.flock("gc.lock", unix.LOCK_EX)
 	if err != nil {
@@ -31,7 +34,7 @@ func (s *Store) Prune() (PruneResult, error) {
 	}
 	defer unlockIndex()
 
-	keep, err := s.reachable()
+	keep, err := s.reachable(also)
 	if err != nil {
 		return res, err
 	}
@@ -47,6 +50,11 @@ func (s *Store) Prune() (PruneResult, error) {
 			return res, err
 		}
 		res.Blobs++
+	}
+	for _, derived := range []string{"rootfs", "steps", "layers", "file-hashes.json"} {
+		if err := s.removeCounting(filepath.Join(s.root, "cache", derived), &res); err != nil {
+			return res, err
+		}
 	}
 	tmp, err := os.ReadDir(s.tmpDir())
 	if err != nil {
@@ -72,11 +80,12 @@ func (s *Store) removeCounting(path string, res *PruneResult) error {
 
 // reachable marks the hex digests of every blob a named manifest or index
 // refers to, recursively.
-func (s *Store) reachable() (map[string]bool, error) {
+func (s *Store) reachable(also []v1.Descriptor) (map[string]bool, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
+	idx.Manifests = append(idx.Manifests, also...)
 	keep := map[string]bool{}
 	var walk func(d v1.Descriptor) error
 	walk = func(d v1.Descriptor) error {

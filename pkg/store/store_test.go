@@ -197,3 +197,29 @@ func TestPruneKeepsNamedDropsRest(t *testing.T) {
 		t.Errorf("prune left temp files: %v", tmp)
 	}
 }
+
+func TestPruneKeepsExtraRootsAndDropsCaches(t *testing.T) {
+	s := open(t)
+	img, _ := random.Image(100, 1)
+	d, err := s.WriteImage(context.Background(), img, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(s.Root(), "cache", "rootfs", "abc")
+	os.MkdirAll(cache, 0o755)
+	if _, err := s.Prune(d); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasBlob(d.Digest) {
+		t.Error("an image given to Prune as a root was pruned")
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("the unpacked-tree cache survived prune")
+	}
+	if _, err := s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasBlob(d.Digest) {
+		t.Error("an unnamed image without a root survived prune")
+	}
+}

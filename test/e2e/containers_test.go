@@ -34,6 +34,10 @@ func TestWorkingContainerCommit(t *testing.T) {
 	if ps := e.gantry("ps"); !strings.Contains(ps, c) {
 		t.Errorf("ps:\n%s", ps)
 	}
+	// The container keeps its base through rmi and prune (its unpacked tree
+	// is a cache and comes back).
+	e.gantry("rmi", baseRef("amd64"))
+	e.gantry("prune")
 	dest := uniqueRepo("handmade") + ":1"
 	e.gantry("commit", c, dest, "--change", `CMD ["/start.sh"]`, "-m", "by hand", "--push")
 	sh(t, "docker", "pull", dest)
