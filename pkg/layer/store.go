@@ -319,3 +319,28 @@ func remember(st *store.Store, key string, b Built) {
 func Open(st *store.Store, b Built) (v1.Layer, error) {
 	return st.Layer(b.Descriptor, b.DiffID)
 }
+
+// Signatures describe each entry as the layer holds it (name, type, mode,
+// owner, size, link, content hash), from the stat cache: after Build, two
+// builds of the same COPY can be compared entry by entry without reading a
+// file.
+func Signatures(st *store.Store, entries []Entry, o Options) (map[string]string, bool) {
+	hashes := openHashCache(st)
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		uid, gid := o.UID, o.GID
+		if o.KeepOwners {
+			uid, gid = e.uid, e.gid
+		}
+		sig := fmt.Sprintf("%o:%d:%d:%d:%s:%v", uint32(e.Mode), uid, gid, e.Size, e.Link, e.HardLink)
+		if hasContent(e) {
+			sum, ok := hashes.get(e)
+			if !ok {
+				return nil, false
+			}
+			sig += ":" + hex.EncodeToString(sum)
+		}
+		out[e.Name] = sig
+	}
+	return out, true
+}

@@ -128,6 +128,42 @@ func (c *Cache) Extend(img v1.Image) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.extendFrom(base, chain)
+}
+
+// Revise starts the root filesystem of img plus one more layer from the
+// tree of img plus an earlier version of that layer (chain ID earlier), when
+// it is still cached: the caller then applies only what differs. ok is
+// false when there is no such tree.
+func (c *Cache) Revise(img v1.Image, earlier string) (p *Pending, parentDir string, ok bool, err error) {
+	if earlier == "" || !exists(c.path(earlier)) {
+		return nil, "", false, nil
+	}
+	parentDir, err = c.Get(img)
+	if err != nil {
+		return nil, "", false, err
+	}
+	chain, err := c.chainOf(img)
+	if err != nil {
+		return nil, "", false, err
+	}
+	p, err = c.extendFrom(c.path(earlier), chain)
+	return p, parentDir, err == nil, err
+}
+
+// ChainAfter is the chain ID of img's layers plus one with diffID.
+func (c *Cache) ChainAfter(img v1.Image, diffID v1.Hash) (string, error) {
+	chain, err := c.chainOf(img)
+	if err != nil {
+		return "", err
+	}
+	return chainID(chain, diffID.String()), nil
+}
+
+// Dir is the pending tree's directory.
+func (p *Pending) Dir() string { return p.dir }
+
+func (c *Cache) extendFrom(base, chain string) (*Pending, error) {
 	tmp, err := os.MkdirTemp(c.dir, ".unpack-*")
 	if err != nil {
 		return nil, err

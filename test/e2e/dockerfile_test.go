@@ -174,6 +174,36 @@ func TestDockerfileCacheAndFailure(t *testing.T) {
 	if lastLine(out) == first {
 		t.Error("a changed file gave the same image")
 	}
+	// The RUN after the changed COPY saw the new content.
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/cache:2", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "ab")); string(b) != "aB" {
+		t.Errorf("/ab = %q, want aB", b)
+	}
+	// A folder COPY where a file changes, one is removed and one is added
+	// gives the same tree as a build from nothing.
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "sub"), 0o755)
+	os.WriteFile(filepath.Join(tree, "keep"), []byte("k"), 0o644)
+	os.WriteFile(filepath.Join(tree, "sub", "change"), []byte("1"), 0o644)
+	os.WriteFile(filepath.Join(tree, "sub", "remove"), []byte("r"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY tree /t\nRUN find /t | sort > /listing && cat /t/sub/change >> /listing\n"), 0o644)
+	e.gantry("build", dir, "-t", "example.com/tree:1")
+	os.WriteFile(filepath.Join(tree, "sub", "change"), []byte("2"), 0o644)
+	os.Remove(filepath.Join(tree, "sub", "remove"))
+	os.WriteFile(filepath.Join(tree, "added"), []byte("a"), 0o644)
+	e.gantry("build", dir, "-t", "example.com/tree:2")
+	fresh := newEnv(t)
+	fresh.gantry("build", dir, "-t", "example.com/tree:2")
+	listing := func(e *env) string {
+		root := filepath.Join(t.TempDir(), "root")
+		e.gantry("export", "example.com/tree:2", "--dir", root)
+		b, _ := os.ReadFile(filepath.Join(root, "listing"))
+		return string(b)
+	}
+	if got, want := listing(e), listing(fresh); got != want || !strings.Contains(got, "/t/added") || strings.Contains(got, "remove") || !strings.HasSuffix(got, "2") {
+		t.Errorf("RUN after a revised COPY saw:\n%s\na build from nothing saw:\n%s", got, want)
+	}
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN echo about to fail && exit 7\n"), 0o644)
 	msg := e.gantryFails("build", dir, "-t", "example.com/fail:1")
 	if !strings.Contains(msg, "exit code 7") || !strings.Contains(msg, "about to fail") || !strings.Contains(msg, "echo about to fail") {
