@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -79,11 +80,50 @@ func (t *targetFlags) targets() (build.Targets, error) {
 	return out, out.Validate()
 }
 
-// deliver sends what a verb made to its targets and prints where it went,
+// maker is what a verb that makes an image needs: the image's time
+// (--timestamp), the --platform list, the store, a registry client and
+// progress.
+type maker struct {
+	created   time.Time
+	platforms []v1.Platform
+	st        *store.Store
+	rc        *registry.Client
+	rep       progress.Reporter
+}
+
+func (g *globals) newMaker(ts string) (*maker, error) {
+	created, err := timestamp(ts)
+	if err != nil {
+		return nil, err
+	}
+	platforms, err := g.wantPlatforms()
+	if err != nil {
+		return nil, err
+	}
+	st, rc, rep, err := g.transferSetup()
+	if err != nil {
+		return nil, err
+	}
+	return &maker{created: created, platforms: platforms, st: st, rc: rc, rep: rep}, nil
+}
+
+// platform is the one --platform of verbs that make a single image, nil for
+// this machine's.
+func (m *maker) platform() (*v1.Platform, error) {
+	switch len(m.platforms) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &m.platforms[0], nil
+	}
+	return nil, fmt.Errorf("--platform: this verb makes one image; give one platform")
+}
+
+// deliver sends what the verb made to its targets and prints where it went,
 // even the part done before a failure.
-func deliver(cmd *cobra.Command, st *store.Store, rc *registry.Client, rep progress.Reporter, a build.Artifact, targets build.Targets) error {
-	ds, err := build.Deliver(cmd.Context(), st, rc, a, targets, rep)
-	rep.Close()
+func (m *maker) deliver(cmd *cobra.Command, a build.Artifact, targets build.Targets) error {
+	ds, err := build.Deliver(cmd.Context(), m.st, m.rc, a, targets, m.rep)
+	m.rep.Close()
 	for _, d := range ds {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", d.What, d.Where, d.Digest)
 	}
@@ -143,25 +183,20 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if opts.Layer, err = layerOptions(chown, chmod, excludes); err != nil {
 				return err
 			}
-			if opts.Created, err = timestamp(ts); err != nil {
-				return err
-			}
-			if opts.Platforms, err = g.wantPlatforms(); err != nil {
-				return err
-			}
-			st, rc, rep, err := g.transferSetup()
+			m, err := g.newMaker(ts)
 			if err != nil {
 				return err
 			}
-			defer rep.Close()
-			res, err := build.FromFlags(cmd.Context(), st, rc, opts)
+			defer m.rep.Close()
+			opts.Created, opts.Platforms = m.created, m.platforms
+			res, err := build.FromFlags(cmd.Context(), m.st, m.rc, opts)
 			if err != nil {
 				return err
 			}
 			if res.Cached {
-				rep.Printf("new layer: unchanged files, reused from the cache")
+				m.rep.Printf("new layer: unchanged files, reused from the cache")
 			}
-			return deliver(cmd, st, rc, rep, res.Artifact, targets)
+			return m.deliver(cmd, res.Artifact, targets)
 		},
 	}
 	f := cmd.Flags()
@@ -229,22 +264,20 @@ func newMutateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			opts := build.MutateOptions{Image: args[0], Edits: cf.edits(cmd.Flags()), Changes: changes}
-			if opts.Created, err = timestamp(ts); err != nil {
-				return err
-			}
-			if opts.Platform, err = g.wantPlatform(); err != nil {
-				return err
-			}
-			st, rc, rep, err := g.transferSetup()
+			m, err := g.newMaker(ts)
 			if err != nil {
 				return err
 			}
-			defer rep.Close()
-			img, err := build.Mutate(cmd.Context(), st, rc, opts)
+			defer m.rep.Close()
+			opts.Created = m.created
+			if opts.Platform, err = m.platform(); err != nil {
+				return err
+			}
+			img, err := build.Mutate(cmd.Context(), m.st, m.rc, opts)
 			if err != nil {
 				return err
 			}
-			return deliver(cmd, st, rc, rep, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()
@@ -310,24 +343,17 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		}
 		opts.Secrets[id] = src
 	}
-	var err error
-	if opts.Created, err = timestamp(ts); err != nil {
-		return err
-	}
-	if opts.Platforms, err = g.wantPlatforms(); err != nil {
-		return err
-	}
-	st, rc, rep, err := g.transferSetup()
+	m, err := g.newMaker(ts)
 	if err != nil {
 		return err
 	}
-	defer rep.Close()
-	opts.Progress = rep
-	res, err := build.FromDockerfile(cmd.Context(), st, rc, opts)
+	defer m.rep.Close()
+	opts.Created, opts.Platforms, opts.Progress = m.created, m.platforms, m.rep
+	res, err := build.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
 	if err != nil {
 		return err
 	}
-	return deliver(cmd, st, rc, rep, res.Artifact, targets)
+	return m.deliver(cmd, res.Artifact, targets)
 }
 
 // cacheRepo accepts REPO and buildx's type=registry,ref=REPO.

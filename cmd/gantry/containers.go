@@ -186,12 +186,12 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, rc, rep, err := g.transferSetup()
+			m, err := g.newMaker("")
 			if err != nil {
 				return err
 			}
-			defer rep.Close()
-			cs := container.Open(st)
+			defer m.rep.Close()
+			cs := container.Open(m.st)
 			c, err := cs.Get(args[0])
 			if err != nil {
 				return err
@@ -200,7 +200,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return deliver(cmd, st, rc, rep, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()

@@ -21,15 +21,7 @@ func newExportCommand(g *globals) *cobra.Command {
 			if (output == "") == (dir == "") {
 				return fmt.Errorf("give one of -o FILE (- for standard output) or --dir DIR")
 			}
-			want, err := g.wantPlatform()
-			if err != nil {
-				return err
-			}
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			rc, err := g.registry()
+			st, rc, want, err := g.imageReader()
 			if err != nil {
 				return err
 			}

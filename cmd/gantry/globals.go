@@ -96,3 +96,21 @@ func (g *globals) wantPlatforms() ([]v1.Platform, error) {
 	}
 	return out, nil
 }
+
+// imageReader opens what verbs that read images by reference need: the
+// store, a registry client (for images not stored) and --platform.
+func (g *globals) imageReader() (*store.Store, *registry.Client, *v1.Platform, error) {
+	want, err := g.wantPlatform()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := g.store()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rc, err := g.registry()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, rc, want, nil
+}

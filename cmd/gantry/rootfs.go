@@ -19,15 +19,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 		Short: "List what changed from IMAGE_A to IMAGE_B (A added, C changed, D deleted); with one image, its top layer's changes",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			want, err := g.wantPlatform()
-			if err != nil {
-				return err
-			}
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			rc, err := g.registry()
+			st, rc, want, err := g.imageReader()
 			if err != nil {
 				return err
 			}
@@ -100,22 +92,20 @@ func newImportCommand(g *globals) *cobra.Command {
 				return err
 			}
 			opts := build.ImportOptions{Source: args[0], Stdin: cmd.InOrStdin(), Changes: changes, Compression: compression}
-			if opts.Created, err = timestamp(ts); err != nil {
-				return err
-			}
-			if opts.Platform, err = g.wantPlatform(); err != nil {
-				return err
-			}
-			st, rc, rep, err := g.transferSetup()
+			m, err := g.newMaker(ts)
 			if err != nil {
 				return err
 			}
-			defer rep.Close()
-			img, err := build.Import(cmd.Context(), st, opts)
+			defer m.rep.Close()
+			opts.Created = m.created
+			if opts.Platform, err = m.platform(); err != nil {
+				return err
+			}
+			img, err := build.Import(cmd.Context(), m.st, opts)
 			if err != nil {
 				return err
 			}
-			return deliver(cmd, st, rc, rep, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()

@@ -57,7 +57,7 @@ type Loaded struct {
 }
 
 // Item returns the loaded image as an Item, to save it again.
-func (l Loaded) Item() Item { return Item{Names: l.Names, Image: l.Image, Index: l.Index} }
+func (l Loaded) Item() Item { return Item(l) }
 
 // ErrNotImageArchive is returned (wrapped) by Images when the archive holds
 // none of the files that mark an image archive.

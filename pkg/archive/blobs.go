@@ -6,6 +6,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gantry-build/gantry/pkg/platform"
 )
 
 // blobWriter writes each blob of an OCI layout once. With ociTypes it
@@ -132,7 +134,7 @@ func (b *blobWriter) index(idx v1.ImageIndex) (v1.Descriptor, error) {
 			if nd, err = b.image(img); err != nil {
 				what := d.Digest.String()
 				if d.Platform != nil {
-					what = platformString(*d.Platform)
+					what = platform.String(*d.Platform)
 				}
 				return v1.Descriptor{}, fmt.Errorf("image %s: %w", what, err)
 			}

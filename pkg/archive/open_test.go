@@ -381,6 +381,7 @@ func TestOpenCorruptLayer(t *testing.T) {
 	os.WriteFile(p, b, 0o644)
 
 	a, loaded = openImages(t, p)
+	defer a.Close()
 	layers, _ = loaded[0].Image.Layers()
 	for _, open := range []func() (io.ReadCloser, error){layers[0].Compressed, layers[0].Uncompressed} {
 		rc, err := open()

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gantry-build/gantry/pkg/platform"
 )
 
 func TestSaveDockerRoundTrip(t *testing.T) {
@@ -485,7 +487,7 @@ func TestSaveOCIMediaTypes(t *testing.T) {
 			t.Fatal(err)
 		}
 		orig, _ := idx.Image(origIM.Manifests[i].Digest)
-		check("platform "+platformString(*d.Platform), got, orig)
+		check("platform "+platform.String(*d.Platform), got, orig)
 	}
 	check("image", loaded[1].Image, img)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -218,7 +219,7 @@ func (d *dockerWriter) image(g *group) error {
 // at the platform Docker would run. Docker 20.10 decompresses the blob
 // layers itself when loading.
 func (d *dockerWriter) multi(g *group) error {
-	want := hostPlatform()
+	want := platform.Host()
 	if d.opts.Platform != nil {
 		want = *d.opts.Platform
 	}
@@ -241,7 +242,7 @@ func (d *dockerWriter) multi(g *group) error {
 	item := dockerItem{Config: blobPath(m.Config.Digest)}
 	for _, l := range m.Layers {
 		if !d.blobs.has(l.Digest) {
-			return fmt.Errorf("platform %s: layer %s is not distributable, and docker load needs it", platformString(want), l.Digest)
+			return fmt.Errorf("platform %s: layer %s is not distributable, and docker load needs it", platform.String(want), l.Digest)
 		}
 		item.Layers = append(item.Layers, blobPath(l.Digest))
 	}

@@ -101,7 +101,7 @@ func indexTar(f *os.File, r io.Reader, size int64) (*tarSource, error) {
 			e.size = 0
 		case tar.TypeGNUSparse:
 			e.sparse = true
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // the reader reports old-style regular files (TypeRegA) as TypeReg
 			e.typ = tar.TypeReg
 			for k := range hdr.PAXRecords {
 				if strings.HasPrefix(k, "GNU.sparse.") {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/registry"
@@ -208,13 +208,10 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 func (s *stageState) runEnv(root string, uid int) []string {
 	vars := s.vars()
 	if _, ok := vars["PATH"]; !ok {
-		vars["PATH"] = defaultPath
+		vars["PATH"] = config.DefaultPath
 	}
 	if _, ok := vars["HOME"]; !ok {
-		vars["HOME"] = "/"
-		if e, ok := rootfs.FindEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == strconv.Itoa(uid) }); ok && e[5] != "" {
-			vars["HOME"] = e[5]
-		}
+		vars["HOME"] = rootfs.HomeDir(root, uid)
 	}
 	env := make([]string, 0, len(vars))
 	for k, v := range vars {

@@ -96,8 +96,8 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		s.cf.Config.WorkingDir = "/" // BuildKit's empty image starts in /
 	}
 	// As BuildKit does, a stage whose base sets no PATH gets the default one.
-	if !hasPath(s.cf.Config.Env) && want.OS != "windows" {
-		s.cf.Config.Env = append(s.cf.Config.Env, "PATH="+defaultPath)
+	if !config.HasEnv(s.cf.Config.Env, "PATH") && want.OS != "windows" {
+		s.cf.Config.Env = append(s.cf.Config.Env, "PATH="+config.DefaultPath)
 	}
 	s.env = map[string]string{}
 	for _, kv := range s.cf.Config.Env {
@@ -161,7 +161,7 @@ func (s *stageState) run(cmd instructions.Command) error {
 		return nil
 	case *instructions.EnvCommand:
 		for _, kv := range in.Env {
-			c.Env = setEnv(c.Env, kv.Key, kv.Value)
+			c.Env = config.SetEnv(c.Env, kv.Key, kv.Value)
 			s.env[kv.Key] = kv.Value
 		}
 	case *instructions.LabelCommand:
@@ -270,25 +270,4 @@ func (s *stageState) commandLine(cl instructions.ShellDependantCmdLine) []string
 		sh = []string{"/bin/sh", "-c"}
 	}
 	return append(append([]string{}, sh...), strings.Join(cl.CmdLine, " "))
-}
-
-func setEnv(env []string, k, v string) []string {
-	for i, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); name == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
-}
-
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-func hasPath(env []string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			return true
-		}
-	}
-	return false
 }

@@ -49,7 +49,7 @@ func ApplyChanges(cf *v1.ConfigFile, changes []string, created time.Time) error 
 			c.Entrypoint = commandLine(in.ShellDependantCmdLine, c.Shell)
 		case *instructions.EnvCommand:
 			for _, kv := range in.Env {
-				c.Env = setEnv(c.Env, kv.Key, kv.Value)
+				c.Env = SetEnv(c.Env, kv.Key, kv.Value)
 			}
 		case *instructions.ExposeCommand:
 			for _, p := range in.Ports {

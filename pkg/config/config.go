@@ -39,7 +39,7 @@ func (e Edits) Apply(cf *v1.ConfigFile, created time.Time) error {
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return fmt.Errorf("invalid --env %q: use KEY=VALUE", kv)
 		}
-		c.Env = setEnv(c.Env, k, v)
+		c.Env = SetEnv(c.Env, k, v)
 		record("ENV " + k + "=" + v)
 	}
 	if e.Workdir != nil {
@@ -195,7 +195,22 @@ func ParseHealthcheck(s string) (*v1.HealthConfig, error) {
 	return hc, nil
 }
 
-func setEnv(env []string, k, v string) []string {
+// DefaultPath is the PATH BuildKit gives an image that sets none, and the
+// one RUN and working containers use then.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// HasEnv reports whether env (K=V lines) sets k.
+func HasEnv(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// SetEnv sets k in env (K=V lines), replacing its earlier value in place.
+func SetEnv(env []string, k, v string) []string {
 	for i, kv := range env {
 		if name, _, _ := strings.Cut(kv, "="); name == k {
 			env[i] = k + "=" + v

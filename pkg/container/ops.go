@@ -65,10 +65,10 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	env := append([]string{}, cfg.Env...)
 	for _, kv := range o.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		env = setEnv(env, k, v)
+		env = config.SetEnv(env, k, v)
 	}
-	if !hasKey(env, "PATH") {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	if !config.HasEnv(env, "PATH") {
+		env = append(env, "PATH="+config.DefaultPath)
 	}
 	user := cfg.User
 	if o.User != "" {
@@ -78,12 +78,8 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	if err != nil {
 		return err
 	}
-	if !hasKey(env, "HOME") {
-		home := "/"
-		if e, ok := rootfs.FindEntry(lower, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == fmt.Sprint(uid) }); ok && e[5] != "" {
-			home = e[5]
-		}
-		env = append(env, "HOME="+home)
+	if !config.HasEnv(env, "HOME") {
+		env = append(env, "HOME="+rootfs.HomeDir(lower, uid))
 	}
 	dir := cfg.WorkingDir
 	if o.Workdir != "" {
@@ -111,25 +107,6 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: env, Dir: dir, UID: uid, GID: gid,
 		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true}, stdout, stderr)
 	return err
-}
-
-func setEnv(env []string, k, v string) []string {
-	for i, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); name == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
-}
-
-func hasKey(env []string, k string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, k+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // cleanPath refuses container paths that climb out of the root.

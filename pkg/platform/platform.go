@@ -69,23 +69,53 @@ func Matches(want, have v1.Platform) bool {
 	return want.OS == have.OS && want.Architecture == have.Architecture && want.Variant == have.Variant
 }
 
-// Pick returns the index of the manifest in ds that matches want, or an error
-// listing what there is.
+// Rank scores how well an image for have serves want, as containerd's
+// matcher orders them: 0 is no match; the best is the same variant, then
+// (on arm) older variants the CPU also runs, newest first.
+func Rank(want, have v1.Platform) int {
+	if have.OS != want.OS || Normalize(have).Architecture != Normalize(want).Architecture {
+		return 0
+	}
+	wv, hv := Normalize(want).Variant, Normalize(have).Variant
+	if want.Variant == "" && want.Architecture != "arm" && want.Architecture != "arm64" {
+		if hv == "" {
+			return 100
+		}
+		return 50
+	}
+	if wv == hv {
+		return 100
+	}
+	if Normalize(want).Architecture == "arm" && strings.HasPrefix(wv, "v") && strings.HasPrefix(hv, "v") {
+		var w, h int
+		fmt.Sscanf(wv, "v%d", &w)
+		fmt.Sscanf(hv, "v%d", &h)
+		if h > 0 && h < w {
+			return 10 + h
+		}
+	}
+	return 0
+}
+
+// Pick returns the index of the manifest in ds that best serves want (see
+// Rank), or an error listing what there is. Attestation manifests
+// (platform unknown/unknown) are never picked.
 func Pick(ds []v1.Descriptor, want v1.Platform) (int, error) {
 	var have []string
+	best, bestRank := -1, 0
 	for i, d := range ds {
-		if d.Platform == nil || !d.MediaType.IsImage() {
+		if d.Platform == nil || (d.MediaType != "" && !d.MediaType.IsImage()) || d.Platform.OS == "unknown" {
 			continue
 		}
-		if d.Platform.OS == "unknown" {
-			continue // BuildKit attestation manifests
-		}
-		if Matches(want, *d.Platform) {
-			return i, nil
-		}
 		have = append(have, String(*d.Platform))
+		if r := Rank(want, *d.Platform); r > bestRank {
+			best, bestRank = i, r
+		}
 	}
-	if len(have) == 0 {
+	switch {
+	case best >= 0:
+		return best, nil
+	case len(have) == 0:
 		return -1, fmt.Errorf("no image for %s: the index lists no platforms", String(want))
 	}
 	return -1, fmt.Errorf("no image for %s: available platforms are %s", String(want), strings.Join(have, ", "))

@@ -160,7 +160,7 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 			a.madeDirs[rel] = target
 		}
 		a.dirs = append(a.dirs, dirTime{target, hdr.ModTime})
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // the reader reports old-style regular files (TypeRegA) as TypeReg
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err

@@ -113,10 +113,11 @@ func TestHostileEntriesStayInside(t *testing.T) {
 			if len(left) != 0 {
 				t.Fatalf("a layer wrote outside the root: %v", left)
 			}
+			// "../escape" would land beside the root.
+			if _, err := os.Lstat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
+				t.Error("../escape was written beside the root")
+			}
 		})
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(t.TempDir()), "escape")); err == nil {
-		t.Error("../escape was written")
 	}
 }
 

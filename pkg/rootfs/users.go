@@ -66,3 +66,12 @@ func FindEntry(root, file string, match func([]string) bool) ([]string, bool) {
 	}
 	return nil, false
 }
+
+// HomeDir is uid's home directory in the image's /etc/passwd under root, or
+// "/" as container runtimes default it.
+func HomeDir(root string, uid int) string {
+	if e, ok := FindEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 5 && f[2] == strconv.Itoa(uid) }); ok && e[5] != "" {
+		return e[5]
+	}
+	return "/"
+}

@@ -56,7 +56,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 			rep.Skip(ld.Digest.String(), label, "already in store")
 			continue
 		}
-		if len(ld.URLs) > 0 && ld.MediaType.IsDistributable() == false {
+		if len(ld.URLs) > 0 && !ld.MediaType.IsDistributable() {
 			// Foreign layers (Windows base layers) are fetched from their
 			// URLs by the engine that runs the image, never stored.
 			rep.Skip(ld.Digest.String(), label, "foreign layer")

@@ -31,10 +31,10 @@ func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch l.d.MediaType {
-	case types.DockerUncompressedLayer, types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer:
+	switch {
+	case IsUncompressed(l.d.MediaType):
 		return f, nil
-	case types.OCILayerZStd:
+	case l.d.MediaType == types.OCILayerZStd:
 		zr, err := zstd.NewReader(f)
 		if err != nil {
 			f.Close()
@@ -56,3 +56,8 @@ type closeBoth struct {
 }
 
 func (c *closeBoth) Close() error { return c.close() }
+
+// IsUncompressed tells layer media types whose blob is the tar itself.
+func IsUncompressed(mt types.MediaType) bool {
+	return mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer
+}

@@ -110,7 +110,7 @@ func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep p
 		if err != nil {
 			return v1.Descriptor{}, err
 		}
-		if !isUncompressed(ld.MediaType) {
+		if !store.IsUncompressed(ld.MediaType) {
 			if err := copyLayer(ctx, st, l, ld, label, rep); err != nil {
 				return v1.Descriptor{}, err
 			}
@@ -147,15 +147,11 @@ func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep p
 
 func hasUncompressed(m *v1.Manifest) bool {
 	for _, l := range m.Layers {
-		if isUncompressed(l.MediaType) {
+		if store.IsUncompressed(l.MediaType) {
 			return true
 		}
 	}
 	return false
-}
-
-func isUncompressed(mt types.MediaType) bool {
-	return mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer
 }
 
 // storedWithConfig finds an image already in the store with this config, so

@@ -30,10 +30,9 @@ import (
 // optional fault hook.
 type testRegistry struct {
 	*httptest.Server
-	mu    sync.Mutex
-	log   []string
-	hook  func(w http.ResponseWriter, r *http.Request) bool // true: answered
-	count atomic.Int64
+	mu   sync.Mutex
+	log  []string
+	hook func(w http.ResponseWriter, r *http.Request) bool // true: answered
 }
 
 func newTestRegistry(t *testing.T) *testRegistry {
