@@ -65,11 +65,7 @@ func (g *globals) wantPlatform() (*v1.Platform, error) {
 // transferSetup opens what a registry transfer needs: the store, a registry
 // client and the progress reporter (the caller closes it).
 func (g *globals) transferSetup() (*store.Store, *registry.Client, progress.Reporter, error) {
-	st, err := g.store()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	rc, err := g.registry()
+	st, rc, err := g.storeAndRegistry()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -104,13 +100,15 @@ func (g *globals) imageReader() (*store.Store, *registry.Client, *v1.Platform, e
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	st, rc, err := g.storeAndRegistry()
+	return st, rc, want, err
+}
+
+func (g *globals) storeAndRegistry() (*store.Store, *registry.Client, error) {
 	st, err := g.store()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	rc, err := g.registry()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return st, rc, want, nil
+	return st, rc, err
 }
