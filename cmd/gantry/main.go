@@ -13,11 +13,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 func main() {
 	if sandbox.IsChild() {
 		sandbox.Init() // a RUN step's sandbox: never returns
+	}
+	if err := userns.Enter(); err != nil { // without root: returns in a mapped user namespace, if the system grants ids
+		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)

@@ -87,7 +87,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p,
-			done: map[int]*stageState{}, cache: rootfs.NewCache(filepath.Join(st.Root(), "cache", "rootfs"))}
+			done: map[int]*stageState{}, cache: rootfs.NewCache(rootfs.CacheDir(st.Root()))}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
 		if err != nil {

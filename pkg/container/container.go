@@ -193,5 +193,5 @@ func (cs *Containers) Lower(ctx context.Context, c *Container) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return rootfs.NewCache(filepath.Join(cs.st.Root(), "cache", "rootfs")).Get(img)
+	return rootfs.NewCache(rootfs.CacheDir(cs.st.Root())).Get(img)
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // Add is one --add SRC:DEST.
@@ -217,7 +219,11 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 		return e
 	}
 	e.uid, e.gid = int(st.Uid), int(st.Gid)
-	if euid := os.Geteuid(); euid != 0 && e.uid == euid {
+	euid := os.Geteuid()
+	// Trees unpacked without root keep owners the inodes cannot hold in an
+	// xattr (rootfs.Apply): all of them with only the caller's id mapped,
+	// those beyond the subordinate range in a mapped user namespace.
+	if (euid != 0 && e.uid == euid) || (euid == 0 && e.uid == 0 && userns.Inside()) {
 		e.uid, e.gid = 0, 0
 		buf := make([]byte, 32)
 		if n, err := unix.Lgetxattr(path, ownerXattr, buf); err == nil {

@@ -237,7 +237,12 @@ func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 		_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)), 0)
 	}
 	if a.root && (hdr.Uid != 0 || hdr.Gid != 0) { // root's files are 0:0 already
-		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+		if err := os.Lchown(target, hdr.Uid, hdr.Gid); errors.Is(err, unix.EINVAL) && hdr.Typeflag != tar.TypeSymlink {
+			// Root of a user namespace whose subordinate range does not
+			// reach this id: the file stays root's, the owner is kept
+			// aside, as without root.
+			_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)), 0)
+		} else if err != nil {
 			return err
 		}
 		// chown clears setuid bits: set them again.

@@ -23,7 +23,7 @@ func setup(s childSpec) error {
 		}
 	} else {
 		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Lower, s.Upper, s.Work)
-		if s.Rootless {
+		if s.UserXattr {
 			opts += ",userxattr"
 		}
 		if err := unix.Mount("overlay", s.Merged, "overlay", 0, opts); err != nil {

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 const childArg = "__gantry_sandbox_init"
@@ -73,8 +75,8 @@ var warnOnce sync.Once
 // GANTRY_SANDBOX_NO_OVERLAY=1), it runs in a copy of the root filesystem
 // instead, and says so once.
 func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
-	if os.Geteuid() != 0 && spec.UID != 0 {
-		return Result{}, fmt.Errorf("RUN as user %d:%d needs root: without root, gantry maps only your own id, as root, into the sandbox", spec.UID, spec.GID)
+	if os.Geteuid() != 0 && (spec.UID != 0 || spec.GID != 0) {
+		return Result{}, fmt.Errorf("RUN as user %d:%d needs root or subordinate ids: %s, so gantry maps only your own id, as root, into the sandbox", spec.UID, spec.GID, userns.Why())
 	}
 	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
 		err := run(ctx, spec, stdout, stderr, false)
@@ -107,7 +109,8 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, Rootless: os.Geteuid() != 0})
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied,
+		Rootless: os.Geteuid() != 0, UserXattr: os.Geteuid() != 0 || userns.Inside()})
 	if err != nil {
 		return err
 	}
@@ -192,6 +195,9 @@ type childSpec struct {
 	Merged   string
 	Copied   bool // Upper is a whole copy of the root: bind it, no overlay
 	Rootless bool // in a user namespace mapping only the caller's id
+	// UserXattr: not the host's root (rootless, or root of a mapped user
+	// namespace): overlayfs keeps its metadata in user.* xattrs.
+	UserXattr bool
 }
 
 // IsChild reports whether this process is a sandbox child; main calls Init

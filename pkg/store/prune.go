@@ -51,7 +51,7 @@ func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 		}
 		res.Blobs++
 	}
-	for _, derived := range []string{"rootfs", "steps", "layers", "file-hashes.json"} {
+	for _, derived := range []string{"rootfs", "rootfs-rootless", "steps", "layers", "file-hashes.json"} {
 		if err := s.removeCounting(filepath.Join(s.root, "cache", derived), &res); err != nil {
 			return res, err
 		}

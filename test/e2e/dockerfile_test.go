@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -313,18 +314,64 @@ func TestRegistryBuildCache(t *testing.T) {
 	}
 }
 
-// RUN as an ordinary user: a user namespace maps the caller's id to root
-// and unprivileged overlayfs collects the changes. The images equal Docker's.
+// Without root and without subordinate ids, gantry maps only the caller's
+// id into the sandbox: the RUN cases that stay root build as Docker builds
+// them.
 func TestRootlessRun(t *testing.T) {
+	e := rootlessSuite(t, "gantry-e2e", false, []string{"env-arg", "stage-chain", "dir-perms", "run-exec-form", "expand-forms", "multistage"})
+	// A RUN as another user cannot switch ids: the error says what to grant.
+	dir := filepath.Join(filepath.Dir(e.root), "ctx", "run-as-1000")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nUSER 1000\nRUN true\n"), 0o644)
+	msg := e.gantryFails("build", dir, "-t", "example.com/rootless/u:1")
+	if !strings.Contains(msg, "needs root or subordinate ids") || !strings.Contains(msg, "/etc/subuid") {
+		t.Errorf("RUN as a user without subordinate ids: %s", msg)
+	}
+}
+
+// With a range in /etc/subuid and /etc/subgid, an unprivileged gantry runs
+// in a user namespace of its own (newuidmap): layers keep their owners, RUN
+// switches to the Dockerfile's USER, and every RUN case of the corpus builds
+// as Docker builds it, owners included.
+func TestRootlessSubordinateIDs(t *testing.T) {
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Fatal("newuidmap is missing (Debian package uidmap)")
+	}
+	var cases []string
+	entries, err := os.ReadDir("dockerfiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range entries {
+		if b, err := os.ReadFile(filepath.Join("dockerfiles", d.Name(), "Dockerfile")); err == nil && regexp.MustCompile(`(?m)^RUN`).Match(b) {
+			cases = append(cases, d.Name())
+		}
+	}
+	if len(cases) < 10 {
+		t.Fatalf("only %d RUN cases in the corpus", len(cases))
+	}
+	e := rootlessSuite(t, "gantry-e2e-sub", true, cases)
+	// The unpacked trees hold files of subordinate ids that the user could
+	// not remove outside the namespace; prune, run by the user, does.
+	e.gantry("prune")
+	if out := sh(t, "find", e.root, "-not", "-user", "gantry-e2e-sub"); strings.TrimSpace(out) != "" {
+		t.Errorf("after prune the store still holds files of other ids:\n%s", out)
+	}
+}
+
+// rootlessSuite builds the named corpus cases as an unprivileged user, with
+// or without a subordinate id range, and compares each with Docker's build.
+func rootlessSuite(t *testing.T, user string, subids bool, cases []string) *env {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test creates an unprivileged user and needs root (CI runs as root)")
 	}
-	const user = "gantry-e2e"
 	if _, err := shErr("id", user); err != nil {
 		sh(t, "useradd", "--no-create-home", "--shell", "/bin/false", user)
 	}
 	uid := strings.TrimSpace(sh(t, "id", "-u", user))
 	gid := strings.TrimSpace(sh(t, "id", "-g", user))
+	setSubordinateRange(t, "/etc/subuid", user, subids)
+	setSubordinateRange(t, "/etc/subgid", user, subids)
 	// Everything the user touches must be theirs: a copy of gantry, the
 	// store, the configs and the contexts.
 	home, err := os.MkdirTemp("", "gantry-rootless-") // t.TempDir's parent is 0700
@@ -348,18 +395,18 @@ func TestRootlessRun(t *testing.T) {
 		asUser: []string{"setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--"}}
 	saved := gantryBin
 	gantryBin = bin
-	defer func() { gantryBin = saved }()
+	t.Cleanup(func() { gantryBin = saved })
 	if out, _, _ := e.run(nil, "--help"); !strings.Contains(out, "gantry") {
 		t.Fatalf("gantry does not run as %s", user)
 	}
-	for _, name := range []string{"env-arg", "stage-chain", "dir-perms", "run-exec-form", "expand-forms", "multistage"} {
+	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := &env{t: t, root: e.root, config: e.config, docker: e.docker, asUser: e.asUser}
 			dir := filepath.Join(home, "ctx", name)
-			tag := "gantry-e2e-df/" + name + "-rootless:1"
+			tag := "gantry-e2e-df/" + name + "-" + user + ":1"
 			dockerBuild(t, dir, tag)
 			t.Cleanup(func() { shErr("docker", "rmi", "-f", tag) })
-			gname := "example.com/rootless/" + name + ":1"
+			gname := "example.com/" + user + "/" + name + ":1"
 			e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", gname)
 			if want, got := normalize(dockerConfig(t, tag)), normalize(gantryConfig(t, e, gname)); !reflect.DeepEqual(want, got) {
 				t.Errorf("config differs\ndocker: %+v\ngantry: %+v", want, got)
@@ -371,6 +418,25 @@ func TestRootlessRun(t *testing.T) {
 			e.gantry("export", gname, "-o", filepath.Join(tmp, "gantry.tar"))
 			compareTrees(t, readTar(t, filepath.Join(tmp, "docker.tar")), readTar(t, filepath.Join(tmp, "gantry.tar")))
 		})
+	}
+	return e
+}
+
+// setSubordinateRange grants user a range of 65536 ids in file (or takes
+// its range away), as useradd does with SUB_UID_COUNT.
+func setSubordinateRange(t *testing.T, file, user string, grant bool) {
+	raw, _ := os.ReadFile(file)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if l != "" && !strings.HasPrefix(l, user+":") {
+			lines = append(lines, l)
+		}
+	}
+	if grant {
+		lines = append(lines, user+":300000:65536")
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,229 @@
+// Package userns gives an unprivileged gantry the ids a build needs.
+//
+// Without root, gantry can map only the caller's own id into a user
+// namespace, so every file is root's and a RUN as another USER cannot
+// switch ids. Where the system grants the user a range of subordinate ids
+// (/etc/subuid and /etc/subgid, with the setuid helpers newuidmap and
+// newgidmap of the uidmap package), gantry re-executes itself in a user
+// namespace that maps the caller to root and the range to ids 1..N, as
+// rootless Podman does. Inside it gantry is root: layers unpack with their
+// real owners, RUN switches users, and changes are read back with the ids
+// the image sees.
+package userns
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// stateEnv tells a re-executed gantry where it is: "wait" until its maps
+// are written, then "1" once it runs as root in the namespace.
+const stateEnv = "_GANTRY_USERNS"
+
+// Range is one line of /etc/subuid or /etc/subgid.
+type Range struct{ Start, Count int }
+
+// SubordinateRange finds the first range granted to the user (by name or by
+// numeric id) in an /etc/subuid-style file.
+func SubordinateRange(file, name string, id int) (Range, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return Range{}, false
+	}
+	defer f.Close()
+	return parseRange(f, name, id)
+}
+
+func parseRange(r io.Reader, name string, id int) (Range, bool) {
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		fields := strings.Split(strings.TrimSpace(s.Text()), ":")
+		if len(fields) != 3 || (fields[0] != name && fields[0] != strconv.Itoa(id)) {
+			continue
+		}
+		start, err1 := strconv.Atoi(fields[1])
+		count, err2 := strconv.Atoi(fields[2])
+		if err1 == nil && err2 == nil && count > 0 {
+			return Range{start, count}, true
+		}
+	}
+	return Range{}, false
+}
+
+// Inside reports whether this process runs in a user namespace other than
+// the host's: its root is then no real root, and overlayfs needs its
+// userxattr option.
+func Inside() bool { return inside() }
+
+var inside = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+})
+
+// Mapped reports whether this gantry is the re-executed one.
+func Mapped() bool { return os.Getenv(stateEnv) == "1" }
+
+// plan is what the re-exec needs: the helpers and the ranges.
+type plan struct {
+	newuidmap, newgidmap string
+	uids, gids           Range
+}
+
+// available finds the helpers and the caller's ranges; why says what is
+// missing when they are not.
+func available() (p plan, why string) {
+	var err error
+	if p.newuidmap, err = exec.LookPath("newuidmap"); err != nil {
+		return p, "newuidmap is not installed (Debian package uidmap)"
+	}
+	if p.newgidmap, err = exec.LookPath("newgidmap"); err != nil {
+		return p, "newgidmap is not installed (Debian package uidmap)"
+	}
+	name := strconv.Itoa(os.Getuid())
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	var ok bool
+	if p.uids, ok = SubordinateRange("/etc/subuid", name, os.Getuid()); !ok {
+		return p, "/etc/subuid grants no range to " + name
+	}
+	if p.gids, ok = SubordinateRange("/etc/subgid", name, os.Getuid()); !ok {
+		return p, "/etc/subgid grants no range to " + name
+	}
+	return p, ""
+}
+
+// Why says why RUN cannot switch users without root here, for an error
+// message; "" when it can.
+func Why() string {
+	if os.Geteuid() == 0 {
+		return ""
+	}
+	_, why := available()
+	return why
+}
+
+// Enter is called first thing by main. As root, or where no subordinate
+// ids are granted (or GANTRY_USERNS=0), it returns and gantry runs as it
+// is. Otherwise it re-executes gantry in a new user namespace and exits
+// with its exit code: it returns only in the re-executed process, which
+// then runs as root of that namespace.
+func Enter() error {
+	switch os.Getenv(stateEnv) {
+	case "1":
+		return nil
+	case "wait":
+		return becomeRoot()
+	}
+	if os.Geteuid() == 0 || os.Getenv("GANTRY_USERNS") == "0" {
+		return nil
+	}
+	p, why := available()
+	if why != "" {
+		return nil
+	}
+	code, err := reexec(p)
+	if err != nil {
+		return fmt.Errorf("entering a user namespace (set GANTRY_USERNS=0 to run without one): %w", err)
+	}
+	os.Exit(code)
+	return nil
+}
+
+// reexec runs gantry again in a new user namespace, writes its id maps
+// with the setuid helpers, lets it go and waits for it.
+func reexec(p plan) (int, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), stateEnv+"=wait")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{r} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, Pdeathsig: syscall.SIGKILL}
+	// Signals sent to this process are the child's to handle: it cleans up.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	r.Close()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	maps := [][]string{
+		{p.newuidmap, pid, "0", uid, "1", "1", strconv.Itoa(p.uids.Start), strconv.Itoa(p.uids.Count)},
+		{p.newgidmap, pid, "0", gid, "1", "1", strconv.Itoa(p.gids.Start), strconv.Itoa(p.gids.Count)},
+	}
+	for _, m := range maps {
+		if out, err := exec.Command(m[0], m[1:]...).CombinedOutput(); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			w.Close()
+			return 0, fmt.Errorf("%s: %v: %s", m[0], err, strings.TrimSpace(string(out)))
+		}
+	}
+	w.Close() // go
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return 128 + int(st.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+// becomeRoot runs in the child: once the parent has written the maps (it
+// closes fd 3), exec gantry again, as root of the namespace with its
+// capabilities (the first exec ran before the maps and lost them).
+func becomeRoot() error {
+	f := os.NewFile(3, "userns-sync")
+	io.Copy(io.Discard, f)
+	f.Close()
+	if b, err := os.ReadFile("/proc/self/uid_map"); err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return errors.New("entering a user namespace: the id maps were not written")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append([]string{stateEnv + "=1"}, withoutState(os.Environ())...)
+	return syscall.Exec(self, os.Args, env)
+}
+
+func withoutState(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, stateEnv+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
