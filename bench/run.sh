@@ -90,11 +90,17 @@ g() { "$gantry" --root "$work/store" --progress quiet "$@"; }
 echo "pull into a store/archive:"
 pull_gantry() { g pull "$src/bench/go:1" && g save "$src/bench/go:1" -o "$work/out.tar"; }
 pull_gantry_compressed() { g pull "$src/bench/go:1" && g save --compressed-layers "$src/bench/go:1" -o "$work/out.tar"; }
+# One step: save pulls what the store lacks and writes the archive while
+# the layers arrive.
+save_gantry_pulling() { g save "$src/bench/go:1" -o "$work/out.tar"; }
+save_gantry_pulling_compressed() { g save --compressed-layers "$src/bench/go:1" -o "$work/out.tar"; }
 pull_crane() { crane pull --insecure "$src/bench/go:1" "$work/out.tar"; }
 pull_skopeo() { skopeo copy -q --src-tls-verify=false "docker://$src/bench/go:1" "docker-archive:$work/out.tar:bench/go:1"; }
 pull_gantry_store_only() { g pull "$src/bench/go:1"; }
 measure "gantry pull + save" fresh pull_gantry
 measure "gantry pull + save --compressed-layers" fresh pull_gantry_compressed
+measure "gantry save (pulling)" fresh save_gantry_pulling
+measure "gantry save --compressed-layers (pulling)" fresh save_gantry_pulling_compressed
 measure "crane pull (tarball)" fresh pull_crane
 measure "skopeo copy to docker-archive" fresh pull_skopeo
 measure "gantry pull (store only)" fresh pull_gantry_store_only
@@ -124,5 +130,7 @@ echo
 echo "ratios to crane (lower is better for gantry):"
 echo "  pull+save / crane pull:           $(ratio "${result[gantry pull + save]}" "${result[crane pull (tarball)]}")"
 echo "  pull+save --compressed-layers:    $(ratio "${result[gantry pull + save --compressed-layers]}" "${result[crane pull (tarball)]}")"
+echo "  save (pulling) / crane pull:      $(ratio "${result[gantry save (pulling)]}" "${result[crane pull (tarball)]}")"
+echo "  save --compressed-layers (pulling): $(ratio "${result[gantry save --compressed-layers (pulling)]}" "${result[crane pull (tarball)]}")"
 echo "  pull (store only) / crane pull:   $(ratio "${result[gantry pull (store only)]}" "${result[crane pull (tarball)]}")"
 echo "  push / crane push (OCI layout):   $(ratio "${result[gantry push (from store)]}" "${result[crane push (OCI layout)]}")"

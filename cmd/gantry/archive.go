@@ -11,15 +11,16 @@ import (
 
 	"github.com/gantry-build/gantry/internal/atomicfile"
 	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/store"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
 func newSaveCommand(g *globals) *cobra.Command {
-	var output, format string
+	var output, format, pull string
 	var compressed bool
 	cmd := &cobra.Command{
 		Use:   "save IMAGE... -o FILE",
-		Short: "Write stored images to one archive that docker load reads (or an OCI layout tar)",
+		Short: "Write images to one archive that docker load reads (or an OCI layout tar), pulling those not stored",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output == "" {
@@ -29,28 +30,42 @@ func newSaveCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := g.store()
-			if err != nil {
-				return err
+			opts := transfer.SaveOptions{
+				// OCI layouts get OCI media types, as skopeo writes them: umoci
+				// and other OCI-only tools refuse Docker media types.
+				SaveOptions: archive.SaveOptions{Format: format, Platform: want, OCIMediaTypes: format == "oci", CompressedLayers: compressed},
 			}
-			// OCI layouts get OCI media types, as skopeo writes them: umoci and
-			// other OCI-only tools refuse Docker media types.
-			opts := archive.SaveOptions{Format: format, Platform: want, OCIMediaTypes: format == "oci", CompressedLayers: compressed}
+			var st *store.Store
+			switch pull {
+			case "missing":
+				if st, opts.Registry, opts.Progress, err = g.transferSetup(); err != nil {
+					return err
+				}
+				defer opts.Progress.Close()
+			case "never":
+				if st, err = g.store(); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("--pull %q: want missing or never", pull)
+			}
+			save := func(w io.Writer) error { return transfer.Save(cmd.Context(), st, w, args, opts) }
 			if output == "-" {
-				return transfer.Save(st, cmd.OutOrStdout(), args, opts)
+				return save(cmd.OutOrStdout())
 			}
 			return atomicfile.Write(output, func(w io.Writer) error {
 				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {
 					zw, _ := pgzip.NewWriterLevel(w, gzip.DefaultCompression)
-					if err := transfer.Save(st, zw, args, opts); err != nil {
+					if err := save(zw); err != nil {
 						return err
 					}
 					return zw.Close()
 				}
-				return transfer.Save(st, w, args, opts)
+				return save(w)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&pull, "pull", "missing", "images the store lacks: missing pulls them (the archive is written as they arrive), never fails")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "archive to write; - for standard output; a .gz name compresses it")
 	cmd.Flags().StringVar(&format, "format", "docker", "archive format: docker or oci")
 	cmd.Flags().BoolVar(&compressed, "compressed-layers", false, "docker format: keep layers gzip-compressed (smaller, faster; docker load ≥ 1.10 reads it)")

@@ -3,6 +3,7 @@ package archive
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -30,6 +31,10 @@ func (b *blobWriter) bytes(h v1.Hash, data []byte) error {
 
 // layer writes the layer's stored bytes, checked against its digest.
 // Non-distributable layers stay out, as registries and Docker leave them.
+// digestVerified is a blob reader whose content was checked against its
+// digest before (a blob of gantry's store): copying it needs no second hash.
+type digestVerified interface{ DigestVerified() bool }
+
 func (b *blobWriter) layer(l v1.Layer) error {
 	mt, err := l.MediaType()
 	if err != nil {
@@ -54,10 +59,13 @@ func (b *blobWriter) layer(l v1.Layer) error {
 		return fmt.Errorf("layer %s: %w", h, err)
 	}
 	defer rc.Close()
-	vr := newVerifyReader(rc, nil, h, func(got v1.Hash) error {
-		return fmt.Errorf("content is %s (digest mismatch)", got)
-	})
-	if err := b.tw.stream(blobPath(h), size, vr); err != nil {
+	var r io.Reader = rc
+	if v, ok := rc.(digestVerified); !ok || !v.DigestVerified() {
+		r = newVerifyReader(rc, nil, h, func(got v1.Hash) error {
+			return fmt.Errorf("content is %s (digest mismatch)", got)
+		})
+	}
+	if err := b.tw.stream(blobPath(h), size, r); err != nil {
 		return fmt.Errorf("layer %s: %w", h, err)
 	}
 	return nil

@@ -203,8 +203,8 @@ func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, from
 	}
 	if want != nil && rm.Index == nil {
 		cf, err := rm.Image.ConfigFile()
-		if err == nil && !platform.Matches(*want, *cf.Platform()) {
-			return nil, fmt.Errorf("base image %s is %s only, not %s", from, platform.String(*cf.Platform()), platform.String(*want))
+		if err == nil && !platform.Matches(*want, platform.OfConfig(cf)) {
+			return nil, fmt.Errorf("base image %s is %s only, not %s", from, platform.String(platform.OfConfig(cf)), platform.String(*want))
 		}
 	}
 	return rm.Image, nil

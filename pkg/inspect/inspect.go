@@ -62,7 +62,7 @@ func Image(name string, img v1.Image) (*Report, error) {
 	}
 	r := &Report{
 		Name: name, Digest: digest.String(), MediaType: mt, ID: m.Config.Digest.String(),
-		Platform: platform.String(*cf.Platform()), Config: cf, Size: m.Config.Size,
+		Platform: platform.String(platform.OfConfig(cf)), Config: cf, Size: m.Config.Size,
 	}
 	if !cf.Created.IsZero() {
 		t := cf.Created.UTC()

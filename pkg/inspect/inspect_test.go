@@ -62,3 +62,25 @@ func TestHumanSize(t *testing.T) {
 		}
 	}
 }
+
+// An image whose config names no platform (crane append on scratch makes
+// them) is reported, not a crash.
+func TestReportWithoutPlatform(t *testing.T) {
+	img, err := random.Image(100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "", ""
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Image("example.com/x:1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Platform != "unknown" {
+		t.Errorf("platform = %q, want unknown", r.Platform)
+	}
+}

@@ -72,7 +72,7 @@ func fillImage(st *store.Store, h v1.Hash, row *Row, counted map[v1.Hash]bool) {
 	}
 	row.ID = m.Config.Digest.String()
 	if row.Platform == "" {
-		row.Platform = platform.String(*cf.Platform())
+		row.Platform = platform.String(platform.OfConfig(cf))
 	}
 	if !cf.Created.IsZero() && (row.Created == nil || cf.Created.After(*row.Created)) {
 		t := cf.Created.UTC()

@@ -56,11 +56,23 @@ func Normalize(p v1.Platform) v1.Platform {
 
 // String prints os/arch[/variant].
 func String(p v1.Platform) string {
+	if p.OS == "" && p.Architecture == "" {
+		return "unknown"
+	}
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// OfConfig is the platform an image config names; the zero platform when
+// it names none (images made by crane append on scratch).
+func OfConfig(cf *v1.ConfigFile) v1.Platform {
+	if p := cf.Platform(); p != nil {
+		return *p
+	}
+	return v1.Platform{}
 }
 
 // Matches reports whether an image for have runs where want is asked for.

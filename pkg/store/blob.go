@@ -76,6 +76,29 @@ func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
 	return err
 }
 
+// writeVerified is WriteBlob for a reader that checks the digest itself
+// and fails at its end on a mismatch: the copy is not hashed again, but a
+// failed read still leaves nothing under the final name.
+func (s *Store) writeVerified(h v1.Hash, size int64, r io.Reader) error {
+	if s.HasBlob(h) {
+		return nil
+	}
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		return err
+	}
+	w.h = nil
+	defer w.Abort()
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", h, err)
+	}
+	if size >= 0 && n != size {
+		return fmt.Errorf("blob %s: %w: got %d bytes, want %d", h, ErrDigestMismatch, n, size)
+	}
+	return w.commitAs(h)
+}
+
 // WriteBlobBytes stores b and returns its descriptor digest.
 func (s *Store) WriteBlobBytes(b []byte) (v1.Hash, error) {
 	sum := sha256.Sum256(b)
@@ -104,7 +127,9 @@ func (s *Store) NewBlobWriter() (*BlobWriter, error) {
 
 func (w *BlobWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
 	w.n += int64(n)
 	return n, err
 }
@@ -120,18 +145,22 @@ func (w *BlobWriter) Size() int64 { return w.n }
 // Commit gives the blob its final name and returns its digest.
 func (w *BlobWriter) Commit() (v1.Hash, error) {
 	h := w.Digest()
+	return h, w.commitAs(h)
+}
+
+func (w *BlobWriter) commitAs(h v1.Hash) error {
 	if err := w.f.Close(); err != nil {
 		w.Abort()
-		return h, fmt.Errorf("blob %s: %w", h, err)
+		return fmt.Errorf("blob %s: %w", h, err)
 	}
 	w.done = true
 	// Concurrent writers of the same blob rename identical bytes: whichever
 	// wins, the content under the final name is whole and correct.
 	if err := os.Rename(w.f.Name(), w.store.BlobPath(h)); err != nil {
 		os.Remove(w.f.Name())
-		return h, fmt.Errorf("blob %s: %w", h, err)
+		return fmt.Errorf("blob %s: %w", h, err)
 	}
-	return h, nil
+	return nil
 }
 
 // Abort discards the blob; it is a no-op after Commit.

@@ -14,6 +14,14 @@ import (
 type WriteOptions struct {
 	Jobs     int               // blobs written at once; <1 means 4
 	Progress progress.Reporter // nil means silent
+	// SourceVerifies: the layers' Compressed readers fail on a size or
+	// digest mismatch themselves, as go-containerregistry's remote layers
+	// do, so the store does not hash every byte a second time (on a fast
+	// registry the second hash costs as much CPU as the download).
+	SourceVerifies bool
+	// Stored, when set, is called as each layer blob gets its final name,
+	// so that a reader can start on it while the others still arrive.
+	Stored func(v1.Hash)
 }
 
 func (o WriteOptions) reporter() progress.Reporter {
@@ -67,7 +75,13 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 			if err != nil {
 				return err
 			}
-			return s.writeLayer(ctx, l, ld, label, rep)
+			if err := s.writeLayer(ctx, l, ld, label, rep, opts.SourceVerifies); err != nil {
+				return err
+			}
+			if opts.Stored != nil {
+				opts.Stored(ld.Digest)
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -87,7 +101,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 	return s.describe(img, digest, rawManifest, m)
 }
 
-func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter) error {
+func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter, verified bool) error {
 	id := ld.Digest.String()
 	rep.Start(id, label, ld.Size)
 	rc, err := l.Compressed()
@@ -97,7 +111,11 @@ func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, la
 	}
 	defer rc.Close()
 	r := progress.Reader(ctx, rc, rep, id)
-	if err := s.WriteBlob(ld.Digest, ld.Size, r); err != nil {
+	write := s.WriteBlob
+	if verified {
+		write = s.writeVerified
+	}
+	if err := write(ld.Digest, ld.Size, r); err != nil {
 		rep.Fail(id, err)
 		return fmt.Errorf("%s: %w", label, err)
 	}

@@ -3,6 +3,8 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/registry"
 )
 
 // dockerID is the image ID Docker 20.10 gave testdata/hello-docker.tar.
@@ -52,7 +55,7 @@ func TestLoadDockerArchiveKeepsImageID(t *testing.T) {
 
 	// Save → load in a fresh store keeps the ID too, from stdin as well.
 	var buf bytes.Buffer
-	if err := Save(st, &buf, []string{"gantry-testdata/hello:1", "gantry-testdata/hello:latest"}, archive.SaveOptions{}); err != nil {
+	if err := Save(context.Background(), st, &buf, []string{"gantry-testdata/hello:1", "gantry-testdata/hello:latest"}, SaveOptions{SaveOptions: archive.SaveOptions{}}); err != nil {
 		t.Fatal(err)
 	}
 	st2 := newStore(t)
@@ -76,7 +79,7 @@ func TestSaveCompressedLayersLoadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Save(st, &buf, []string{"gantry-testdata/hello:1"}, archive.SaveOptions{CompressedLayers: true}); err != nil {
+	if err := Save(context.Background(), st, &buf, []string{"gantry-testdata/hello:1"}, SaveOptions{SaveOptions: archive.SaveOptions{CompressedLayers: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len() > 1<<20 {
@@ -116,5 +119,64 @@ func TestLoadTruncatedArchiveFailsCleanly(t *testing.T) {
 	tmp, _ := os.ReadDir(filepath.Join(st.Root(), "tmp"))
 	if len(tmp) != 0 {
 		t.Errorf("temp files left: %v", tmp)
+	}
+}
+
+// Save pulls what the store lacks and writes the archive while the layers
+// arrive: the archive equals a save of the stored image, and a pull that
+// fails leaves no archive content, no blob under a bad digest and no name.
+func TestSavePullsMissingImages(t *testing.T) {
+	reg := newTestRegistry(t)
+	img := randomImage(t, "amd64")
+	reg.push(t, "app/img:1", img)
+	ctx := context.Background()
+	rc := fastClient(t, registry.Config{})
+	ref := reg.host() + "/app/img:1"
+
+	st := newStore(t)
+	if err := Save(ctx, st, io.Discard, []string{ref}, SaveOptions{}); err == nil || !strings.Contains(err.Error(), "pull it first") {
+		t.Fatalf("save of a missing image without a registry: %v", err)
+	}
+	var pulled, stored bytes.Buffer
+	if err := Save(ctx, st, &pulled, []string{ref}, SaveOptions{Registry: rc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(st, ref); err != nil {
+		t.Fatalf("the pulled image is not stored: %v", err)
+	}
+	if err := Save(ctx, st, &stored, []string{ref}, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pulled.Bytes(), stored.Bytes()) {
+		t.Error("the archive written while pulling differs from a save of the stored image")
+	}
+	res, err := LoadReader(ctx, newStore(t), &pulled, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := img.ConfigName(); len(res) != 1 || res[0].ID != want {
+		t.Errorf("loaded %+v, want image ID %s", res, want)
+	}
+
+	m, _ := img.Manifest()
+	bad := m.Layers[1].Digest
+	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/blobs/"+bad.String()) && r.Method == http.MethodGet {
+			w.Write(make([]byte, m.Layers[1].Size))
+			return true
+		}
+		return false
+	}
+	defer func() { reg.hook = nil }()
+	st2 := newStore(t)
+	err = Save(ctx, st2, io.Discard, []string{ref}, SaveOptions{Registry: rc})
+	if err == nil || !strings.Contains(err.Error(), bad.String()) {
+		t.Fatalf("save with a corrupt layer: %v, want it to name %s", err, bad)
+	}
+	if st2.HasBlob(bad) {
+		t.Error("a corrupt blob was stored under its digest")
+	}
+	if _, err := st2.Get(ref); err == nil {
+		t.Error("a failed pull named the image")
 	}
 }

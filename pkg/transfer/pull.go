@@ -21,6 +21,12 @@ type PullOptions struct {
 	Platform     *v1.Platform // nil: the host's
 	AllPlatforms bool         // keep the whole index
 	Progress     progress.Reporter
+	// OnImage, when set, gets the image about to be stored, before its
+	// layers are fetched (not for --all-platforms pulls); Stored is told of
+	// each layer blob as it lands. Together they let save stream an image
+	// while it is pulled.
+	OnImage func(v1.Image)
+	Stored  func(v1.Hash)
 }
 
 // PullResult tells what a pull did.
@@ -77,7 +83,8 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 		return res, nil
 	}
 
-	wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: rep}
+	// Remote layers hash what they serve and fail on a mismatch.
+	wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: rep, SourceVerifies: true, Stored: opts.Stored}
 	var stored v1.Descriptor
 	switch {
 	case desc.MediaType.IsIndex() && opts.AllPlatforms:
@@ -89,7 +96,7 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 			return res, fmt.Errorf("pull %s: %w", reference.Familiar(ref), err)
 		}
 	case desc.MediaType.IsIndex():
-		if stored, err = pullPlatform(ctx, st, desc, want, ref, wopts); err != nil {
+		if stored, err = pullPlatform(ctx, st, desc, want, ref, wopts, opts.OnImage); err != nil {
 			return res, err
 		}
 	case desc.MediaType.IsSchema1():
@@ -98,6 +105,9 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 		img, err := desc.Image()
 		if err != nil {
 			return res, malformed(ref, err)
+		}
+		if opts.OnImage != nil {
+			opts.OnImage(img)
 		}
 		if stored, err = st.WriteImage(ctx, img, wopts); err != nil {
 			return res, fmt.Errorf("pull %s: %w", reference.Familiar(ref), err)
@@ -133,7 +143,7 @@ func upToDate(e store.Entry, served v1.Hash, want v1.Platform, all bool) bool {
 }
 
 // pullPlatform stores the image for want out of the index desc.
-func pullPlatform(ctx context.Context, st *store.Store, desc *remote.Descriptor, want v1.Platform, ref name.Reference, wopts store.WriteOptions) (v1.Descriptor, error) {
+func pullPlatform(ctx context.Context, st *store.Store, desc *remote.Descriptor, want v1.Platform, ref name.Reference, wopts store.WriteOptions, onImage func(v1.Image)) (v1.Descriptor, error) {
 	idx, err := desc.ImageIndex()
 	if err != nil {
 		return v1.Descriptor{}, malformed(ref, err)
@@ -155,6 +165,9 @@ func pullPlatform(ctx context.Context, st *store.Store, desc *remote.Descriptor,
 	}
 	if err != nil {
 		return v1.Descriptor{}, malformed(ref, err)
+	}
+	if onImage != nil {
+		onImage(img)
 	}
 	stored, err := st.WriteImage(ctx, img, wopts)
 	if err != nil {

@@ -39,8 +39,17 @@ func Resolve(st *store.Store, arg string) (store.Entry, error) {
 	if perr != nil {
 		return store.Entry{}, perr
 	}
-	return store.Entry{}, fmt.Errorf("no such image: %s (pull it first: gantry pull %s)", arg, arg)
+	return store.Entry{}, &NotStoredError{Arg: arg}
 }
+
+// NotStoredError is an image name the store does not hold.
+type NotStoredError struct{ Arg string }
+
+func (e *NotStoredError) Error() string {
+	return fmt.Sprintf("no such image: %s (pull it first: gantry pull %s)", e.Arg, e.Arg)
+}
+
+func (e *NotStoredError) Unwrap() error { return store.ErrNotFound }
 
 func looksLikeDigest(s string) bool {
 	s = strings.TrimPrefix(s, "sha256:")

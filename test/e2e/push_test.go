@@ -375,3 +375,22 @@ func TestSaveCompressedLayersDockerLoads(t *testing.T) {
 	}
 	sh(t, "skopeo", "inspect", "docker-archive:"+archive)
 }
+
+// save pulls an image the store lacks and writes the archive as the layers
+// arrive; Docker loads and runs it, and the image stays stored.
+func TestSavePullsFromTheRegistry(t *testing.T) {
+	e := newEnv(t)
+	archive := filepath.Join(t.TempDir(), "pulled.tar")
+	if msg := e.gantryFails("save", "--pull", "never", baseRef("amd64"), "-o", archive); !strings.Contains(msg, "no such image") {
+		t.Errorf("save --pull never of a missing image: %s", msg)
+	}
+	e.gantry("save", baseRef("amd64"), "-o", archive)
+	id := strings.TrimSpace(sh(t, "docker", "load", "-q", "-i", archive))
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", baseRef("amd64")) })
+	if got := sh(t, "docker", "run", "--rm", "--network", "none", baseRef("amd64"), "echo", "pulled"); strings.TrimSpace(got) != "pulled" {
+		t.Errorf("docker run printed %q (load said %s)", got, id)
+	}
+	if out := e.gantry("images"); !strings.Contains(out, "busybox") {
+		t.Errorf("the pulled image is not stored:\n%s", out)
+	}
+}
