@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -25,7 +26,9 @@ func main() {
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile()
 	err := newRootCommand().ExecuteContext(ctx)
+	stopProfile()
 	stop()
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
@@ -38,6 +41,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
 		os.Exit(1)
 	}
+}
+
+// startProfile writes a CPU profile to $GANTRY_CPUPROFILE, for the
+// benchmarks in bench/ (go tool pprof gantry FILE).
+func startProfile() func() {
+	path := os.Getenv("GANTRY_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gantry: GANTRY_CPUPROFILE:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // oneLine keeps an error on one line, as scripts grep for it.

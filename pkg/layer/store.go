@@ -2,7 +2,6 @@ package layer
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -231,6 +230,10 @@ func mediaType(compression string, oci bool) (types.MediaType, error) {
 	return "", fmt.Errorf("unknown --compression %q: use gzip, zstd or none", compression)
 }
 
+// gzipLevel is part of the cache key (gantry-layer-v2): every machine makes
+// the same blob for the same files.
+const gzipLevel = 3
+
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
@@ -239,8 +242,11 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	switch compression {
 	case Gzip:
 		// pgzip's output depends on level and block size only, not on the
-		// number of cores: the digest is the same on every machine.
-		return pgzip.NewWriterLevel(w, gzip.DefaultCompression)
+		// number of cores: the digest is the same on every machine. Level 3
+		// compresses a source tree at nearly twice the speed of the default
+		// level 6 for 10% more bytes (go-containerregistry and crane use
+		// level 1); a build spends its time here, a push mostly does not.
+		return pgzip.NewWriterLevel(w, gzipLevel)
 	case Zstd:
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
 	}
@@ -252,7 +258,7 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 // Content, not mtime, decides: a copy of the folder hits the cache too.
 func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-layer-v1\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
+	fmt.Fprintf(h, "gantry-layer-v2\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
 	for i, e := range entries {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
 		if o.KeepOwners {

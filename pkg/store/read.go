@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -33,7 +34,19 @@ func (s *Store) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", h, err)
 	}
-	return partial.CompressedToImage(&storedImage{s: s, raw: raw, m: m, mt: mt})
+	img := &storedImage{s: s, raw: raw, m: m, mt: mt}
+	img.diffIDs = sync.OnceValue(func() []v1.Hash {
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			return nil
+		}
+		cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		if err != nil {
+			return nil
+		}
+		return cf.RootFS.DiffIDs
+	})
+	return partial.CompressedToImage(img)
 }
 
 // Index returns the stored index with digest h.
@@ -83,6 +96,8 @@ type storedImage struct {
 	raw []byte
 	m   *v1.Manifest
 	mt  types.MediaType
+
+	diffIDs func() []v1.Hash // the config's, read once
 }
 
 func (i *storedImage) RawManifest() ([]byte, error)        { return i.raw, nil }
@@ -99,10 +114,16 @@ func (i *storedImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) 
 	if h == i.m.Config.Digest {
 		return &storedBlob{s: i.s, d: i.m.Config}, nil
 	}
-	for _, l := range i.m.Layers {
-		if l.Digest == h {
-			return &storedBlob{s: i.s, d: l}, nil
+	for n, l := range i.m.Layers {
+		if l.Digest != h {
+			continue
 		}
+		// The diff ID comes from the config: go-containerregistry would
+		// otherwise decompress the whole layer to compute it.
+		if ids := i.diffIDs(); len(ids) == len(i.m.Layers) {
+			return &storedLayer{storedBlob: storedBlob{s: i.s, d: l}, diffID: ids[n]}, nil
+		}
+		return &storedBlob{s: i.s, d: l}, nil
 	}
 	return nil, fmt.Errorf("layer %s is not in this image", h)
 }

@@ -223,3 +223,40 @@ func TestPruneKeepsExtraRootsAndDropsCaches(t *testing.T) {
 		t.Error("an unnamed image without a root survived prune")
 	}
 }
+
+// A stored image's layers know their diff IDs from the config: asking for
+// one must not decompress the layer (it did: a RUN after a 150 MB COPY spent
+// half a second in gunzip to learn what the config says).
+func TestStoredLayersTakeDiffIDsFromTheConfig(t *testing.T) {
+	s := open(t)
+	img, err := random.Image(1<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := s.WriteImage(context.Background(), img, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Image(desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	m, _ := img.Manifest()
+	// Spoil the blobs: only reading them could now give another answer.
+	for _, l := range m.Layers {
+		if err := os.WriteFile(s.BlobPath(l.Digest), []byte("not gzip"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layers, err := got.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range layers {
+		d, err := l.DiffID()
+		if err != nil || d != cf.RootFS.DiffIDs[i] {
+			t.Errorf("layer %d: diff ID %v, %v; want %v from the config", i, d, err, cf.RootFS.DiffIDs[i])
+		}
+	}
+}
