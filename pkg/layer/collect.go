@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -219,7 +220,7 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 		return e
 	}
 	e.uid, e.gid = int(st.Uid), int(st.Gid)
-	euid := os.Geteuid()
+	euid := effectiveUID()
 	// Trees unpacked without root keep owners the inodes cannot hold in an
 	// xattr (rootfs.Apply): all of them with only the caller's id mapped,
 	// those beyond the subordinate range in a mapped user namespace.
@@ -232,6 +233,10 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 	}
 	return e
 }
+
+// effectiveUID does not change while gantry runs; asking once per file of a
+// large tree is a system call per file.
+var effectiveUID = sync.OnceValue(os.Geteuid)
 
 // ownerXattr is rootfs.OwnerXattr (layer cannot import rootfs).
 const ownerXattr = "user.gantry.owner"

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 
+	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -271,7 +272,7 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 }
 
 func hashFile(e Entry) ([]byte, error) {
-	f, err := os.Open(e.Source)
+	f, err := rawfile.Open(e.Source)
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

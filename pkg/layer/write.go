@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/gantry-build/gantry/internal/rawfile"
 )
 
 // Write writes entries as a tar stream: every entry owned by o.UID:o.GID,
@@ -100,7 +102,7 @@ func specialBits(m fs.FileMode) int64 {
 }
 
 func copyFile(w io.Writer, e Entry) error {
-	f, err := os.Open(e.Source)
+	f, err := rawfile.Open(e.Source)
 	if err != nil {
 		return fmt.Errorf("layer: %w", err)
 	}
@@ -109,11 +111,11 @@ func copyFile(w io.Writer, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("layer: reading %s: %w", e.Source, err)
 	}
-	fi, err := f.Stat()
+	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("layer: %w", err)
+		return fmt.Errorf("layer: %s: %w", e.Source, err)
 	}
-	if n != e.Size || fi.Size() != e.Size || !fi.ModTime().Equal(e.modTime) {
+	if n != e.Size || st.Size != e.Size || !time.Unix(st.Mtim.Unix()).Equal(e.modTime) {
 		return fmt.Errorf("layer: %s changed while it was being read; build again when it is stable", e.Source)
 	}
 	return nil

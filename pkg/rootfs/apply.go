@@ -19,6 +19,8 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/gantry-build/gantry/internal/rawfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -58,6 +60,7 @@ type applier struct {
 	created  map[string]bool   // paths this layer made: an opaque marker spares them
 	madeDirs map[string]string // directories this layer made → where they are
 	dirs     []dirTime
+	buf      []byte
 }
 
 type dirTime struct {
@@ -130,6 +133,20 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if _, fresh := a.madeDirs[path.Dir(rel)]; fresh && hdr.Typeflag == tar.TypeReg {
+		// The parent is this layer's own new directory: nothing can be in
+		// the way but an earlier entry of the same name, which O_EXCL
+		// reports (the general path below then replaces it). A tree of
+		// small files spends its time in these few syscalls.
+		err := a.regular(hdr, target, r)
+		if !errors.Is(err, unix.EEXIST) {
+			if err != nil {
+				return fmt.Errorf("layer entry %q: %w", rel, err)
+			}
+			a.created[rel] = true
+			return nil
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return fmt.Errorf("layer entry %q: %w", rel, err)
 	}
@@ -161,17 +178,7 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 		}
 		a.dirs = append(a.dirs, dirTime{target, hdr.ModTime})
 	case tar.TypeReg: // the reader reports old-style regular files (TypeRegA) as TypeReg
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, r); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
+		return a.regular(hdr, target, r)
 	case tar.TypeSymlink:
 		// The target is content, not a path to follow now: it is resolved
 		// inside the root whenever something is later written through it.
@@ -207,6 +214,29 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 		return nil // pax globals and the like carry no file
 	}
 	if err := os.Chmod(target, mode|specialBits(hdr.Mode)); err != nil {
+		return err
+	}
+	return a.finish(hdr, target, nil)
+}
+
+// regular writes a regular file that must not exist yet (EEXIST if it
+// does).
+func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
+	f, err := rawfile.CreateNew(target, 0o600)
+	if err != nil {
+		return err
+	}
+	if a.buf == nil {
+		a.buf = make([]byte, 256<<10)
+	}
+	_, err = io.CopyBuffer(f, r, a.buf)
+	if err == nil {
+		err = f.Chmod(uint32(hdr.Mode & 0o7777))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return a.finish(hdr, target, nil)

@@ -136,3 +136,31 @@ func TestDirReplacedBySymlinkIsResolvedAgain(t *testing.T) {
 		t.Fatalf("a remembered directory let a write through a symlink: %v", left)
 	}
 }
+
+// A name given twice in one layer ends as its last entry, in a directory
+// the layer made (the fast path) as at the root (the general one), with the
+// mode of the tar, umask or not.
+func TestRepeatedEntryLastWins(t *testing.T) {
+	dir := t.TempDir()
+	err := Apply(dir, layerTar(t,
+		ent{name: "d/", typ: tar.TypeDir, mode: 0o755},
+		ent{name: "d/f", body: "one"},
+		ent{name: "d/f", body: "two", mode: 0o777},
+		ent{name: "top", body: "one"},
+		ent{name: "top", body: "two", mode: 0o666},
+		ent{name: "d/s", body: "setuid", mode: 0o4755},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]os.FileMode{"d/f": 0o777, "top": 0o666, "d/s": 0o755 | os.ModeSetuid} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		fi, _ := os.Stat(filepath.Join(dir, name))
+		if name != "d/s" && (err != nil || string(b) != "two") {
+			t.Errorf("%s = %q, %v; want the last entry", name, b, err)
+		}
+		if fi == nil || fi.Mode() != want {
+			t.Errorf("%s mode = %v, want %v", name, fi.Mode(), want)
+		}
+	}
+}
