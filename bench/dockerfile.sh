@@ -73,3 +73,16 @@ for k in cold same one; do
 	done
 	awk -v a="${r[gantry-$k]}" -v b="$best" 'BEGIN {printf "%18.2f\n", a/b}'
 done
+
+# Sandbox start-up: ten trivial RUN steps without the cache, from the start
+# of each sandbox to its stored layer.
+mkdir -p "$work/runs"
+{ echo "FROM $BASE"; for i in $(seq 10); do echo "RUN echo $i > /f$i"; done; } >"$work/runs/Dockerfile"
+gantry_runs() { "$work/gantry" --root "$work/store" --progress quiet build --no-cache "$work/runs" -t bench/runs:1; }
+docker_runs() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q --no-cache --network none -t bench-runs:1 "$work/runs"; }
+for tool in gantry docker; do
+	t=()
+	for i in $(seq "$RUNS"); do t+=("$(time_ms ${tool}_runs)"); done
+	m=$(printf '%s\n' "${t[@]}" | median)
+	printf 'ten RUN steps, %-7s %6d ms (%d ms per step)\n' "$tool" "$m" $((m / 10))
+done

@@ -279,8 +279,10 @@ func retriable(err error) bool {
 	return true
 }
 
-// upload streams the blob from the store: POST to open a session, one PATCH
-// with the bytes, PUT with the digest to commit.
+// upload streams the blob from the store: POST to open a session, then one
+// PUT with the bytes and the digest (a monolithic upload, which the
+// distribution spec requires registries to accept): one request fewer per
+// blob than PATCH + PUT.
 func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) error {
 	id := b.Digest.String()
 	if location == "" {
@@ -295,23 +297,6 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 			return p.fail(id, err)
 		}
 	}
-	f, err := p.st.OpenBlob(b.Digest)
-	if err != nil {
-		return p.fail(id, err)
-	}
-	defer f.Close()
-	p.rep.Start(id, b.label, b.Size)
-	body := progress.Reader(ctx, f, p.rep, id)
-	resp, err := p.do(ctx, http.MethodPatch, location, body, b.Size, http.Header{"Content-Type": {"application/octet-stream"}})
-	if err != nil {
-		return p.fail(id, err)
-	}
-	if err := checkAndClose(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
-		return p.fail(id, err)
-	}
-	if location, err = resolveLocation(resp); err != nil {
-		return p.fail(id, err)
-	}
 	u, err := url.Parse(location)
 	if err != nil {
 		return p.fail(id, err)
@@ -319,7 +304,14 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 	q := u.Query()
 	q.Set("digest", id)
 	u.RawQuery = q.Encode()
-	resp, err = p.do(ctx, http.MethodPut, u.String(), nil, 0, nil)
+	f, err := p.st.OpenBlob(b.Digest)
+	if err != nil {
+		return p.fail(id, err)
+	}
+	defer f.Close()
+	p.rep.Start(id, b.label, b.Size)
+	body := progress.Reader(ctx, f, p.rep, id)
+	resp, err := p.do(ctx, http.MethodPut, u.String(), body, b.Size, http.Header{"Content-Type": {"application/octet-stream"}})
 	if err != nil {
 		return p.fail(id, err)
 	}
