@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -37,7 +38,9 @@ func List(st *store.Store) ([]Row, error) {
 		if e.Name != "" {
 			if ref, err := reference.Parse(e.Name); err == nil {
 				row.Repository = reference.FamiliarRepository(ref.Context())
-				row.Tag = ref.Identifier()
+				if _, byDigest := ref.(name.Digest); !byDigest {
+					row.Tag = ref.Identifier() // a digest is in its own column
+				}
 			}
 		}
 		if e.IsIndex() {
