@@ -21,6 +21,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/gantry-build/gantry/internal/rawfile"
+	"github.com/gantry-build/gantry/pkg/userns"
 	"golang.org/x/sys/unix"
 )
 
@@ -205,8 +206,11 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 		}
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknod(target, kind|uint32(mode), int(dev)); err != nil {
-			if errors.Is(err, unix.EPERM) && !a.root {
-				return nil // rootless: device nodes cannot be made; skip them as rootless runtimes do
+			if errors.Is(err, unix.EPERM) && (!a.root || userns.Inside()) {
+				// Without root, or as root of a user namespace, device
+				// nodes cannot be made: skip them as rootless runtimes do
+				// (the layer keeps them).
+				return nil
 			}
 			return err
 		}
