@@ -21,7 +21,8 @@ func main() {
 	if sandbox.IsChild() {
 		sandbox.Init() // a RUN step's sandbox: never returns
 	}
-	if err := userns.Enter(); err != nil { // without root: returns in a mapped user namespace, if the system grants ids
+	// Without root: returns in a mapped user namespace, if the system grants ids.
+	if err := userns.Enter(func(msg string) { fmt.Fprintln(os.Stderr, "gantry: "+msg) }); err != nil {
 		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
 		os.Exit(1)
 	}

@@ -113,6 +113,9 @@ func Why() string {
 	if os.Geteuid() == 0 {
 		return ""
 	}
+	if failed != nil {
+		return "the user namespace could not be made: " + failed.Error()
+	}
 	_, why := available()
 	return why
 }
@@ -121,8 +124,10 @@ func Why() string {
 // ids are granted (or GANTRY_USERNS=0), it returns and gantry runs as it
 // is. Otherwise it re-executes gantry in a new user namespace and exits
 // with its exit code: it returns only in the re-executed process, which
-// then runs as root of that namespace.
-func Enter() error {
+// then runs as root of that namespace. When the namespace cannot be made
+// (user namespaces disabled, a broken newuidmap), warn says why and gantry
+// goes on without it, as if no ids were granted.
+func Enter(warn func(string)) error {
 	switch os.Getenv(stateEnv) {
 	case "1":
 		return nil
@@ -138,11 +143,16 @@ func Enter() error {
 	}
 	code, err := reexec(p)
 	if err != nil {
-		return fmt.Errorf("entering a user namespace (set GANTRY_USERNS=0 to run without one): %w", err)
+		warn(fmt.Sprintf("cannot enter a user namespace with your subordinate ids (%v): going on with your own id only (GANTRY_USERNS=0 skips the attempt)", err))
+		failed = err
+		return nil
 	}
 	os.Exit(code)
 	return nil
 }
+
+// failed is why Enter could not make the namespace, for Why.
+var failed error
 
 // reexec runs gantry again in a new user namespace, writes its id maps
 // with the setuid helpers, lets it go and waits for it.
@@ -189,15 +199,21 @@ func reexec(p plan) (int, error) {
 		}
 	}
 	w.Close() // go
+	// From here on the child runs the command: whatever happens, this
+	// process must not run it a second time.
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 			return 128 + int(st.Signal()), nil
 		}
 		return ee.ExitCode(), nil
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "gantry:", err)
+		return 1, nil
 	}
-	return 0, err
+	return 0, nil
 }
 
 // becomeRoot runs in the child: once the parent has written the maps (it
