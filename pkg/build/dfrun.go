@@ -42,10 +42,6 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err := in.Expand(s.expand); err != nil {
 		return err
 	}
-	host := platform.Host()
-	if b.platform.OS != host.OS || b.platform.Architecture != host.Architecture {
-		return fmt.Errorf("cannot RUN for %s on this %s host (no emulation); COPY-only builds for other platforms work", platform.String(b.platform), platform.String(host))
-	}
 	args := s.commandLine(in.ShellDependantCmdLine)
 	if len(in.Files) > 0 { // a heredoc: the body is the script
 		args = s.commandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true})
@@ -57,6 +53,11 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		return err
 	}
 	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network, mountKey)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+		// Checked only when the step runs: a cached step needs no emulator.
+		emulator, err := sandbox.CanExec(b.platform)
+		if err != nil {
+			return layer.Built{}, err
+		}
 		lower, err := s.rootDir()
 		if err != nil {
 			return layer.Built{}, err
@@ -78,6 +79,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		env := s.runEnv(lower, uid)
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
+		if emulator != "" {
+			fmt.Fprintf(b.o.Output, "#%d %s runs under emulation (%s): slower than native\n", b.step, platform.String(b.platform), emulator)
+		}
 		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts}
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 )
 
@@ -52,6 +53,9 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	defer done()
 	lower, err := cs.Lower(ctx, c)
 	if err != nil {
+		return err
+	}
+	if _, err := sandbox.CanExec(platform.OfConfig(c.Config)); err != nil && c.Config.Architecture != "" {
 		return err
 	}
 	cfg := c.Config.Config
