@@ -35,7 +35,7 @@ type testRegistry struct {
 	hook func(w http.ResponseWriter, r *http.Request) bool // true: answered
 }
 
-func newTestRegistry(t *testing.T) *testRegistry {
+func newTestRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	tr := &testRegistry{}
 	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
@@ -73,7 +73,7 @@ func (tr *testRegistry) reset() {
 	tr.mu.Unlock()
 }
 
-func (tr *testRegistry) push(t *testing.T, ref string, img v1.Image) {
+func (tr *testRegistry) push(t testing.TB, ref string, img v1.Image) {
 	t.Helper()
 	r, err := name.ParseReference(tr.host()+"/"+ref, name.Insecure)
 	if err != nil {
@@ -104,7 +104,7 @@ func mustRef(t *testing.T, s string) name.Reference {
 	return r
 }
 
-func fastClient(t *testing.T, cfg registry.Config) *registry.Client {
+func fastClient(t testing.TB, cfg registry.Config) *registry.Client {
 	t.Helper()
 	rc, err := registry.New(registry.Options{
 		Config:   cfg,
@@ -120,7 +120,7 @@ func fastClient(t *testing.T, cfg registry.Config) *registry.Client {
 	return rc
 }
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
