@@ -58,8 +58,13 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 		jobs = 4
 	}
 	g.SetLimit(jobs)
+	seen := map[v1.Hash]bool{}
 	for i, ld := range m.Layers {
 		label := fmt.Sprintf("layer %d/%d", i+1, len(m.Layers))
+		if seen[ld.Digest] {
+			continue // a layer listed twice is fetched once
+		}
+		seen[ld.Digest] = true
 		if s.HasBlob(ld.Digest) {
 			rep.Skip(ld.Digest.String(), label, "already in store")
 			continue

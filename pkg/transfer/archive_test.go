@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/gantry-build/gantry/pkg/archive"
@@ -178,5 +182,33 @@ func TestSavePullsMissingImages(t *testing.T) {
 	}
 	if _, err := st2.Get(ref); err == nil {
 		t.Error("a failed pull named the image")
+	}
+}
+
+// An image that lists one layer twice (an empty layer repeated, say) is
+// pulled and saved in one go: the blob is fetched once and announced once.
+func TestSavePullsImageWithRepeatedLayer(t *testing.T) {
+	reg := newTestRegistry(t)
+	l, err := random.Layer(1<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.push(t, "app/twice:1", img)
+	reg.reset()
+	ref := reg.host() + "/app/twice:1"
+	var buf bytes.Buffer
+	if err := Save(context.Background(), newStore(t), &buf, []string{ref}, SaveOptions{Registry: fastClient(t, registry.Config{})}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	if got := reg.requests("GET /v2/app/twice/blobs/" + d.String()); len(got) != 1 {
+		t.Errorf("the repeated layer was fetched %d times", len(got))
+	}
+	if _, err := LoadReader(context.Background(), newStore(t), &buf, nil); err != nil {
+		t.Fatalf("the archive does not load back: %v", err)
 	}
 }

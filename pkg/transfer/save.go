@@ -147,7 +147,17 @@ func (p *pending) channel(h v1.Hash) chan struct{} {
 	return c
 }
 
-func (p *pending) signal(h v1.Hash) { close(p.channel(h)) }
+// signal says h is stored; saying it twice is harmless.
+func (p *pending) signal(h v1.Hash) {
+	c := p.channel(h)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
 
 // blob waits until the pull has stored h (or stored it before) and returns
 // it as a stored layer.
