@@ -299,3 +299,37 @@ func TestConcurrentPullsShareAStore(t *testing.T) {
 		t.Errorf("pull -q printed %q, want only the name", q)
 	}
 }
+
+// A push through a registry that throttles, fails and hangs up on uploads
+// ends with the whole image there: throttled requests wait for Retry-After,
+// a broken upload is started over.
+func TestPushSurvivesFaults(t *testing.T) {
+	e := newEnv(t)
+	e.gantry("pull", baseRef("amd64"))
+	p := proxied(t)
+	dest := p.Host() + "/" + strings.TrimPrefix(uniqueRepo("faultpush"), registry+"/") + ":1"
+	p.Add(faultproxy.Fault{Method: "POST", PathContains: "/blobs/uploads/", Status: 429, RetryAfter: "1"})
+	p.Add(faultproxy.Fault{Method: "PUT", PathContains: "/blobs/uploads/", Status: 503})
+	p.Add(faultproxy.Fault{Method: "PUT", PathContains: "/blobs/uploads/", Hangup: true})
+	e.gantry("push", baseRef("amd64"), dest)
+	var throttled, failed, hungUp int
+	for _, r := range p.Requests() {
+		switch {
+		case r.Fault && r.Status == 429:
+			throttled++
+		case r.Fault && r.Status == 503:
+			failed++
+		case r.Fault && r.Status == 0:
+			hungUp++
+		}
+	}
+	if throttled != 1 || failed != 1 || hungUp != 1 {
+		t.Errorf("faults hit: 429 %d, 503 %d, hang-ups %d; want one each: %+v", throttled, failed, hungUp, p.Requests())
+	}
+	// What arrived is the image itself, readable by another tool.
+	want := sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+baseRef("amd64"))
+	if got := sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+dest); got != want {
+		t.Errorf("pushed manifest differs:\n%s\nwant\n%s", got, want)
+	}
+	sh(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+dest, "oci:"+filepath.Join(t.TempDir(), "oci")+":x")
+}
