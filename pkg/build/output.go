@@ -139,7 +139,9 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Arti
 		if err != nil {
 			return out, err
 		}
-		wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: rep}
+		// Built layers are in the store already; only a base image's layers
+		// that the build never needed may still arrive from a registry.
+		wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: progress.WithoutSkips(rep)}
 		var desc v1.Descriptor
 		if img.Index != nil {
 			desc, err = st.WriteIndex(ctx, img.Index, wopts)

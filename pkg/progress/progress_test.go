@@ -94,3 +94,18 @@ func TestBarsDraw(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutSkips(t *testing.T) {
+	var buf bytes.Buffer
+	rep, err := New(ModePlain, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := WithoutSkips(rep)
+	quiet.Skip("sha256:aaa", "layer 1/1", "already in store")
+	quiet.Printf("stored %s", "x")
+	rep.Close()
+	if out := buf.String(); strings.Contains(out, "already in store") || !strings.Contains(out, "stored x") {
+		t.Errorf("output:\n%s", out)
+	}
+}
