@@ -17,8 +17,13 @@ func setup(s childSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
+	// The root is nodev: a RUN step may make device nodes (they go into the
+	// layer, as with Docker) but not open them and reach the host's disks.
 	if s.Copied {
 		if err := unix.Mount(s.Upper, s.Merged, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding the root filesystem: %w", err)
+		}
+		if err := unix.Mount("", s.Merged, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV, ""); err != nil {
 			return fmt.Errorf("binding the root filesystem: %w", err)
 		}
 	} else {
@@ -26,7 +31,7 @@ func setup(s childSpec) error {
 		if s.UserXattr {
 			opts += ",userxattr"
 		}
-		if err := unix.Mount("overlay", s.Merged, "overlay", 0, opts); err != nil {
+		if err := unix.Mount("overlay", s.Merged, "overlay", unix.MS_NODEV, opts); err != nil {
 			return fmt.Errorf("%w: %v", errNoOverlay, err)
 		}
 	}
@@ -34,7 +39,7 @@ func setup(s childSpec) error {
 	if err := mountAt(m, "proc", "proc", "proc", 0, ""); err != nil {
 		return err
 	}
-	if err := mountAt(m, "dev", "tmpfs", "tmpfs", unix.MS_NOSUID, "mode=755,size=65536k"); err != nil {
+	if err := mountAt(m, "dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -66,8 +71,8 @@ func setup(s childSpec) error {
 		}
 	}
 	unix.Sethostname([]byte("gantry"))
-	if err := unix.Chroot(m); err != nil {
-		return fmt.Errorf("chroot: %w", err)
+	if err := pivotRoot(m); err != nil {
+		return err
 	}
 	dir := s.Dir
 	if dir == "" {
@@ -79,6 +84,11 @@ func setup(s childSpec) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
+	// Before the identity changes: a command that runs as another user
+	// can still gain file capabilities up to this bound.
+	if err := limitCapabilities(); err != nil {
+		return err
+	}
 	if !s.Rootless { // setgroups is denied in a rootless user namespace
 		if err := syscall.Setgroups(nil); err != nil {
 			return err
@@ -89,6 +99,67 @@ func setup(s childSpec) error {
 	}
 	if err := syscall.Setuid(s.UID); err != nil {
 		return fmt.Errorf("user %d: %w", s.UID, err)
+	}
+	return nil
+}
+
+// pivotRoot makes root the root of this mount namespace and detaches the
+// old one, host filesystem and all: unlike chroot, nothing is left to climb
+// back to (a root process can leave a chroot by chrooting again).
+func pivotRoot(root string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	defer unix.Close(newroot)
+	// pivot_root(".", ".") stacks the old root on the new one, as runc
+	// does: no directory for it is needed in the image.
+	if err := unix.Fchdir(newroot); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host's root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// buildCapabilities is the bounding set Docker gives a build step (and a
+// container): CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID,
+// SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE and
+// SETFCAP. Without CAP_SYS_ADMIN and the like, a step cannot mount, load
+// modules or touch the kernel's settings.
+const buildCapabilities = 1<<unix.CAP_CHOWN | 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_FOWNER | 1<<unix.CAP_FSETID |
+	1<<unix.CAP_KILL | 1<<unix.CAP_SETGID | 1<<unix.CAP_SETUID | 1<<unix.CAP_SETPCAP | 1<<unix.CAP_NET_BIND_SERVICE |
+	1<<unix.CAP_NET_RAW | 1<<unix.CAP_SYS_CHROOT | 1<<unix.CAP_MKNOD | 1<<unix.CAP_AUDIT_WRITE | 1<<unix.CAP_SETFCAP
+
+// limitCapabilities drops every other capability from the bounding set: a
+// command run as root gets exactly buildCapabilities at exec.
+func limitCapabilities() error {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		fmt.Sscanf(string(b), "%d", &last)
+	}
+	for c := 0; c <= last; c++ {
+		if c < 64 && buildCapabilities&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
 	}
 	return nil
 }

@@ -489,3 +489,32 @@ func TestDockerfileMultiPlatform(t *testing.T) {
 		t.Errorf("RUN for riscv64: %s", msg)
 	}
 }
+
+// A hostile RUN step stays in its root filesystem: no chroot escape to the
+// host's files, no mounts, no use of device nodes it makes, and the
+// capability bounding set Docker gives build steps.
+func TestSandboxConfinesRun(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "escape"), "./testdata/escape")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build escape: %v\n%s", err, out)
+	}
+	marker := filepath.Join(t.TempDir(), "host-secret")
+	os.WriteFile(marker, []byte("host secret"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY escape /escape\nRUN [\"/escape\", \""+marker+"\"]\n"), 0o644)
+	_, stderr, err := e.run(nil, "--progress", "plain", "build", "--no-cache", dir, "-t", "example.com/escape:1")
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "ESCAPED") {
+		t.Errorf("the RUN step got out:\n%s", stderr)
+	}
+	for _, want := range []string{"chroot escape: confined", "mount: refused", "device node: made, not opened",
+		"CapBnd:\t00000000a80425fb"} { // Docker's default set for build steps
+		if !strings.Contains(stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, stderr)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+// Command escape is a hostile RUN step: it tries to leave the build's root
+// filesystem and to reach the host's disks, and prints what it managed.
+// TestSandboxConfinesRun builds it and runs it in gantry's sandbox.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	marker := os.Args[1]
+	// The classic chroot escape: chroot into a subdirectory while the
+	// working directory stays outside it, climb, chroot there.
+	os.MkdirAll("/escape-jail", 0o755)
+	if err := syscall.Chroot("/escape-jail"); err != nil {
+		fmt.Println("chroot: refused:", err)
+	} else {
+		for i := 0; i < 64; i++ {
+			syscall.Chdir("..")
+		}
+		syscall.Chroot(".")
+		if b, err := os.ReadFile(marker); err == nil {
+			fmt.Printf("ESCAPED: read the host's %s: %s\n", marker, strings.TrimSpace(string(b)))
+		} else {
+			fmt.Println("chroot escape: confined:", err)
+		}
+	}
+	// Mounting needs CAP_SYS_ADMIN, which a build step does not get.
+	if err := syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""); err == nil {
+		fmt.Println("ESCAPED: mounted a tmpfs")
+	} else {
+		fmt.Println("mount: refused:", err)
+	}
+	// A device node can be made (Docker allows it) but not opened.
+	if err := syscall.Mknod("/escape-null", syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		fmt.Println("mknod: refused:", err)
+	} else if f, err := os.OpenFile("/escape-null", os.O_WRONLY, 0); err == nil {
+		f.Close()
+		fmt.Println("ESCAPED: opened a device node made in the build")
+	} else {
+		fmt.Println("device node: made, not opened:", err)
+	}
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "CapBnd:") {
+			fmt.Println(l)
+		}
+	}
+}
