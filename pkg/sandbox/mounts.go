@@ -36,7 +36,10 @@ func setup(s childSpec) error {
 		}
 	}
 	m := s.Merged
-	if err := mountAt(m, "proc", "proc", "proc", 0, ""); err != nil {
+	if err := mountAt(m, "proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if err := confineProc(m); err != nil {
 		return err
 	}
 	if err := mountAt(m, "dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=65536k"); err != nil {
@@ -99,6 +102,44 @@ func setup(s childSpec) error {
 	}
 	if err := syscall.Setuid(s.UID); err != nil {
 		return fmt.Errorf("user %d: %w", s.UID, err)
+	}
+	return nil
+}
+
+// Docker's read-only and masked paths of /proc: the kernel's knobs stay
+// out of a build step's reach, its secrets out of its sight.
+var (
+	readonlyProc = []string{"bus", "fs", "irq", "sys", "sysrq-trigger"}
+	maskedProc   = []string{"acpi", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
+)
+
+func confineProc(root string) error {
+	for _, name := range readonlyProc {
+		p := filepath.Join(root, "proc", name)
+		if _, err := os.Lstat(p); err != nil {
+			continue // not in this kernel
+		}
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("/proc/%s read-only: %w", name, err)
+		}
+		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("/proc/%s read-only: %w", name, err)
+		}
+	}
+	for _, name := range maskedProc {
+		p := filepath.Join(root, "proc", name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0")
+		} else {
+			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return fmt.Errorf("masking /proc/%s: %w", name, err)
+		}
 	}
 	return nil
 }
