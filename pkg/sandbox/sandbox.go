@@ -125,7 +125,10 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	if spec.Network == "none" {
 		flags |= syscall.CLONE_NEWNET
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	// Without an interactive stdin (a build step), the command gets a
+	// session of its own and no controlling terminal: it cannot open
+	// gantry's terminal and type into the user's shell (TIOCSTI).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL, Setsid: spec.Stdin == nil}
 	if os.Geteuid() != 0 {
 		// Rootless: a user namespace where our own id is root. Unprivileged
 		// overlayfs (Linux 5.11+) then works with its userxattr option.

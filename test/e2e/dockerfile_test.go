@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // dockerBuild builds with Docker's BuildKit (the 20.10 CLI from Debian's
@@ -490,6 +496,28 @@ func TestDockerfileMultiPlatform(t *testing.T) {
 	}
 }
 
+// openPty opens a pseudo-terminal: its master and its slave side.
+func openPty(t *testing.T) (*os.File, *os.File) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pts.Close() })
+	return ptmx, pts
+}
+
 // A hostile RUN step stays in its root filesystem: no chroot escape to the
 // host's files, no mounts, no use of device nodes it makes, and the
 // capability bounding set Docker gives build steps.
@@ -504,7 +532,17 @@ func TestSandboxConfinesRun(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "host-secret")
 	os.WriteFile(marker, []byte("host secret"), 0o644)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY escape /escape\nRUN [\"/escape\", \""+marker+"\"]\n"), 0o644)
-	_, stderr, err := e.run(nil, "--progress", "plain", "build", "--no-cache", dir, "-t", "example.com/escape:1")
+	// gantry runs on a terminal of its own (a pty), as when a person types
+	// the command.
+	ptmx, pts := openPty(t)
+	cmd := exec.Command(gantryBin, "--progress", "plain", "build", "--no-cache", dir, "-t", "example.com/escape:1")
+	cmd.Env = e.environ()
+	var errBuf bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, io.Discard, &errBuf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	go io.Copy(io.Discard, ptmx)
+	err := cmd.Run()
+	stderr := errBuf.String()
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, stderr)
 	}
@@ -512,7 +550,7 @@ func TestSandboxConfinesRun(t *testing.T) {
 		t.Errorf("the RUN step got out:\n%s", stderr)
 	}
 	for _, want := range []string{"chroot escape: confined", "mount: refused", "device node: made, not opened",
-		"proc: read-only: /proc/sysrq-trigger", "proc: read-only: /proc/sys/kernel/domainname", "proc: masked: /proc/kcore",
+		"proc: read-only: /proc/sysrq-trigger", "proc: read-only: /proc/sys/kernel/domainname", "proc: masked: /proc/kcore", "terminal: none",
 		"CapBnd:\t00000000a80425fb"} { // Docker's default set for build steps
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)
