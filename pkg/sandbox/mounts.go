@@ -87,6 +87,12 @@ func setup(s childSpec) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
+	// Kernel keyrings are not namespaced: a new anonymous session keyring
+	// keeps the keys of the session gantry runs in (the user's secrets) out
+	// of the step's reach.
+	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("a session keyring of its own: %w", errno)
+	}
 	// Before the identity changes: a command that runs as another user
 	// can still gain file capabilities up to this bound.
 	if err := limitCapabilities(); err != nil {

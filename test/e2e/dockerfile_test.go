@@ -532,6 +532,12 @@ func TestSandboxConfinesRun(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "host-secret")
 	os.WriteFile(marker, []byte("host secret"), 0o644)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY escape /escape\nRUN [\"/escape\", \""+marker+"\"]\n"), 0o644)
+	// A secret in the session keyring gantry starts with.
+	key, err := unix.AddKey("user", "gantry-e2e-secret", []byte("s3cret"), unix.KEY_SPEC_SESSION_KEYRING)
+	if err != nil {
+		t.Fatalf("add_key: %v", err)
+	}
+	t.Cleanup(func() { unix.KeyctlInt(unix.KEYCTL_REVOKE, key, 0, 0, 0) })
 	// gantry runs on a terminal of its own (a pty), as when a person types
 	// the command.
 	ptmx, pts := openPty(t)
@@ -541,7 +547,7 @@ func TestSandboxConfinesRun(t *testing.T) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, io.Discard, &errBuf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	go io.Copy(io.Discard, ptmx)
-	err := cmd.Run()
+	err = cmd.Run()
 	stderr := errBuf.String()
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, stderr)
@@ -550,7 +556,7 @@ func TestSandboxConfinesRun(t *testing.T) {
 		t.Errorf("the RUN step got out:\n%s", stderr)
 	}
 	for _, want := range []string{"chroot escape: confined", "mount: refused", "device node: made, not opened",
-		"proc: read-only: /proc/sysrq-trigger", "proc: read-only: /proc/sys/kernel/domainname", "proc: masked: /proc/kcore", "terminal: none",
+		"proc: read-only: /proc/sysrq-trigger", "proc: read-only: /proc/sys/kernel/domainname", "proc: masked: /proc/kcore", "terminal: none", "keyring: not reachable",
 		"CapBnd:\t00000000a80425fb"} { // Docker's default set for build steps
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -72,6 +74,15 @@ func main() {
 		fmt.Println("ESCAPED: opened the controlling terminal")
 	} else {
 		fmt.Println("terminal: none:", err)
+	}
+	// Kernel keyrings are not namespaced: the session keyring gantry was
+	// started with (the user's secrets) must not be the step's.
+	if id, err := unix.KeyctlSearch(unix.KEY_SPEC_SESSION_KEYRING, "user", "gantry-e2e-secret", 0); err == nil {
+		buf := make([]byte, 64)
+		n, _ := unix.KeyctlBuffer(unix.KEYCTL_READ, id, buf, 0)
+		fmt.Printf("ESCAPED: read a key of the user's session keyring: %q\n", buf[:max(n, 0)])
+	} else {
+		fmt.Println("keyring: not reachable:", err)
 	}
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(b), "\n") {
