@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -292,6 +293,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 type dockerfileFlags struct {
 	file, target       string
 	buildArgs, secrets []string
+	ssh                []string
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -302,6 +304,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
 	f.StringVar(&d.cacheFrom, "cache-from", "", "registry repository to take cached steps from (REPO or type=registry,ref=REPO)")
 	f.StringVar(&d.cacheTo, "cache-to", "", "registry repository to push each built step to, tagged by its cache key")
 }
@@ -343,6 +346,14 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		}
 		opts.Secrets[id] = src
 	}
+	opts.SSH = map[string]string{}
+	for _, spec := range d.ssh {
+		id, sock, err := parseSSH(spec)
+		if err != nil {
+			return err
+		}
+		opts.SSH[id] = sock
+	}
 	m, err := g.newMaker(ts)
 	if err != nil {
 		return err
@@ -354,6 +365,31 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		return err
 	}
 	return m.deliver(cmd, res.Artifact, targets)
+}
+
+// parseSSH reads docker build's --ssh default|ID[=SOCKET]: an ssh-agent
+// socket to forward (the agent's key files are not read: ssh-add them).
+func parseSSH(spec string) (id, sock string, err error) {
+	id, sock, _ = strings.Cut(spec, "=")
+	if id == "" {
+		return "", "", fmt.Errorf("invalid --ssh %q: use default or ID[=SOCKET]", spec)
+	}
+	if sock == "" {
+		if sock = os.Getenv("SSH_AUTH_SOCK"); sock == "" {
+			return "", "", fmt.Errorf("--ssh %s: SSH_AUTH_SOCK is not set: start ssh-agent, or give --ssh %s=SOCKET", id, id)
+		}
+	}
+	if sock, err = filepath.Abs(sock); err != nil {
+		return "", "", err
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		return "", "", fmt.Errorf("--ssh %s: %w", id, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return "", "", fmt.Errorf("--ssh %s: %s is not an ssh-agent socket (for key files, run ssh-agent and ssh-add them)", id, sock)
+	}
+	return id, sock, nil
 }
 
 // cacheRepo accepts REPO and buildx's type=registry,ref=REPO.

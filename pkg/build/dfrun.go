@@ -47,7 +47,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		args = s.commandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true})
 	}
 	network := instructions.GetNetwork(in)
-	mounts, mountKey, cleanup, err := s.runMounts(in)
+	mounts, mountEnv, mountKey, cleanup, err := s.runMounts(in)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
-		env := s.runEnv(lower, uid)
+		env := append(s.runEnv(lower, uid), mountEnv...)
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
 		if emulator != "" {
@@ -100,10 +100,11 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 // runMounts turns RUN --mount flags into sandbox mounts. It returns what
 // the step's cache key must include: the content of bound context or stage
 // files, the ids of caches and secrets (never the secrets themselves).
-func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, string, func(), error) {
+func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []string, string, func(), error) {
 	b := s.b
 	var out []sandbox.Mount
-	var key []string
+	var env, key []string
+	agents := 0
 	var temps []string
 	cleanup := func() {
 		for _, t := range temps {
@@ -121,20 +122,20 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 			if m.From != "" {
 				var err error
 				if root, err = s.fromRoot(m.From); err != nil {
-					return nil, "", cleanup, err
+					return nil, nil, "", cleanup, err
 				}
 			}
 			src, err := glob(root, m.Source)
 			if err != nil {
-				return nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
+				return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
 			}
 			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, layer.Options{})
 			if err != nil {
-				return nil, "", cleanup, err
+				return nil, nil, "", cleanup, err
 			}
 			fp, err := layer.Fingerprint(b.st, entries, layer.Options{})
 			if err != nil {
-				return nil, "", cleanup, err
+				return nil, nil, "", cleanup, err
 			}
 			source := src[0]
 			if !m.ReadOnly {
@@ -142,11 +143,11 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 				// it gets a copy.
 				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
 				if err != nil {
-					return nil, "", cleanup, err
+					return nil, nil, "", cleanup, err
 				}
 				temps = append(temps, tmp)
 				if out, err := exec.Command("cp", "-a", source, filepath.Join(tmp, "src")).CombinedOutput(); err != nil {
-					return nil, "", cleanup, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
+					return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
 				}
 				source = filepath.Join(tmp, "src")
 			}
@@ -161,7 +162,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 			dir := filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:]))
 			if _, err := os.Stat(dir); err != nil {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return nil, "", cleanup, err
+					return nil, nil, "", cleanup, err
 				}
 				if m.Mode != nil {
 					os.Chmod(dir, os.FileMode(*m.Mode))
@@ -190,7 +191,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 			src, ok := b.o.Secrets[id]
 			if !ok {
 				if m.Required {
-					return nil, "", cleanup, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
+					return nil, nil, "", cleanup, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
 				}
 				continue
 			}
@@ -199,11 +200,37 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, st
 			}
 			out = append(out, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
 			key = append(key, "secret "+id+" "+target)
+		case instructions.MountTypeSSH:
+			// The agent's socket, as BuildKit forwards it: at
+			// /run/buildkit/ssh_agent.N unless a target is given, with
+			// SSH_AUTH_SOCK pointing at the first. Keys never leave the agent.
+			// An optional agent that was not given is not mounted, but
+			// SSH_AUTH_SOCK names it all the same, as in BuildKit.
+			id := m.CacheID
+			if id == "" {
+				id = "default"
+			}
+			if m.Target == "" {
+				target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", agents)
+			}
+			if agents == 0 {
+				env = append(env, "SSH_AUTH_SOCK="+target)
+			}
+			agents++
+			sock, ok := b.o.SSH[id]
+			if !ok {
+				if m.Required {
+					return nil, nil, "", cleanup, fmt.Errorf("ssh agent %q is required: give --ssh %s[=SOCKET]", id, id)
+				}
+				continue
+			}
+			out = append(out, sandbox.Mount{Type: "bind", Source: sock, Target: target})
+			key = append(key, "ssh "+id+" "+target)
 		default:
-			return nil, "", cleanup, fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type)
+			return nil, nil, "", cleanup, fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type)
 		}
 	}
-	return out, strings.Join(key, "\n"), cleanup, nil
+	return out, env, strings.Join(key, "\n"), cleanup, nil
 }
 
 // runEnv is RUN's environment: the build args and ENV in scope, a PATH if

@@ -33,6 +33,7 @@ type DockerfileOptions struct {
 	Platforms  []v1.Platform
 	NoCache    bool
 	Secrets    map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
+	SSH        map[string]string // RUN --mount=type=ssh id → ssh-agent socket on the host
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string

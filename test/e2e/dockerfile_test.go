@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -561,5 +562,51 @@ func TestSandboxConfinesRun(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// RUN --mount=type=ssh forwards an ssh-agent socket as BuildKit does: at
+// /run/buildkit/ssh_agent.N with SSH_AUTH_SOCK set, or at a target; the
+// images equal Docker's, and a required agent that is not given fails
+// with a line saying which flag to add.
+func TestRunMountSSH(t *testing.T) {
+	e := newEnv(t)
+	sockDir, err := os.MkdirTemp("", "gantry-ssh-") // short: a socket path has a length limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for i := 0; i < 50; i++ {
+		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	// /run/buildkit is made first: Docker 20.10's BuildKit leaves the
+	// directories it creates for mountpoints in the layer, BuildKit 0.13 and
+	// later (and gantry) remove them.
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(`ARG BASE
+FROM $BASE
+RUN mkdir -p /run/buildkit
+RUN --mount=type=ssh [ -S "$SSH_AUTH_SOCK" ] && echo "$SSH_AUTH_SOCK" > /agent.txt
+RUN --mount=type=ssh,id=other,target=/tmp/other.sock [ -S /tmp/other.sock ] && echo other >> /agent.txt
+RUN --mount=type=ssh,id=absent echo "absent: $SSH_AUTH_SOCK $([ -S /run/buildkit/ssh_agent.0 ] && echo socket || echo none)" >> /agent.txt
+`), 0o644)
+	buildBoth(t, e, dir, "run-mount-ssh", "--ssh", "default="+sock, "--ssh", "other="+sock)
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/df/run-mount-ssh:1", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "agent.txt")); string(b) != "/run/buildkit/ssh_agent.0\nother\nabsent: /run/buildkit/ssh_agent.0 none\n" {
+		t.Errorf("agent.txt = %q", b)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN --mount=type=ssh,required=true true\n"), 0o644)
+	if msg := e.gantryFails("build", dir, "-t", "example.com/ssh-required:1"); !strings.Contains(msg, `ssh agent "default" is required: give --ssh default`) {
+		t.Errorf("a required agent not given: %s", msg)
 	}
 }
