@@ -5,9 +5,11 @@ import (
 	"bufio"
 	"compress/bzip2"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -40,6 +42,10 @@ type copySpec struct {
 	chown    string
 	chmod    string
 	add      bool
+	excludes []string // --exclude, relative to each source
+	parents  bool     // COPY --parents: keep the source's path below the context
+	checksum string   // ADD --checksum of a URL's content
+	unpack   *bool    // ADD --unpack: nil is Docker's default (local archives yes, URLs no)
 }
 
 // copy runs COPY or ADD: sources from the context, another stage or an
@@ -64,26 +70,44 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	if !path.IsAbs(dest) {
 		dest = path.Join("/", s.cf.Config.WorkingDir, dest) + trailing(dest)
 	}
-	var srcs []string
+	// What COPY sees of the context is what its .dockerignore leaves; a
+	// stage's or an image's files are all there.
+	o := layer.Options{Time: b.o.Created, Excludes: c.excludes, ContextRoot: root}
+	if c.from == "" {
+		o.Ignore = b.ignore
+	}
+	if c.checksum != "" && (len(c.srcs) != 1 || !isURL(c.srcs[0])) {
+		return fmt.Errorf("ADD --checksum applies to one URL source only")
+	}
+	var srcs []layer.Add
 	var archives []string
 	for _, src := range c.srcs {
 		switch {
+		case c.add && isGitSource(src):
+			return fmt.Errorf("ADD %s: adding a git repository is not supported yet; clone it in a RUN step or in the context", src)
 		case c.add && isURL(src):
-			p, err := download(src, tmp)
+			p, err := download(src, tmp, c.checksum)
 			if err != nil {
 				return err
 			}
-			srcs = append(srcs, p)
+			if c.unpack != nil && *c.unpack && isArchive(p) {
+				archives = append(archives, p)
+			} else {
+				srcs = append(srcs, layer.Add{Src: p})
+			}
 		default:
-			matches, err := glob(root, src)
+			matches, err := glob(root, src, o)
 			if err != nil {
 				return err
 			}
 			for _, m := range matches {
-				if c.add && isArchive(m) {
+				switch {
+				case c.add && (c.unpack == nil || *c.unpack) && isArchive(m):
 					archives = append(archives, m)
-				} else {
-					srcs = append(srcs, m)
+				case c.parents:
+					srcs = append(srcs, layer.Add{Src: m, Dest: parentsPath(root, src, m)})
+				default:
+					srcs = append(srcs, layer.Add{Src: m})
 				}
 			}
 		}
@@ -94,7 +118,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if err := os.WriteFile(p, []byte(hd.Data), 0o644); err != nil {
 			return err
 		}
-		srcs = append(srcs, p)
+		srcs = append(srcs, layer.Add{Src: p})
 	}
 	// Several sources, or a destination that is a directory in the image,
 	// make the destination a directory.
@@ -105,7 +129,6 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	if fi, err := os.Stat(filepath.Join(lower, dest)); (err == nil && fi.IsDir()) || len(srcs)+len(archives) > 1 {
 		dest = strings.TrimSuffix(dest, "/") + "/"
 	}
-	o := layer.Options{Time: b.o.Created}
 	if c.chown != "" {
 		if o.UID, o.GID, err = rootfs.LookupUser(lower, c.chown, true); err != nil {
 			return err
@@ -123,7 +146,14 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	adds := make([]layer.Add, 0, len(srcs))
 	for _, src := range srcs {
-		adds = append(adds, layer.Add{Src: src, Dest: dest})
+		if fi, err := os.Stat(src.Src); err == nil && !fi.IsDir() && layer.ExcludedFile(o, src.Src) {
+			continue // --exclude names this file
+		}
+		d := dest
+		if src.Dest != "" { // --parents: the source's path below the context, inside dest
+			d = strings.TrimSuffix(dest, "/") + src.Dest
+		}
+		adds = append(adds, layer.Add{Src: src.Src, Dest: d})
 	}
 	entries, err := layer.Collect(adds, o)
 	if err != nil {
@@ -192,12 +222,13 @@ func (s *stageState) fromRoot(from string) (string, error) {
 func (s *stageState) rootDir() (string, error) { return s.b.cache.Get(s.img) }
 
 // glob expands src inside root; a pattern that matches nothing fails, as in
-// Docker. Paths never leave root.
-func glob(root, src string) ([]string, error) {
+// Docker, and so does a source the context's .dockerignore leaves out.
+// Paths never leave root.
+func glob(root, src string, o layer.Options) ([]string, error) {
 	clean := path.Clean("/" + src)
 	full := filepath.Join(root, clean)
 	if !strings.ContainsAny(src, "*?[") {
-		if _, err := os.Lstat(full); err != nil {
+		if _, err := os.Lstat(full); err != nil || layer.Excluded(o, full) {
 			return nil, fmt.Errorf("%s: not found in the build context", src)
 		}
 		return []string{full}, nil
@@ -206,21 +237,78 @@ func glob(root, src string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	if len(matches) == 0 {
+	kept := matches[:0]
+	for _, m := range matches {
+		if !layer.Excluded(o, m) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == 0 {
 		return nil, fmt.Errorf("%s: no source files were specified (nothing matches)", src)
 	}
-	sort.Strings(matches)
-	return matches, nil
+	sort.Strings(kept)
+	return kept, nil
+}
+
+// parentsPath is where COPY --parents puts source m, matched by pattern
+// src, below the destination: its path in the context (or below a "/./"
+// in src, which marks where the kept part starts), a directory for a file.
+func parentsPath(root, src, m string) string {
+	base := root
+	if before, _, ok := strings.Cut(src, "/./"); ok {
+		base = filepath.Join(root, path.Clean("/"+before))
+	}
+	rel, err := filepath.Rel(base, m)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = filepath.Base(m)
+	}
+	rel = filepath.ToSlash(rel)
+	if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+		return "/" + rel
+	}
+	if dir := path.Dir(rel); dir != "." {
+		return "/" + dir + "/"
+	}
+	return "/"
+}
+
+// isGitSource tells ADD's git sources (cloned by BuildKit) from plain URLs.
+func isGitSource(s string) bool {
+	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "ssh://") {
+		return true
+	}
+	if !isURL(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (strings.HasSuffix(u.Path, ".git") || (u.Fragment != "" && strings.Contains(u.Path, ".git")))
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 // download fetches an ADD URL into dir under the URL's last path element,
-// mode 0600, as Docker does; it is never unpacked.
-func download(raw, dir string) (string, error) {
+// mode 0600, as Docker does. With checksum (ADD --checksum=sha256:…), the
+// content must have that digest.
+func download(raw, dir, checksum string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", err
+	}
+	var sum hash.Hash
+	var wantSum string
+	if checksum != "" {
+		algo, hexSum, _ := strings.Cut(checksum, ":")
+		switch algo {
+		case "sha256":
+			sum = sha256.New()
+		case "sha384":
+			sum = sha512.New384()
+		case "sha512":
+			sum = sha512.New()
+		default:
+			return "", fmt.Errorf("ADD --checksum=%s: use sha256:HEX (or sha384, sha512)", checksum)
+		}
+		wantSum = strings.ToLower(hexSum)
 	}
 	name := path.Base(u.Path)
 	if name == "/" || name == "." || name == "" {
@@ -240,11 +328,23 @@ func download(raw, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	var w io.Writer = f
+	if sum != nil {
+		w = io.MultiWriter(f, sum)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
 		f.Close()
 		return "", fmt.Errorf("ADD %s: %w", raw, err)
 	}
-	return p, f.Close()
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if sum != nil {
+		if got := hex.EncodeToString(sum.Sum(nil)); got != wantSum {
+			return "", fmt.Errorf("ADD %s: content is %s:%s, but --checksum says %s", raw, strings.SplitN(checksum, ":", 2)[0], got, checksum)
+		}
+	}
+	return p, nil
 }
 
 // isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.

@@ -125,7 +125,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 					return nil, nil, "", cleanup, err
 				}
 			}
-			src, err := glob(root, m.Source)
+			src, err := glob(root, m.Source, layer.Options{})
 			if err != nil {
 				return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
 			}

@@ -221,10 +221,12 @@ func (s *stageState) run(cmd instructions.Command) error {
 	case *instructions.OnbuildCommand:
 		c.OnBuild = append(c.OnBuild, in.Expression)
 	case *instructions.CopyCommand:
-		err = s.copy(label, cmd, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, from: in.From, chown: in.Chown, chmod: in.Chmod})
+		err = s.copy(label, cmd, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, from: in.From, chown: in.Chown, chmod: in.Chmod,
+			excludes: in.ExcludePatterns, parents: in.Parents})
 		return wrap(label, err)
 	case *instructions.AddCommand:
-		err = s.copy(label, cmd, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, chown: in.Chown, chmod: in.Chmod, add: true})
+		err = s.copy(label, cmd, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, chown: in.Chown, chmod: in.Chmod, add: true,
+			excludes: in.ExcludePatterns, checksum: in.Checksum, unpack: in.Unpack})
 		return wrap(label, err)
 	case *instructions.RunCommand:
 		return wrap(label, s.runCommand(label, in))

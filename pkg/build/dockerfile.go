@@ -16,7 +16,9 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/registry"
@@ -68,6 +70,10 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Progress == nil {
 		o.Progress = progress.Nop()
 	}
+	ignore, err := contextIgnore(o)
+	if err != nil {
+		return nil, err
+	}
 	target := len(stages) - 1
 	if o.Target != "" {
 		if target = stageIndex(stages, o.Target); target < 0 {
@@ -87,7 +93,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 				return nil, err
 			}
 		}
-		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p,
+		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore,
 			done: map[int]*stageState{}, cache: rootfs.NewCache(rootfs.CacheDir(st.Root()))}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
@@ -154,6 +160,22 @@ type dfBuild struct {
 	done     map[int]*stageState
 	cache    *rootfs.Cache
 	step     int
+	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
+}
+
+// contextIgnore reads what the context leaves out: the Dockerfile's own
+// ignore file (Dockerfile.dockerignore beside it) if there is one, as
+// BuildKit reads it, else the context's .dockerignore.
+func contextIgnore(o DockerfileOptions) (*patternmatcher.PatternMatcher, error) {
+	if own := o.Dockerfile + ".dockerignore"; fileExists(own) {
+		return layer.ReadIgnoreFile(own)
+	}
+	return layer.ReadIgnoreFile(filepath.Join(o.Context, ".dockerignore"))
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // metaArgs resolves the ARGs before the first FROM, with the predefined

@@ -45,7 +45,13 @@ func ParseAdd(s string) (Add, error) {
 type Options struct {
 	UID, GID int          // owner of every entry (--chown); default 0:0
 	Mode     *fs.FileMode // --chmod for every file and directory added
-	Excludes []string     // --exclude patterns, Docker's .dockerignore syntax
+	Excludes []string     // --exclude patterns, Docker's .dockerignore syntax, relative to each source folder
+	// ContextRoot, when set, is a Dockerfile build's context: Ignore (its
+	// .dockerignore, nil for none) matches paths relative to it, and no
+	// source folder's own .dockerignore counts. Unset (flag builds), each
+	// source folder's .dockerignore applies to that folder.
+	ContextRoot string
+	Ignore      *patternmatcher.PatternMatcher
 	Time     time.Time    // mtime of every entry (SOURCE_DATE_EPOCH, or the epoch)
 	Workdir  string       // where a relative DEST starts; "" makes relative DESTs an error
 	// KeepOwners keeps the owners the files have on the host instead of
@@ -115,7 +121,12 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		addParents(out, root, o)
 		out[root] = withOwner(dirEntry(root, fi.Mode(), o), fi, a.Src)
 	}
-	match, err := matcher(a.Src, o.Excludes)
+	var match *patternmatcher.PatternMatcher
+	if o.ContextRoot != "" {
+		match, err = matcher("", o.Excludes)
+	} else {
+		match, err = matcher(a.Src, o.Excludes)
+	}
 	if err != nil {
 		return err
 	}
@@ -128,9 +139,15 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			return nil
 		}
 		rel = filepath.ToSlash(rel)
-		if match != nil {
-			if skip, _ := match.MatchesOrParentMatches(rel); skip {
-				if d.IsDir() && !match.Exclusions() {
+		for _, m := range []struct {
+			pm  *patternmatcher.PatternMatcher
+			rel string
+		}{{match, rel}, {o.Ignore, contextRel(o.ContextRoot, p)}} {
+			if m.pm == nil {
+				continue
+			}
+			if skip, _ := m.pm.MatchesOrParentMatches(m.rel); skip {
+				if d.IsDir() && !m.pm.Exclusions() {
 					return filepath.SkipDir
 				}
 				return nil
@@ -166,16 +183,63 @@ func trailingSlash(s string) string {
 	return ""
 }
 
-// matcher combines --exclude with the .dockerignore of a source folder.
+// contextRel is p relative to the build context, slash-separated.
+func contextRel(root, p string) string {
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}
+
+// Excluded reports whether a source given by path p (a file, or a folder
+// as a whole) is left out of the context by its .dockerignore.
+func Excluded(o Options, p string) bool {
+	if o.Ignore == nil || o.ContextRoot == "" {
+		return false
+	}
+	skip, _ := o.Ignore.MatchesOrParentMatches(contextRel(o.ContextRoot, p))
+	return skip
+}
+
+// ExcludedFile reports whether a file source is left out by --exclude
+// (matched against its name).
+func ExcludedFile(o Options, p string) bool {
+	if len(o.Excludes) == 0 {
+		return false
+	}
+	pm, err := patternmatcher.New(o.Excludes)
+	if err != nil {
+		return false
+	}
+	skip, _ := pm.MatchesOrParentMatches(filepath.Base(p))
+	return skip
+}
+
+// ReadIgnoreFile reads a build context's .dockerignore; a missing file is
+// no patterns (nil).
+func ReadIgnoreFile(path string) (*patternmatcher.PatternMatcher, error) {
+	patterns, err := readPatterns(path)
+	if err != nil || len(patterns) == 0 {
+		return nil, err
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pm, nil
+}
+
+// matcher combines --exclude with the .dockerignore of a source folder
+// (none when dir is "": a Dockerfile build's is the context's, in Options).
 func matcher(dir string, excludes []string) (*patternmatcher.PatternMatcher, error) {
 	patterns := append([]string{}, excludes...)
-	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
-		more, err := ignorefile.ReadAll(f)
-		f.Close()
+	if dir != "" {
+		own, err := readPatterns(filepath.Join(dir, ".dockerignore"))
 		if err != nil {
-			return nil, fmt.Errorf("%s/.dockerignore: %w", dir, err)
+			return nil, err
 		}
-		patterns = append(patterns, more...)
+		patterns = append(patterns, own...)
 	}
 	if len(patterns) == 0 {
 		return nil, nil
@@ -185,6 +249,23 @@ func matcher(dir string, excludes []string) (*patternmatcher.PatternMatcher, err
 		return nil, fmt.Errorf("invalid exclude pattern: %w", err)
 	}
 	return pm, nil
+}
+
+// readPatterns reads a .dockerignore; a missing file is no patterns.
+func readPatterns(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return patterns, nil
 }
 
 func addParents(out map[string]Entry, name string, o Options) {

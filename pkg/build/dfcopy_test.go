@@ -1,0 +1,175 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// dfBuildFiles builds the Dockerfile text in ctxDir (FROM scratch, no RUN)
+// and returns the files of the image, path → content ("/" for folders).
+func dfBuildFiles(t *testing.T, ctxDir, dockerfile string) (map[string]string, error) {
+	t.Helper()
+	st, rc, _ := setup(t)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644)
+	res, err := FromDockerfile(context.Background(), st, rc, DockerfileOptions{Context: ctxDir})
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	tr := tar.NewReader(mutate.Extract(res.Image))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if h.Typeflag == tar.TypeDir {
+			b = []byte("/")
+		}
+		files[strings.TrimSuffix(h.Name, "/")] = string(b)
+	}
+	return files, nil
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func names(files map[string]string) string {
+	var out []string
+	for n, body := range files {
+		if body != "/" {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// The context's .dockerignore holds for every source, with paths relative
+// to the context (not only for COPY .), a folder's own .dockerignore is a
+// plain file, and a source it leaves out is not found.
+func TestDockerignoreAppliesToEverySource(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		".dockerignore": "logs/*.log\n!logs/keep.log\n*.md\nsub/secret.txt\n",
+		"logs/a.log":    "a", "logs/keep.log": "keep",
+		"README.md": "readme", "top.txt": "top", "other.txt": "other",
+		"sub/.dockerignore": "x.txt\n", "sub/secret.txt": "secret", "sub/x.txt": "x",
+	})
+	files, err := dfBuildFiles(t, dir, "FROM scratch\nCOPY logs /logs\nCOPY *.txt /txt/\nCOPY sub /sub\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(files), "logs/keep.log sub/.dockerignore sub/x.txt txt/other.txt txt/top.txt"; got != want {
+		t.Errorf("files: %s\nwant:  %s", got, want)
+	}
+	if _, err := dfBuildFiles(t, dir, "FROM scratch\nCOPY README.md /r\n"); err == nil || !strings.Contains(err.Error(), "README.md: not found in the build context") {
+		t.Errorf("COPY of an ignored file: %v", err)
+	}
+	// A Dockerfile's own ignore file wins over the context's.
+	os.WriteFile(filepath.Join(dir, "Dockerfile.dockerignore"), []byte("top.txt\n"), 0o644)
+	files, err = dfBuildFiles(t, dir, "FROM scratch\nCOPY *.md *.txt /all/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(files), "all/README.md all/other.txt"; got != want {
+		t.Errorf("with Dockerfile.dockerignore: %s, want %s", got, want)
+	}
+}
+
+// COPY --exclude leaves out what it names, relative to each source;
+// COPY --parents keeps each source's path below the context (or below a
+// "/./" in the pattern).
+func TestCopyExcludeAndParents(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"logs/a.log": "a", "logs/b.txt": "b", "logs/deep/c.log": "c",
+		"a/b/x.txt": "x", "a/b/y.txt": "y", "a/c/z.txt": "z", "n.log": "n",
+	})
+	files, err := dfBuildFiles(t, dir, "FROM scratch\n"+
+		"COPY --exclude=*.log --exclude=deep/*.log logs /l/\n"+
+		"COPY --exclude=*.log n.log a/b/x.txt /f/\n"+
+		"COPY --parents a/*/*.txt /p/\n"+
+		"COPY --parents ./a/./b/y.txt /q/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(files), "f/x.txt l/b.txt p/a/b/x.txt p/a/b/y.txt p/a/c/z.txt q/b/y.txt"; got != want {
+		t.Errorf("files: %s\nwant:  %s", got, want)
+	}
+}
+
+// ADD --checksum verifies a URL's content; --unpack=true unpacks a
+// downloaded archive, --unpack=false keeps a local one whole; git sources
+// say they are not supported.
+func TestAddChecksumAndUnpack(t *testing.T) {
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "inside.txt", Mode: 0o644, Size: 6, Typeflag: tar.TypeReg})
+	tw.Write([]byte("inside"))
+	tw.Close()
+	zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/plain.txt":
+			io.WriteString(w, "plain")
+		case "/a.tar.gz":
+			w.Write(tgz.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "local.tar.gz"), tgz.Bytes(), 0o644)
+	sum := sha256.Sum256([]byte("plain"))
+	good := "sha256:" + hex.EncodeToString(sum[:])
+
+	files, err := dfBuildFiles(t, dir, "FROM scratch\n"+
+		"ADD --checksum="+good+" "+srv.URL+"/plain.txt /c/\n"+
+		"ADD --unpack=true "+srv.URL+"/a.tar.gz /u/\n"+
+		"ADD --unpack=false local.tar.gz /v/\n"+
+		"ADD local.tar.gz /w/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(files), "c/plain.txt u/inside.txt v/local.tar.gz w/inside.txt"; got != want {
+		t.Errorf("files: %s\nwant:  %s", got, want)
+	}
+	bad := "sha256:" + strings.Repeat("0", 64)
+	if _, err := dfBuildFiles(t, dir, "FROM scratch\nADD --checksum="+bad+" "+srv.URL+"/plain.txt /c/\n"); err == nil || !strings.Contains(err.Error(), "but --checksum says "+bad) {
+		t.Errorf("a wrong checksum: %v", err)
+	}
+	if _, err := dfBuildFiles(t, dir, "FROM scratch\nADD --checksum="+good+" local.tar.gz /c/\n"); err == nil || !strings.Contains(err.Error(), "one URL source only") {
+		t.Errorf("a checksum on a local file: %v", err)
+	}
+	if _, err := dfBuildFiles(t, dir, "FROM scratch\nADD https://github.com/moby/buildkit.git#v0.10.1 /src\n"); err == nil || !strings.Contains(err.Error(), "git repository is not supported") {
+		t.Errorf("a git source: %v", err)
+	}
+}
