@@ -315,6 +315,16 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	if len(args) == 1 {
 		opts.Context = args[0]
 	}
+	if opts.Context == "-" || opts.Dockerfile == "-" {
+		dir, err := os.MkdirTemp("", "gantry-stdin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if opts.Context, opts.Dockerfile, err = build.StdinInputs(cmd.InOrStdin(), opts.Context, opts.Dockerfile, dir); err != nil {
+			return fmt.Errorf("standard input: %w", err)
+		}
+	}
 	for _, kv := range d.buildArgs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
