@@ -165,6 +165,14 @@ func newBuildCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if from == "" {
+				// A Dockerfile says what the flags of a build from flags
+				// would: given here, they would be silently lost.
+				for _, name := range []string{"add", "chown", "chmod", "exclude", "entrypoint", "cmd", "env", "port", "workdir", "volume", "user", "stop-signal", "healthcheck"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s applies to builds from flags (--from BASE); a Dockerfile build takes it from the Dockerfile (gantry mutate changes the result)", name)
+					}
+				}
+				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
 			if len(args) > 0 {
@@ -294,6 +302,7 @@ type dockerfileFlags struct {
 	file, target       string
 	buildArgs, secrets []string
 	ssh                []string
+	labels             []string // --label, shared with builds from flags
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -355,6 +364,14 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 			return fmt.Errorf("--secret %s: %w", id, err)
 		}
 		opts.Secrets[id] = src
+	}
+	opts.Labels = map[string]string{}
+	for _, kv := range d.labels {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return fmt.Errorf("invalid --label %q: use KEY=VALUE", kv)
+		}
+		opts.Labels[k] = v
 	}
 	opts.SSH = map[string]string{}
 	for _, spec := range d.ssh {

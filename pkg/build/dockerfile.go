@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -36,6 +37,7 @@ type DockerfileOptions struct {
 	NoCache    bool
 	Secrets    map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
 	SSH        map[string]string // RUN --mount=type=ssh id → ssh-agent socket on the host
+	Labels     map[string]string // docker build --label: set on the final image, no history line
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string
@@ -104,12 +106,35 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		if err != nil {
 			return nil, err
 		}
+		if img, err = withLabels(img, o.Labels); err != nil {
+			return nil, err
+		}
 		built = append(built, Artifact{Image: img})
 	}
 	if len(built) == 1 {
 		return &Result{Artifact: built[0]}, nil
 	}
 	return combine(built)
+}
+
+// withLabels sets docker build's --label values on the final image, as
+// BuildKit does: in the config, without a history entry.
+func withLabels(img v1.Image, labels map[string]string) (v1.Image, error) {
+	if len(labels) == 0 {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cf.Config.Labels[k] = v
+	}
+	return mutate.ConfigFile(img, cf)
 }
 
 func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {

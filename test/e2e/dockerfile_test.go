@@ -610,3 +610,20 @@ RUN --mount=type=ssh,id=absent echo "absent: $SSH_AUTH_SOCK $([ -S /run/buildkit
 		t.Errorf("a required agent not given: %s", msg)
 	}
 }
+
+// docker build --label sets labels on the final image, over the
+// Dockerfile's; gantry's image config equals Docker's. Flags of builds from
+// flags are refused in a Dockerfile build, not silently dropped.
+func TestBuildLabelFlag(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nLABEL a=from-dockerfile b=kept\n"), 0o644)
+	buildBoth(t, e, dir, "label-flag", "--label", "a=from-flag", "--label", "c=new")
+	cfg := gantryConfig(t, e, "example.com/df/label-flag:1")
+	if fmt.Sprint(cfg.Labels) != "map[a:from-flag b:kept c:new]" {
+		t.Errorf("labels = %v", cfg.Labels)
+	}
+	if msg := e.gantryFails("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "--entrypoint", "/x", "-t", "example.com/df/x:1"); !strings.Contains(msg, "--entrypoint applies to builds from flags") {
+		t.Errorf("--entrypoint in a Dockerfile build: %s", msg)
+	}
+}
