@@ -175,6 +175,9 @@ func newBuildCommand(g *globals) *cobra.Command {
 				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
+			if cmd.Flags().Changed("network") {
+				return fmt.Errorf("--network applies to the RUN steps of Dockerfile builds")
+			}
 			if len(args) > 0 {
 				return fmt.Errorf("--from builds take no CONTEXT: the files come from --add")
 			}
@@ -205,7 +208,10 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if res.Cached {
 				m.rep.Printf("new layer: unchanged files, reused from the cache")
 			}
-			return m.deliver(cmd, res.Artifact, targets)
+			if err := m.deliver(cmd, res.Artifact, targets); err != nil {
+				return err
+			}
+			return writeIIDFile(df.iidfile, res.Artifact)
 		},
 	}
 	f := cmd.Flags()
@@ -303,6 +309,8 @@ type dockerfileFlags struct {
 	buildArgs, secrets []string
 	ssh                []string
 	labels             []string // --label, shared with builds from flags
+	network            string
+	iidfile            string
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -313,6 +321,8 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
+	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
 	f.StringVar(&d.cacheFrom, "cache-from", "", "registry repository to take cached steps from (REPO or type=registry,ref=REPO)")
 	f.StringVar(&d.cacheTo, "cache-to", "", "registry repository to push each built step to, tagged by its cache key")
@@ -365,6 +375,12 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		}
 		opts.Secrets[id] = src
 	}
+	switch d.network {
+	case "", "default", "host", "none":
+		opts.Network = d.network
+	default:
+		return fmt.Errorf("invalid --network %q: use host or none", d.network)
+	}
 	opts.Labels = map[string]string{}
 	for _, kv := range d.labels {
 		k, v, _ := strings.Cut(kv, "=")
@@ -391,7 +407,23 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	if err != nil {
 		return err
 	}
-	return m.deliver(cmd, res.Artifact, targets)
+	if err := m.deliver(cmd, res.Artifact, targets); err != nil {
+		return err
+	}
+	return writeIIDFile(d.iidfile, res.Artifact)
+}
+
+// writeIIDFile writes the built image's ID to path, as docker build
+// --iidfile does ("" writes nothing).
+func writeIIDFile(path string, a build.Artifact) error {
+	if path == "" {
+		return nil
+	}
+	id, err := a.ID()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(id.String()), 0o644)
 }
 
 // parseSSH reads docker build's --ssh default|ID[=SOCKET]: an ssh-agent

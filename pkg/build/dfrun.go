@@ -47,6 +47,12 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		args = s.commandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true})
 	}
 	network := instructions.GetNetwork(in)
+	if network == instructions.NetworkDefault && b.o.Network != "" {
+		network = b.o.Network
+	}
+	if network != instructions.NetworkDefault && network != instructions.NetworkHost && network != instructions.NetworkNone {
+		return fmt.Errorf("RUN --network=%s: use default, host or none", network)
+	}
 	mounts, mountEnv, mountKey, cleanup, err := s.runMounts(in)
 	defer cleanup()
 	if err != nil {

@@ -38,6 +38,7 @@ type DockerfileOptions struct {
 	Secrets    map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
 	SSH        map[string]string // RUN --mount=type=ssh id → ssh-agent socket on the host
 	Labels     map[string]string // docker build --label: set on the final image, no history line
+	Network    string            // docker build --network: host or none for RUN steps without --network
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string

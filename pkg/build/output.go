@@ -106,6 +106,15 @@ type Artifact struct {
 	Index v1.ImageIndex
 }
 
+// ID is what docker build --iidfile writes: the image ID (its config's
+// digest), or for several platforms the index digest, as buildx writes it.
+func (a Artifact) ID() (v1.Hash, error) {
+	if a.Index != nil {
+		return a.Index.Digest()
+	}
+	return a.Image.ConfigName()
+}
+
 func (a Artifact) digest() (v1.Hash, error) {
 	if a.Index != nil {
 		return a.Index.Digest()

@@ -627,3 +627,26 @@ func TestBuildLabelFlag(t *testing.T) {
 		t.Errorf("--entrypoint in a Dockerfile build: %s", msg)
 	}
 }
+
+// --network none cuts RUN steps off as docker build --network none does
+// (only the loopback interface), and --iidfile writes the image ID.
+func TestBuildNetworkAndIIDFile(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nRUN /bin/busybox awk -F: 'NR>2 {print $1}' /proc/net/dev > /ifaces\n"), 0o644)
+	buildBoth(t, e, dir, "network-flag", "--network", "none")
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/df/network-flag:1", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "ifaces")); strings.TrimSpace(string(b)) != "lo" {
+		t.Errorf("interfaces with --network none: %q", b)
+	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "--network", "none", "-t", "example.com/df/network-flag:1", "--iidfile", iid)
+	var report struct{ ID string }
+	if err := json.Unmarshal([]byte(e.gantry("inspect", "--format", "json", "example.com/df/network-flag:1")), &report); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(iid); report.ID == "" || string(b) != report.ID {
+		t.Errorf("--iidfile wrote %q, the image ID is %q", b, report.ID)
+	}
+}
