@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,11 +132,16 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 					return nil, nil, "", cleanup, err
 				}
 			}
-			src, err := glob(root, m.Source, layer.Options{})
+			// The context is what its .dockerignore leaves, in a bind too.
+			lo := layer.Options{ContextRoot: root}
+			if m.From == "" {
+				lo.Ignore = b.ignore
+			}
+			src, err := glob(root, m.Source, lo)
 			if err != nil {
 				return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
 			}
-			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, layer.Options{})
+			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, lo)
 			if err != nil {
 				return nil, nil, "", cleanup, err
 			}
@@ -144,7 +150,18 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 				return nil, nil, "", cleanup, err
 			}
 			source := src[0]
-			if !m.ReadOnly {
+			if fi, err := os.Stat(source); err == nil && fi.IsDir() && lo.Ignore != nil {
+				// Ignored files must not show: the step gets the rest, hard
+				// linked where it can (read-only) or copied (read-write).
+				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
+				if err != nil {
+					return nil, nil, "", cleanup, err
+				}
+				temps = append(temps, tmp)
+				if source, err = materialize(entries, "m", filepath.Join(tmp, "src"), !m.ReadOnly); err != nil {
+					return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
+				}
+			} else if !m.ReadOnly {
 				// Writes to a rw bind are the run's alone, as in BuildKit:
 				// it gets a copy.
 				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
@@ -237,6 +254,53 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 		}
 	}
 	return out, env, strings.Join(key, "\n"), cleanup, nil
+}
+
+// materialize makes the tree of entries (named below prefix) at dir: the
+// folders, the links, and each file hard linked to its source, or copied
+// when the tree may be written to (or sits on another filesystem).
+func materialize(entries []layer.Entry, prefix, dir string, writable bool) (string, error) {
+	for _, e := range entries {
+		rel, ok := strings.CutPrefix(e.Name, prefix)
+		if !ok {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		var err error
+		switch {
+		case e.Mode.IsDir():
+			err = os.MkdirAll(p, e.Mode.Perm()|0o700)
+		case e.Mode&fs.ModeSymlink != 0:
+			err = os.Symlink(e.Link, p)
+		case e.HardLink:
+			err = os.Link(filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(e.Link, prefix))), p)
+		case e.Mode.IsRegular():
+			if writable || os.Link(e.Source, p) != nil {
+				err = copyFile(e.Source, p, e.Mode.Perm())
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // runEnv is RUN's environment: the build args and ENV in scope, a PATH if
