@@ -175,8 +175,10 @@ func newBuildCommand(g *globals) *cobra.Command {
 				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
-			if cmd.Flags().Changed("network") {
-				return fmt.Errorf("--network applies to the RUN steps of Dockerfile builds")
+			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "cache-from", "cache-to"} {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s applies to Dockerfile builds, not to builds from flags (--from)", name)
+				}
 			}
 			if len(args) > 0 {
 				return fmt.Errorf("--from builds take no CONTEXT: the files come from --add")
@@ -311,6 +313,7 @@ type dockerfileFlags struct {
 	labels             []string // --label, shared with builds from flags
 	network            string
 	iidfile            string
+	pull               bool
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -321,6 +324,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
@@ -329,7 +333,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
-	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache,
+	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull,
 		Compression: compression, BuildArgs: map[string]string{}, Output: cmd.ErrOrStderr()}
 	if len(args) == 1 {
 		opts.Context = args[0]

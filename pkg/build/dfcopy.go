@@ -211,7 +211,7 @@ func (s *stageState) fromRoot(from string) (string, error) {
 	} else {
 		var err error
 		p := b.platform
-		if img, err = resolveBase(b.ctx, b.st, b.rc, from, &p); err != nil {
+		if img, err = b.base(from, &p); err != nil {
 			return "", fmt.Errorf("--from=%s: %w", from, err)
 		}
 	}

@@ -69,7 +69,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 			return err
 		}
 	} else {
-		img, err := resolveBase(b.ctx, b.st, b.rc, base, &want)
+		img, err := b.base(base, &want)
 		if err != nil {
 			return err
 		}

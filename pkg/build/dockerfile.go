@@ -25,6 +25,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/store"
+	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
 // DockerfileOptions describe gantry build CONTEXT.
@@ -39,6 +40,7 @@ type DockerfileOptions struct {
 	SSH        map[string]string // RUN --mount=type=ssh id → ssh-agent socket on the host
 	Labels     map[string]string // docker build --label: set on the final image, no history line
 	Network    string            // docker build --network: host or none for RUN steps without --network
+	Pull       bool              // docker build --pull: look for a newer version of every base image
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string
@@ -96,7 +98,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 				return nil, err
 			}
 		}
-		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore,
+		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			done: map[int]*stageState{}, cache: rootfs.NewCache(rootfs.CacheDir(st.Root()))}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
@@ -187,6 +189,19 @@ type dfBuild struct {
 	cache    *rootfs.Cache
 	step     int
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
+	pulled   map[string]bool                // bases refreshed for --pull
+}
+
+// base resolves an image a FROM or COPY --from names; with --pull, the
+// registry is asked for a newer version first (once per build and name).
+func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
+	if b.o.Pull && name != "scratch" && !b.pulled[name] {
+		if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
+			return nil, fmt.Errorf("--pull %s: %w", name, err)
+		}
+		b.pulled[name] = true
+	}
+	return resolveBase(b.ctx, b.st, b.rc, name, want)
 }
 
 // contextIgnore reads what the context leaves out: the Dockerfile's own

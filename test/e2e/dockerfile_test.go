@@ -650,3 +650,38 @@ func TestBuildNetworkAndIIDFile(t *testing.T) {
 		t.Errorf("--iidfile wrote %q, the image ID is %q", b, report.ID)
 	}
 }
+
+// --pull looks for a newer base than the stored one, as docker build
+// --pull does; without it the stored base is used.
+func TestBuildPullRefreshesBase(t *testing.T) {
+	e, other := newEnv(t), newEnv(t)
+	tag := uniqueRepo("pullbase") + ":1"
+	version := func(env *env, v string) {
+		f := filepath.Join(t.TempDir(), "v.txt")
+		os.WriteFile(f, []byte(v), 0o644)
+		env.gantry("build", "--from", baseRef("amd64"), "--add", f+":/v.txt", "-t", tag, "--push")
+	}
+	version(e, "1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+tag+"\nRUN cat /v.txt > /seen.txt\n"), 0o644)
+	seen := func(args ...string) string {
+		e.gantry(append([]string{"build", dir, "-t", "example.com/pulled:1"}, args...)...)
+		root := filepath.Join(t.TempDir(), "root")
+		e.gantry("export", "example.com/pulled:1", "--dir", root)
+		b, _ := os.ReadFile(filepath.Join(root, "seen.txt"))
+		return string(b)
+	}
+	if got := seen(); got != "1" {
+		t.Fatalf("first build saw %q", got)
+	}
+	version(other, "2") // pushed from another store: this one still holds 1
+	if got := seen(); got != "1" {
+		t.Errorf("without --pull the stored base was not used: %q", got)
+	}
+	if got := seen("--pull"); got != "2" {
+		t.Errorf("with --pull the newer base was not used: %q", got)
+	}
+	if msg := e.gantryFails("build", "--from", baseRef("amd64"), "--add", dir+":/x", "--pull", "-t", "example.com/x:1"); !strings.Contains(msg, "--pull applies to Dockerfile builds") {
+		t.Errorf("--pull with --from: %s", msg)
+	}
+}
