@@ -323,7 +323,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.buildArgs, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
-	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
@@ -360,22 +360,18 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	}
 	opts.CacheFrom, opts.CacheTo = cacheRepo(d.cacheFrom), cacheRepo(d.cacheTo)
 	opts.Secrets = map[string]string{}
+	// Secrets given by value (env=) go to files that live as long as the
+	// build, readable by this user only.
+	defer func() {
+		for _, p := range envSecretFiles {
+			os.Remove(p)
+		}
+		envSecretFiles = nil
+	}()
 	for _, sec := range d.secrets {
-		var id, src string
-		for _, kv := range strings.Split(sec, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "id":
-				id = v
-			case "src", "source":
-				src = v
-			}
-		}
-		if id == "" || src == "" {
-			return fmt.Errorf("invalid --secret %q: use id=ID,src=FILE", sec)
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("--secret %s: %w", id, err)
+		id, src, err := secretSource(sec)
+		if err != nil {
+			return err
 		}
 		opts.Secrets[id] = src
 	}
@@ -428,6 +424,62 @@ func writeIIDFile(path string, a build.Artifact) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(id.String()), 0o644)
+}
+
+var envSecretFiles []string
+
+// secretSource reads docker build's --secret id=ID[,src=FILE|,env=VAR]
+// (type=file|env too); with neither, the variable named ID if it is set,
+// else the file ID, as buildx does. A secret from the environment is
+// written to a private temporary file for the mount.
+func secretSource(spec string) (id, src string, err error) {
+	var env, typ string
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "id":
+			id = v
+		case "src", "source":
+			src = v
+		case "env":
+			env = v
+		case "type":
+			typ = v
+		}
+	}
+	if id == "" {
+		return "", "", fmt.Errorf("invalid --secret %q: use id=ID,src=FILE or id=ID,env=VAR", spec)
+	}
+	if src == "" && env == "" {
+		if _, ok := os.LookupEnv(id); ok && typ != "file" {
+			env = id
+		} else {
+			src = id
+		}
+	}
+	if typ == "env" && env == "" {
+		env, src = src, ""
+	}
+	if env != "" {
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", "", fmt.Errorf("--secret %s: environment variable %s is not set", id, env)
+		}
+		f, err := os.CreateTemp("", "gantry-secret-")
+		if err != nil {
+			return "", "", err
+		}
+		envSecretFiles = append(envSecretFiles, f.Name())
+		_, err = f.WriteString(v)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return id, f.Name(), err
+	}
+	if _, err := os.Stat(src); err != nil {
+		return "", "", fmt.Errorf("--secret %s: %w", id, err)
+	}
+	return id, src, nil
 }
 
 // parseSSH reads docker build's --ssh default|ID[=SOCKET]: an ssh-agent

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --secret as docker buildx reads it: from a file, from a variable, or by
+// id alone (the variable of that name, else the file).
+func TestSecretSource(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(file, []byte("from-file"), 0o600)
+	t.Setenv("GANTRY_TEST_TOKEN", "from-env")
+	defer func() {
+		for _, p := range envSecretFiles {
+			os.Remove(p)
+		}
+		envSecretFiles = nil
+	}()
+	for spec, want := range map[string]string{
+		"id=a,src=" + file:                    "from-file",
+		"id=b,env=GANTRY_TEST_TOKEN":          "from-env",
+		"id=GANTRY_TEST_TOKEN":                "from-env",
+		"type=env,id=c,src=GANTRY_TEST_TOKEN": "from-env",
+	} {
+		_, src, err := secretSource(spec)
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		if b, _ := os.ReadFile(src); string(b) != want {
+			t.Errorf("%s: reads %q, want %q", spec, b, want)
+		}
+	}
+	for _, p := range envSecretFiles {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("secret file %s: %v %v", p, fi, err)
+		}
+	}
+	if _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET"); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
+		t.Errorf("an unset variable: %v", err)
+	}
+}
