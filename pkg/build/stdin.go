@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"errors"
@@ -38,8 +39,9 @@ func StdinInputs(r io.Reader, contextDir, dockerfile, dir string) (string, strin
 	br := bufio.NewReaderSize(in, 1024)
 	head, _ := br.Peek(512)
 	if len(head) == 512 && bytes.Equal(head[257:262], []byte("ustar")) {
-		// Entries that would leave the folder fail, as in any layer.
-		if err := rootfs.Apply(ctxDir, br); err != nil {
+		// Entries that would leave the folder fail, as in any layer; only
+		// files, folders and links are made, owned by the caller.
+		if err := rootfs.Apply(ctxDir, plainFiles(br)); err != nil {
 			return "", "", err
 		}
 		if dockerfile == "" {
@@ -51,6 +53,43 @@ func StdinInputs(r io.Reader, contextDir, dockerfile, dir string) (string, strin
 	}
 	p := filepath.Join(dir, "Dockerfile")
 	return ctxDir, p, writeFrom(p, br)
+}
+
+// plainFiles rewrites a context tar as one rootfs.Apply unpacks without
+// privileges: regular files, folders and links only (a hostile tar's device
+// nodes are dropped), no owners, no xattrs.
+func plainFiles(r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		tr := tar.NewReader(r)
+		tw := tar.NewWriter(pw)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				pw.CloseWithError(tw.Close())
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			switch h.Typeflag {
+			case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+			default:
+				continue
+			}
+			clean := &tar.Header{Typeflag: h.Typeflag, Name: h.Name, Linkname: h.Linkname, Size: h.Size, Mode: h.Mode & 0o777, ModTime: h.ModTime, Format: tar.FormatPAX}
+			if err := tw.WriteHeader(clean); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.Copy(tw, tr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr
 }
 
 func writeFrom(p string, r io.Reader) error {

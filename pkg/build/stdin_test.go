@@ -41,3 +41,30 @@ func TestStdinInputs(t *testing.T) {
 		t.Error("both from standard input was accepted")
 	}
 }
+
+// A context tar from standard input makes files, folders and links only:
+// no device nodes, no owners, no setuid bits, nothing outside the folder.
+func TestStdinContextTarIsTamed(t *testing.T) {
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o4755, Size: 11, Typeflag: tar.TypeReg, Uid: 1234})
+	tw.Write([]byte("FROM scratch"[:11]))
+	tw.WriteHeader(&tar.Header{Name: "null", Mode: 0o666, Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3})
+	tw.WriteHeader(&tar.Header{Name: "../escape", Mode: 0o644, Typeflag: tar.TypeReg})
+	tw.Close()
+	dir := t.TempDir()
+	_, _, err := StdinInputs(&tarball, "-", "", dir)
+	if err == nil || !strings.Contains(err.Error(), "escape") {
+		t.Errorf("a tar entry outside the context: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "context", "null")); err == nil {
+		t.Error("a device node was made")
+	}
+	fi, err := os.Stat(filepath.Join(dir, "context", "Dockerfile"))
+	if err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		t.Errorf("Dockerfile: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escape")); err == nil {
+		t.Error("an entry escaped the context")
+	}
+}
