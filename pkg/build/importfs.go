@@ -48,7 +48,8 @@ func Import(ctx context.Context, st *store.Store, o ImportOptions) (v1.Image, er
 	case statErr != nil:
 		return nil, fmt.Errorf("import: %w", statErr)
 	case fi.IsDir():
-		lo := layer.Options{Time: o.Created}
+		// A root filesystem: owners and device nodes are part of it.
+		lo := layer.Options{Time: o.Created, KeepOwners: true, Devices: true}
 		entries, err := layer.Collect([]layer.Add{{Src: o.Source, Dest: "/"}}, lo)
 		if err != nil {
 			return nil, err

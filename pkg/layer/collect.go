@@ -52,11 +52,14 @@ type Options struct {
 	// source folder's .dockerignore applies to that folder.
 	ContextRoot string
 	Ignore      *patternmatcher.PatternMatcher
-	Time     time.Time    // mtime of every entry (SOURCE_DATE_EPOCH, or the epoch)
-	Workdir  string       // where a relative DEST starts; "" makes relative DESTs an error
+	Time        time.Time // mtime of every entry (SOURCE_DATE_EPOCH, or the epoch)
+	Workdir     string    // where a relative DEST starts; "" makes relative DESTs an error
 	// KeepOwners keeps the owners the files have on the host instead of
 	// UID:GID (COPY --from a stage, import of a directory).
 	KeepOwners bool
+	// Devices keeps device nodes and fifos, as a root filesystem has them
+	// (import of a directory); otherwise they are an error.
+	Devices bool
 }
 
 // Entry is one file, directory or link of the layer.
@@ -70,6 +73,7 @@ type Entry struct {
 	modTime  time.Time // host mtime when collected, to detect changes while reading
 	stat     fileStat  // host identity of Source, for the hash cache
 	uid, gid int       // owner on the host, used with KeepOwners
+	rdev     uint64    // device number of a device node
 }
 
 // Collect lists the entries the adds make, sorted by name; a later add
@@ -169,6 +173,12 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			out[name] = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info, p)
 		case info.Mode().IsRegular():
 			out[name] = fileEntry(name, p, info, o)
+		case o.Devices && info.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
+			e := withOwner(Entry{Name: name, Mode: info.Mode()}, info, p)
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				e.rdev = uint64(st.Rdev)
+			}
+			out[name] = e
 		default:
 			return fmt.Errorf("--add %s: %s is a %s, which a layer built from files cannot hold", a.Src, p, info.Mode().Type())
 		}

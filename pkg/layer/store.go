@@ -262,6 +262,9 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 	fmt.Fprintf(h, "gantry-layer-v2\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
 	for i, e := range entries {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
+		if e.rdev != 0 {
+			fmt.Fprintf(h, "rdev:%d\x00", e.rdev)
+		}
 		if o.KeepOwners {
 			fmt.Fprintf(h, "%d:%d\x00", e.uid, e.gid)
 		}

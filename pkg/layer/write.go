@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gantry-build/gantry/internal/rawfile"
 )
 
@@ -65,6 +67,14 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
 	case e.HardLink:
 		hdr.Typeflag, hdr.Linkname = tar.TypeLink, e.Link
+	case e.Mode&fs.ModeNamedPipe != 0:
+		hdr.Typeflag = tar.TypeFifo
+	case e.Mode&fs.ModeDevice != 0:
+		hdr.Typeflag = tar.TypeBlock
+		if e.Mode&fs.ModeCharDevice != 0 {
+			hdr.Typeflag = tar.TypeChar
+		}
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(e.rdev)), int64(unix.Minor(e.rdev))
 	default:
 		hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
 	}
