@@ -369,43 +369,10 @@ func TestRootlessSubordinateIDs(t *testing.T) {
 // rootlessSuite builds the named corpus cases as an unprivileged user, with
 // or without a subordinate id range, and compares each with Docker's build.
 func rootlessSuite(t *testing.T, user string, subids bool, cases []string) *env {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test creates an unprivileged user and needs root (CI runs as root)")
-	}
-	if _, err := shErr("id", user); err != nil {
-		sh(t, "useradd", "--no-create-home", "--shell", "/bin/false", user)
-	}
-	uid := strings.TrimSpace(sh(t, "id", "-u", user))
-	gid := strings.TrimSpace(sh(t, "id", "-g", user))
-	setSubordinateRange(t, "/etc/subuid", user, subids)
-	setSubordinateRange(t, "/etc/subgid", user, subids)
-	// Everything the user touches must be theirs: a copy of gantry, the
-	// store, the configs and the contexts.
-	home, err := os.MkdirTemp("", "gantry-rootless-") // t.TempDir's parent is 0700
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	os.Chmod(home, 0o755)
-	bin := filepath.Join(home, "gantry")
-	b, err := os.ReadFile(gantryBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, b, 0o755)
-	for _, d := range []string{"root", "config", "docker", "ctx", "out"} {
-		os.MkdirAll(filepath.Join(home, d), 0o755)
-	}
+	u := rootlessUser(t, user, subids)
+	home, e := u.home, u.env
 	sh(t, "cp", "-a", "dockerfiles/.", filepath.Join(home, "ctx"))
-	sh(t, "chown", "-R", uid+":"+gid, home)
-	e := &env{t: t, root: filepath.Join(home, "root"), config: filepath.Join(home, "config"), docker: filepath.Join(home, "docker"),
-		asUser: []string{"setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--"}}
-	saved := gantryBin
-	gantryBin = bin
-	t.Cleanup(func() { gantryBin = saved })
-	if out, _, _ := e.run(nil, "--help"); !strings.Contains(out, "gantry") {
-		t.Fatalf("gantry does not run as %s", user)
-	}
+	sh(t, "chown", "-R", u.uid+":"+u.gid, filepath.Join(home, "ctx"))
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := &env{t: t, root: e.root, config: e.config, docker: e.docker, asUser: e.asUser}
@@ -420,13 +387,60 @@ func rootlessSuite(t *testing.T, user string, subids bool, cases []string) *env 
 			}
 			tmp := filepath.Join(home, "out", name)
 			os.MkdirAll(tmp, 0o755)
-			sh(t, "chown", uid+":"+gid, tmp)
+			sh(t, "chown", u.uid+":"+u.gid, tmp)
 			dockerExport(t, tag, filepath.Join(tmp, "docker.tar"))
 			e.gantry("export", gname, "-o", filepath.Join(tmp, "gantry.tar"))
 			compareTrees(t, readTar(t, filepath.Join(tmp, "docker.tar")), readTar(t, filepath.Join(tmp, "gantry.tar")))
 		})
 	}
 	return e
+}
+
+// rootless is an unprivileged user set up for gantry: a home holding a
+// copy of gantry, the store, the configs, ctx/ and out/, all the user's.
+type rootless struct {
+	home, uid, gid string
+	env            *env
+}
+
+// rootlessUser makes (or reuses) user, grants or takes away its
+// subordinate ids, and makes gantryBin the user's copy until the test ends.
+func rootlessUser(t *testing.T, user string, subids bool) *rootless {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test creates an unprivileged user and needs root (CI runs as root)")
+	}
+	if _, err := shErr("id", user); err != nil {
+		sh(t, "useradd", "--no-create-home", "--shell", "/bin/false", user)
+	}
+	u := &rootless{uid: strings.TrimSpace(sh(t, "id", "-u", user)), gid: strings.TrimSpace(sh(t, "id", "-g", user))}
+	setSubordinateRange(t, "/etc/subuid", user, subids)
+	setSubordinateRange(t, "/etc/subgid", user, subids)
+	home, err := os.MkdirTemp("", "gantry-rootless-") // t.TempDir's parent is 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.home = home
+	t.Cleanup(func() { os.RemoveAll(home) })
+	os.Chmod(home, 0o755)
+	bin := filepath.Join(home, "gantry")
+	b, err := os.ReadFile(gantryBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, b, 0o755)
+	for _, d := range []string{"root", "config", "docker", "ctx", "out"} {
+		os.MkdirAll(filepath.Join(home, d), 0o755)
+	}
+	sh(t, "chown", "-R", u.uid+":"+u.gid, home)
+	u.env = &env{t: t, root: filepath.Join(home, "root"), config: filepath.Join(home, "config"), docker: filepath.Join(home, "docker"),
+		asUser: []string{"setpriv", "--reuid=" + u.uid, "--regid=" + u.gid, "--clear-groups", "--"}}
+	saved := gantryBin
+	gantryBin = bin
+	t.Cleanup(func() { gantryBin = saved })
+	if out, _, _ := u.env.run(nil, "--help"); !strings.Contains(out, "gantry") {
+		t.Fatalf("gantry does not run as %s", user)
+	}
+	return u
 }
 
 // setSubordinateRange grants user a range of 65536 ids in file (or takes
