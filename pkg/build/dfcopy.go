@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/bzip2"
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -46,6 +48,8 @@ type copySpec struct {
 	parents  bool     // COPY --parents: keep the source's path below the context
 	checksum string   // ADD --checksum of a URL's content
 	unpack   *bool    // ADD --unpack: nil is Docker's default (local archives yes, URLs no)
+	// ADD --keep-git-dir: a git source keeps its .git folder
+	keepGitDir bool
 }
 
 // copy runs COPY or ADD: sources from the context, another stage or an
@@ -76,7 +80,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	if c.from == "" {
 		o.Ignore = b.ignore
 	}
-	if c.checksum != "" && (len(c.srcs) != 1 || !isURL(c.srcs[0])) {
+	if c.checksum != "" && (len(c.srcs) != 1 || !isURL(c.srcs[0]) || isGitSource(c.srcs[0])) {
 		return fmt.Errorf("ADD --checksum applies to one URL source only")
 	}
 	var srcs []layer.Add
@@ -84,7 +88,11 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	for _, src := range c.srcs {
 		switch {
 		case c.add && isGitSource(src):
-			return fmt.Errorf("ADD %s: adding a git repository is not supported yet; clone it in a RUN step or in the context", src)
+			p, err := gitCheckout(b.ctx, src, tmp, c.keepGitDir)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, layer.Add{Src: p})
 		case c.add && isURL(src):
 			p, err := download(src, tmp, c.checksum)
 			if err != nil {
@@ -270,6 +278,62 @@ func parentsPath(root, src, m string) string {
 		return "/" + dir + "/"
 	}
 	return "/"
+}
+
+// gitCheckout clones an ADD git source, REPO[#REF[:SUBDIR]] as BuildKit
+// reads it, into dir with the host's git, and returns the folder whose
+// contents ADD copies: the checkout (or its SUBDIR), without .git unless
+// --keep-git-dir.
+func gitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string, error) {
+	repo, frag, _ := strings.Cut(src, "#")
+	ref, subdir, _ := strings.Cut(frag, ":")
+	out, err := os.MkdirTemp(dir, "git-*")
+	if err != nil {
+		return "", err
+	}
+	git := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", out}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %v: %s", args[0], err, strings.TrimSpace(string(b)))
+		}
+		return nil
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", fmt.Errorf("ADD %s: git is not installed on this machine", src)
+	}
+	want := ref
+	if want == "" {
+		want = "HEAD"
+	}
+	if err := git("init", "-q"); err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	// A shallow fetch where the server offers it (not over dumb HTTP).
+	if err := git("fetch", "-q", "--depth", "1", repo, want); err != nil {
+		if err := git("fetch", "-q", repo, want); err != nil {
+			return "", fmt.Errorf("ADD %s: %w", src, err)
+		}
+	}
+	if err := git("checkout", "-q", "--detach", "FETCH_HEAD"); err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if !keepGitDir {
+		if err := os.RemoveAll(filepath.Join(out, ".git")); err != nil {
+			return "", err
+		}
+	}
+	if subdir == "" {
+		return out, nil
+	}
+	p, err := securejoin.SecureJoin(out, subdir)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("ADD %s: %s is not a folder of the repository", src, subdir)
+	}
+	return p, nil
 }
 
 // isGitSource tells ADD's git sources (cloned by BuildKit) from plain URLs.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -169,7 +170,55 @@ func TestAddChecksumAndUnpack(t *testing.T) {
 	if _, err := dfBuildFiles(t, dir, "FROM scratch\nADD --checksum="+good+" local.tar.gz /c/\n"); err == nil || !strings.Contains(err.Error(), "one URL source only") {
 		t.Errorf("a checksum on a local file: %v", err)
 	}
-	if _, err := dfBuildFiles(t, dir, "FROM scratch\nADD https://github.com/moby/buildkit.git#v0.10.1 /src\n"); err == nil || !strings.Contains(err.Error(), "git repository is not supported") {
-		t.Errorf("a git source: %v", err)
+}
+
+// ADD of a git repository, REPO#REF[:SUBDIR] as BuildKit reads it: the
+// checkout's files at REF, without .git unless --keep-git-dir. The
+// repository is served over plain ("dumb") HTTP from a test server.
+func TestAddGitRepository(t *testing.T) {
+	work := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	src := filepath.Join(work, "src")
+	os.MkdirAll(filepath.Join(src, "docs"), 0o755)
+	git(src, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(src, "README"), []byte("v1"), 0o644)
+	os.WriteFile(filepath.Join(src, "docs", "guide.txt"), []byte("guide"), 0o644)
+	git(src, "add", ".")
+	git(src, "commit", "-q", "-m", "one")
+	git(src, "tag", "v1")
+	os.WriteFile(filepath.Join(src, "README"), []byte("v2"), 0o644)
+	git(src, "commit", "-q", "-am", "two")
+	git(work, "clone", "-q", "--bare", src, filepath.Join(work, "repo.git"))
+	git(filepath.Join(work, "repo.git"), "update-server-info")
+	srv := httptest.NewServer(http.FileServer(http.Dir(work)))
+	defer srv.Close()
+	repo := srv.URL + "/repo.git"
+
+	files, err := dfBuildFiles(t, t.TempDir(), "FROM scratch\n"+
+		"ADD "+repo+" /head/\n"+
+		"ADD "+repo+"#v1 /v1/\n"+
+		"ADD "+repo+"#main:docs /docs/\n"+
+		"ADD --keep-git-dir=true "+repo+"#v1 /kept/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files["head/README"] != "v2" || files["v1/README"] != "v1" || files["docs/guide.txt"] != "guide" {
+		t.Errorf("checkouts: head %q, v1 %q, docs %q", files["head/README"], files["v1/README"], files["docs/guide.txt"])
+	}
+	if _, ok := files["head/.git"]; ok {
+		t.Error(".git was kept without --keep-git-dir")
+	}
+	if _, ok := files["kept/.git/HEAD"]; !ok {
+		t.Error(".git was dropped with --keep-git-dir=true")
+	}
+	if _, err := dfBuildFiles(t, t.TempDir(), "FROM scratch\nADD "+repo+"#no-such-ref /x/\n"); err == nil || !strings.Contains(err.Error(), "no-such-ref") {
+		t.Errorf("a missing ref: %v", err)
 	}
 }

@@ -226,7 +226,7 @@ func (s *stageState) run(cmd instructions.Command) error {
 		return wrap(label, err)
 	case *instructions.AddCommand:
 		err = s.copy(label, cmd, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, chown: in.Chown, chmod: in.Chmod, add: true,
-			excludes: in.ExcludePatterns, checksum: in.Checksum, unpack: in.Unpack})
+			excludes: in.ExcludePatterns, checksum: in.Checksum, unpack: in.Unpack, keepGitDir: in.KeepGitDir != nil && *in.KeepGitDir})
 		return wrap(label, err)
 	case *instructions.RunCommand:
 		return wrap(label, s.runCommand(label, in))
