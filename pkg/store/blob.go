@@ -51,6 +51,17 @@ func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
 // their final name only when they hash to h and number size (size < 0: any
 // size). On a mismatch nothing is stored and the error wraps ErrDigestMismatch.
 func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
+	return s.writeBlob(h, size, r, true)
+}
+
+// writeVerified is WriteBlob for a reader that checks the digest itself
+// and fails at its end on a mismatch: the copy is not hashed again, but a
+// failed read still leaves nothing under the final name.
+func (s *Store) writeVerified(h v1.Hash, size int64, r io.Reader) error {
+	return s.writeBlob(h, size, r, false)
+}
+
+func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader, hash bool) error {
 	if h.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: unsupported digest algorithm %q", h, h.Algorithm)
 	}
@@ -61,6 +72,9 @@ func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if !hash {
+		w.h = nil
+	}
 	defer w.Abort()
 	n, err := io.Copy(w, r)
 	if err != nil {
@@ -69,32 +83,10 @@ func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
 	if size >= 0 && n != size {
 		return fmt.Errorf("blob %s: %w: got %d bytes, want %d", h, ErrDigestMismatch, n, size)
 	}
-	if got := w.Digest(); got != h {
-		return fmt.Errorf("blob %s: %w: content hashes to %s", h, ErrDigestMismatch, got)
-	}
-	_, err = w.Commit()
-	return err
-}
-
-// writeVerified is WriteBlob for a reader that checks the digest itself
-// and fails at its end on a mismatch: the copy is not hashed again, but a
-// failed read still leaves nothing under the final name.
-func (s *Store) writeVerified(h v1.Hash, size int64, r io.Reader) error {
-	if s.HasBlob(h) {
-		return nil
-	}
-	w, err := s.NewBlobWriter()
-	if err != nil {
-		return err
-	}
-	w.h = nil
-	defer w.Abort()
-	n, err := io.Copy(w, r)
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", h, err)
-	}
-	if size >= 0 && n != size {
-		return fmt.Errorf("blob %s: %w: got %d bytes, want %d", h, ErrDigestMismatch, n, size)
+	if hash {
+		if got := w.Digest(); got != h {
+			return fmt.Errorf("blob %s: %w: content hashes to %s", h, ErrDigestMismatch, got)
+		}
 	}
 	return w.commitAs(h)
 }
