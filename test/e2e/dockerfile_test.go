@@ -486,21 +486,26 @@ func TestDockerfileMultiPlatform(t *testing.T) {
 		t.Fatal("no qemu-aarch64 binfmt_misc handler: .ci/run registers one (package qemu-user-static)")
 	}
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("multi")+"\nRUN uname -m > /arch\n"), 0o644)
+	// One build for both platforms: amd64 natively, arm64 under qemu, one
+	// index; Docker runs each platform's image.
 	armTag := uniqueRepo("armrun") + ":1"
-	_, stderr, err := e.run(nil, "--platform", "linux/arm64", "build", dir, "-t", armTag, "--push")
+	_, stderr, err := e.run(nil, "--platform", "linux/amd64,linux/arm64", "build", dir, "-t", armTag, "--push")
 	if err != nil {
-		t.Fatalf("RUN for arm64 under emulation: %v\n%s", err, stderr)
+		t.Fatalf("RUN for amd64 and arm64: %v\n%s", err, stderr)
 	}
 	if !strings.Contains(stderr, "runs under emulation (qemu-aarch64)") {
 		t.Errorf("the build did not say it emulates:\n%s", stderr)
 	}
 	root = filepath.Join(t.TempDir(), "armrun")
-	e.gantry("export", armTag, "--dir", root)
+	e.gantry("export", "--platform", "linux/arm64", armTag, "--dir", root)
 	if b, _ := os.ReadFile(filepath.Join(root, "arch")); string(b) != "aarch64\n" {
 		t.Errorf("uname -m in the arm64 RUN printed %q", b)
 	}
-	if got := sh(t, "docker", "run", "--rm", "--network", "none", "--platform", "linux/arm64", armTag, "cat", "/arch"); got != "aarch64\n" {
-		t.Errorf("docker run of the arm64 image: %q", got)
+	for p, want := range map[string]string{"linux/amd64": "x86_64\n", "linux/arm64": "aarch64\n"} {
+		if got := sh(t, "docker", "run", "--rm", "--network", "none", "--platform", p, armTag, "cat", "/arch"); got != want {
+			t.Errorf("docker run --platform %s of the index: %q, want %q", p, got, want)
+		}
+		shErr("docker", "rmi", "-f", armTag) // the next platform is pulled afresh
 	}
 
 	// A platform no emulator is registered for fails with a line that says
