@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"golang.org/x/sys/unix"
 
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
@@ -113,9 +114,13 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 	var env, key []string
 	agents := 0
 	var temps []string
+	var unlocks []func()
 	cleanup := func() {
 		for _, t := range temps {
 			os.RemoveAll(t)
+		}
+		for _, u := range unlocks {
+			u()
 		}
 	}
 	for _, m := range instructions.GetMounts(in) {
@@ -182,7 +187,11 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 				id = target
 			}
 			sum := sha256.Sum256([]byte(id))
-			dir := filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:]))
+			dir, unlock, err := cacheMountDir(filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:])), m.CacheSharing)
+			if err != nil {
+				return nil, nil, "", cleanup, err
+			}
+			unlocks = append(unlocks, unlock)
 			if _, err := os.Stat(dir); err != nil {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return nil, nil, "", cleanup, err
@@ -254,6 +263,48 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 		}
 	}
 	return out, env, strings.Join(key, "\n"), cleanup, nil
+}
+
+// cacheMountDir picks the folder of a RUN cache mount and locks it for the
+// step, as BuildKit shares it: "shared" (the default) with any other build
+// at the same time, "locked" with one at a time (others wait), "private" by
+// taking the first instance no other build holds.
+func cacheMountDir(base string, sharing instructions.ShareMode) (string, func(), error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", nil, err
+	}
+	lock := func(dir string, how int) (func(), error) {
+		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return func() { f.Close() }, nil // closing releases the lock
+	}
+	switch sharing {
+	case instructions.MountSharingLocked:
+		unlock, err := lock(base, unix.LOCK_EX)
+		return base, unlock, err
+	case instructions.MountSharingPrivate:
+		for i := 0; ; i++ {
+			dir := base
+			if i > 0 {
+				dir = fmt.Sprintf("%s-%d", base, i)
+			}
+			unlock, err := lock(dir, unix.LOCK_EX|unix.LOCK_NB)
+			if err == nil {
+				return dir, unlock, nil
+			}
+			if !errors.Is(err, unix.EWOULDBLOCK) {
+				return "", nil, err
+			}
+		}
+	}
+	unlock, err := lock(base, unix.LOCK_SH)
+	return base, unlock, err
 }
 
 // materialize makes the tree of entries (named below prefix) at dir: the

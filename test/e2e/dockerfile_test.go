@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -702,5 +703,40 @@ func TestBuildPullRefreshesBase(t *testing.T) {
 	}
 	if msg := e.gantryFails("build", "--from", baseRef("amd64"), "--add", dir+":/x", "--pull", "-t", "example.com/x:1"); !strings.Contains(msg, "--pull applies to Dockerfile builds") {
 		t.Errorf("--pull with --from: %s", msg)
+	}
+}
+
+// Two builds at once on one store share a RUN cache mount as it says:
+// sharing=locked lets one step in at a time.
+func TestCacheMountSharingLocked(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nARG WHO\n"+
+		"RUN --mount=type=cache,id=locked-test,target=/c,sharing=locked sh -c 'echo \"$WHO start\" >> /c/log; /bin/busybox sleep 1; echo \"$WHO end\" >> /c/log'\n"), 0o644)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, who := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, stderr, err := e.run(nil, "build", dir, "--build-arg", "WHO="+who, "-t", "example.com/locked-"+who+":1")
+			if err != nil {
+				errs[i] = fmt.Errorf("%v: %s", err, stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN --mount=type=cache,id=locked-test,target=/c cat /c/log > /log\n"), 0o644)
+	e.gantry("build", dir, "-t", "example.com/locked-log:1")
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/locked-log:1", "--dir", root)
+	b, _ := os.ReadFile(filepath.Join(root, "log"))
+	if got := string(b); got != "a start\na end\nb start\nb end\n" && got != "b start\nb end\na start\na end\n" {
+		t.Errorf("the locked cache was used by both steps at once:\n%s", got)
 	}
 }
