@@ -23,7 +23,7 @@ func setup(s childSpec) error {
 		if err := unix.Mount(s.Upper, s.Merged, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding the root filesystem: %w", err)
 		}
-		if err := unix.Mount("", s.Merged, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV, ""); err != nil {
+		if err := remount(s.Merged, unix.MS_NODEV); err != nil {
 			return fmt.Errorf("binding the root filesystem: %w", err)
 		}
 	} else {
@@ -56,16 +56,25 @@ func setup(s childSpec) error {
 	}
 	os.MkdirAll(filepath.Join(m, "dev", "shm"), 0o1777)
 	unix.Mount("shm", filepath.Join(m, "dev", "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=65536k")
-	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
-		if _, err := os.Stat(f); err != nil {
+	// The host's files are lent read-only (a bind ignores MS_RDONLY until
+	// it is remounted): the step must not rewrite the host's name service.
+	hosts := "/etc/hosts"
+	if s.HostsFile != "" {
+		hosts = s.HostsFile
+	}
+	for f, src := range map[string]string{"/etc/resolv.conf": "/etc/resolv.conf", "/etc/hosts": hosts} {
+		if _, err := os.Stat(src); err != nil {
 			continue
 		}
 		target := filepath.Join(m, f)
 		if err := ensureFile(target); err != nil {
 			return err
 		}
-		if err := unix.Mount(f, target, "", unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := remount(target, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+			return fmt.Errorf("%s read-only: %w", f, err)
 		}
 	}
 	for _, mt := range s.Mounts {
@@ -128,7 +137,7 @@ func confineProc(root string) error {
 		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("/proc/%s read-only: %w", name, err)
 		}
-		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		if err := remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 			return fmt.Errorf("/proc/%s read-only: %w", name, err)
 		}
 	}
@@ -148,6 +157,27 @@ func confineProc(root string) error {
 		}
 	}
 	return nil
+}
+
+// remount adds flags to the bind mount at target, keeping the ones it has:
+// in a user namespace, flags the mount came with (nosuid, an atime mode)
+// are locked, and a remount that drops them is refused.
+func remount(target string, add uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); err != nil {
+		return err
+	}
+	keep := uintptr(0)
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			keep |= f.ms
+		}
+	}
+	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|keep|add, "")
 }
 
 // pivotRoot makes root the root of this mount namespace and detaches the
@@ -260,7 +290,7 @@ func runMount(root string, m Mount) error {
 		return err
 	}
 	if m.ReadOnly {
-		return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, "")
+		return remount(target, unix.MS_RDONLY)
 	}
 	return nil
 }

@@ -37,6 +37,8 @@ type Spec struct {
 	UID     int
 	GID     int
 	Network string // "host" (default) or "none"
+	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
+	HostsFile string
 	Mounts  []Mount
 	Stdin   io.Reader `json:"-"` // nil: /dev/null
 	// Persistent: Upper is a working container's layer, kept across runs;

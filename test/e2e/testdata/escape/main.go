@@ -75,6 +75,15 @@ func main() {
 	} else {
 		fmt.Println("terminal: none:", err)
 	}
+	// The host's resolv.conf and hosts are lent to the step read-only.
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		if h, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			h.Close()
+			fmt.Println("ESCAPED: the host's", f, "is writable")
+		} else {
+			fmt.Println("host file: read-only:", f, err)
+		}
+	}
 	// Kernel keyrings are not namespaced: the session keyring gantry was
 	// started with (the user's secrets) must not be the step's.
 	if id, err := unix.KeyctlSearch(unix.KEY_SPEC_SESSION_KEYRING, "user", "gantry-e2e-secret", 0); err == nil {
