@@ -175,7 +175,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
-			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "cache-from", "cache-to"} {
+			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "add-host", "cache-from", "cache-to"} {
 				if cmd.Flags().Changed(name) {
 					return fmt.Errorf("--%s applies to Dockerfile builds, not to builds from flags (--from)", name)
 				}
@@ -314,6 +314,7 @@ type dockerfileFlags struct {
 	network            string
 	iidfile            string
 	pull               bool
+	addHosts           []string
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -324,6 +325,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	f.StringArrayVar(&d.addHosts, "add-host", nil, "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
@@ -333,7 +335,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
-	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull,
+	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull, AddHosts: d.addHosts,
 		Compression: compression, BuildArgs: map[string]string{}, Output: cmd.ErrOrStderr()}
 	if len(args) == 1 {
 		opts.Context = args[0]

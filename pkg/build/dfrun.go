@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"net"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -60,7 +61,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err != nil {
 		return err
 	}
-	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network, mountKey)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), mountKey)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.
 		emulator, err := sandbox.CanExec(b.platform)
 		if err != nil {
@@ -90,7 +91,11 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if emulator != "" {
 			fmt.Fprintf(b.o.Output, "#%d %s runs under emulation (%s): slower than native\n", b.step, platform.String(b.platform), emulator)
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts}
+		hosts, err := b.hostsFile()
+		if err != nil {
+			return layer.Built{}, err
+		}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts, HostsFile: hosts}
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {
 			var ee *sandbox.ExitError
@@ -263,6 +268,49 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 		}
 	}
 	return out, env, strings.Join(key, "\n"), cleanup, nil
+}
+
+// hostsKey is what --add-host adds to a RUN step's cache key.
+func hostsKey(hosts []string) string {
+	if len(hosts) == 0 {
+		return ""
+	}
+	return " hosts=" + strings.Join(hosts, ",")
+}
+
+// hostsFile is the /etc/hosts of RUN steps with --add-host: the host's,
+// then the added names ("" without any: the host's own file is lent).
+func (b *dfBuild) hostsFile() (string, error) {
+	if len(b.o.AddHosts) == 0 {
+		return "", nil
+	}
+	if b.hosts != "" {
+		return b.hosts, nil
+	}
+	content, _ := os.ReadFile("/etc/hosts")
+	if len(content) > 0 && content[len(content)-1] != '\n' {
+		content = append(content, '\n')
+	}
+	for _, h := range b.o.AddHosts {
+		name, ip, ok := strings.Cut(h, "=")
+		if !ok {
+			name, ip, ok = strings.Cut(h, ":")
+		}
+		if !ok || name == "" || net.ParseIP(ip) == nil {
+			return "", fmt.Errorf("invalid --add-host %q: use NAME:IP", h)
+		}
+		content = append(content, fmt.Sprintf("%s\t%s\n", ip, name)...)
+	}
+	f, err := os.CreateTemp(filepath.Join(b.st.Root(), "tmp"), "hosts-*")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(content); err != nil {
+		return "", err
+	}
+	b.hosts = f.Name()
+	return b.hosts, nil
 }
 
 // cacheMountDir picks the folder of a RUN cache mount and locks it for the

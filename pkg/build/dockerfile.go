@@ -41,6 +41,7 @@ type DockerfileOptions struct {
 	Labels     map[string]string // docker build --label: set on the final image, no history line
 	Network    string            // docker build --network: host or none for RUN steps without --network
 	Pull       bool              // docker build --pull: look for a newer version of every base image
+	AddHosts   []string          // docker build --add-host NAME:IP, in RUN steps' /etc/hosts
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string
@@ -102,6 +103,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			done: map[int]*stageState{}, cache: rootfs.NewCache(rootfs.CacheDir(st.Root()))}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
+		if b.hosts != "" {
+			os.Remove(b.hosts)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -190,6 +194,7 @@ type dfBuild struct {
 	step     int
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
 	pulled   map[string]bool                // bases refreshed for --pull
+	hosts    string                         // /etc/hosts for RUN with --add-host, made once
 }
 
 // base resolves an image a FROM or COPY --from names; with --pull, the

@@ -741,3 +741,19 @@ func TestCacheMountSharingLocked(t *testing.T) {
 		t.Errorf("the locked cache was used by both steps at once:\n%s", got)
 	}
 }
+
+// --add-host puts a name in the /etc/hosts of RUN steps, as docker build
+// --add-host does; the host's own file is not changed.
+func TestBuildAddHost(t *testing.T) {
+	e := newEnv(t)
+	before, _ := os.ReadFile("/etc/hosts")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nRUN /bin/busybox grep gantry-added /etc/hosts > /added.txt\n"), 0o644)
+	buildBoth(t, e, dir, "add-host", "--add-host", "gantry-added:10.1.2.3")
+	if after, _ := os.ReadFile("/etc/hosts"); !bytes.Equal(before, after) {
+		t.Error("the host's /etc/hosts changed")
+	}
+	if msg := e.gantryFails("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "--add-host", "bad", "-t", "example.com/x:1"); !strings.Contains(msg, "invalid --add-host") {
+		t.Errorf("a bad --add-host: %s", msg)
+	}
+}
