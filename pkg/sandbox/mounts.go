@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,7 +48,7 @@ func setup(s childSpec) error {
 		return err
 	}
 	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		target := filepath.Join(m, "dev", dev)
+		target := filepath.Join(m, "dev", dev) // in the tmpfs just mounted: no links
 		if f, err := os.Create(target); err == nil {
 			f.Close()
 		}
@@ -66,7 +68,10 @@ func setup(s childSpec) error {
 		if _, err := os.Stat(src); err != nil {
 			continue
 		}
-		target := filepath.Join(m, f)
+		target, err := inRoot(m, f)
+		if err != nil {
+			return err
+		}
 		if err := ensureFile(target); err != nil {
 			return err
 		}
@@ -241,8 +246,22 @@ func limitCapabilities() error {
 	return nil
 }
 
+// inRoot resolves rel inside root as the command will see it: links in
+// the image, absolute ones too, cannot lead out of it (to host paths that
+// would be created or mounted over before the root is switched).
+func inRoot(root, rel string) (string, error) {
+	p, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", fmt.Errorf("/%s: %w", strings.TrimPrefix(rel, "/"), err)
+	}
+	return p, nil
+}
+
 func mountAt(root, rel, source, fstype string, flags uintptr, data string) error {
-	target := filepath.Join(root, rel)
+	target, err := inRoot(root, rel)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return err
 	}
@@ -267,7 +286,10 @@ func ensureFile(p string) error {
 }
 
 func runMount(root string, m Mount) error {
-	target := filepath.Join(root, filepath.Clean("/"+m.Target))
+	target, err := inRoot(root, m.Target)
+	if err != nil {
+		return err
+	}
 	if m.Type == "tmpfs" {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err

@@ -757,3 +757,24 @@ func TestBuildAddHost(t *testing.T) {
 		t.Errorf("a bad --add-host: %s", msg)
 	}
 }
+
+// An image whose paths are links out of its root (absolute symlinks to
+// host folders) cannot make the sandbox create or mount anything there:
+// mount targets resolve inside the image, as runc resolves them.
+func TestSandboxMountTargetsStayInside(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tree", "etc"), 0o755)
+	os.Symlink(host, filepath.Join(dir, "tree", "run"))
+	os.Symlink(host+"/hosts", filepath.Join(dir, "tree", "etc", "hosts"))
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\n"+
+		"COPY tree/ /\n"+
+		"RUN --mount=type=tmpfs,target=/run/x true\n"), 0o644)
+	if _, stderr, err := e.run(nil, "build", dir, "-t", "example.com/links-out:1"); err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	if left, _ := os.ReadDir(host); len(left) != 0 {
+		t.Errorf("the sandbox made %v in the host folder the image links to", left)
+	}
+}
