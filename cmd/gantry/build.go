@@ -175,7 +175,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
-			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "add-host", "cache-from", "cache-to"} {
+			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "add-host", "build-context", "cache-from", "cache-to"} {
 				if cmd.Flags().Changed(name) {
 					return fmt.Errorf("--%s applies to Dockerfile builds, not to builds from flags (--from)", name)
 				}
@@ -315,6 +315,7 @@ type dockerfileFlags struct {
 	iidfile            string
 	pull               bool
 	addHosts           []string
+	contexts           []string
 	noCache            bool
 	cacheFrom, cacheTo string
 }
@@ -325,6 +326,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	f.StringArrayVar(&d.contexts, "build-context", nil, "NAME=DIR or NAME=docker-image://REF for COPY --from=NAME and FROM NAME (repeatable)")
 	f.StringArrayVar(&d.addHosts, "add-host", nil, "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
@@ -382,6 +384,24 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 		opts.Network = d.network
 	default:
 		return fmt.Errorf("invalid --network %q: use host or none", d.network)
+	}
+	opts.Contexts = map[string]string{}
+	for _, kv := range d.contexts {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || value == "" {
+			return fmt.Errorf("invalid --build-context %q: use NAME=DIR or NAME=docker-image://REF", kv)
+		}
+		if !strings.HasPrefix(value, "docker-image://") {
+			abs, err := filepath.Abs(value)
+			if err != nil {
+				return err
+			}
+			if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--build-context %s: %s is not a folder (or use docker-image://REF)", name, value)
+			}
+			value = abs
+		}
+		opts.Contexts[name] = value
 	}
 	opts.Labels = map[string]string{}
 	for _, kv := range d.labels {

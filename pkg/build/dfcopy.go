@@ -77,8 +77,8 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	// What COPY sees of the context is what its .dockerignore leaves; a
 	// stage's or an image's files are all there.
 	o := layer.Options{Time: b.o.Created, Excludes: c.excludes, ContextRoot: root}
-	if c.from == "" {
-		o.Ignore = b.ignore
+	if o.Ignore, err = b.ignoreOf(c.from); err != nil {
+		return err
 	}
 	if c.checksum != "" && (len(c.srcs) != 1 || !isURL(c.srcs[0]) || isGitSource(c.srcs[0])) {
 		return fmt.Errorf("ADD --checksum applies to one URL source only")
@@ -216,6 +216,8 @@ func (s *stageState) fromRoot(from string) (string, error) {
 		if img, err = st.image(); err != nil {
 			return "", err
 		}
+	} else if dir, ok := b.o.Contexts[from]; ok && !strings.HasPrefix(dir, "docker-image://") {
+		return dir, nil // a named folder context, read as it is
 	} else {
 		var err error
 		p := b.platform

@@ -23,10 +23,15 @@ import (
 // dfBuildFiles builds the Dockerfile text in ctxDir (FROM scratch, no RUN)
 // and returns the files of the image, path → content ("/" for folders).
 func dfBuildFiles(t *testing.T, ctxDir, dockerfile string) (map[string]string, error) {
+	return dfBuildFilesWith(t, ctxDir, dockerfile, DockerfileOptions{})
+}
+
+func dfBuildFilesWith(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (map[string]string, error) {
 	t.Helper()
 	st, rc, _ := setup(t)
 	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644)
-	res, err := FromDockerfile(context.Background(), st, rc, DockerfileOptions{Context: ctxDir})
+	o.Context = ctxDir
+	res, err := FromDockerfile(context.Background(), st, rc, o)
 	if err != nil {
 		return nil, err
 	}
@@ -220,5 +225,27 @@ func TestAddGitRepository(t *testing.T) {
 	}
 	if _, err := dfBuildFiles(t, t.TempDir(), "FROM scratch\nADD "+repo+"#no-such-ref /x/\n"); err == nil || !strings.Contains(err.Error(), "no-such-ref") {
 		t.Errorf("a missing ref: %v", err)
+	}
+}
+
+// Named contexts, as buildx's --build-context: a folder COPY --from reads,
+// an image FROM names; FROM of a folder is refused.
+func TestBuildContexts(t *testing.T) {
+	extra := t.TempDir()
+	writeFiles(t, extra, map[string]string{"lib/a.txt": "from the extra context", "secret.txt": "s", ".dockerignore": "secret.txt\n"})
+	o := DockerfileOptions{Contexts: map[string]string{"extra": extra, "base": "docker-image://scratch"}}
+	files, err := dfBuildFilesWith(t, t.TempDir(), "FROM base\nCOPY --from=extra lib/a.txt /a.txt\n", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files["a.txt"] != "from the extra context" {
+		t.Errorf("files: %v", files)
+	}
+	// The folder's own .dockerignore holds, as BuildKit reads it.
+	if _, err := dfBuildFilesWith(t, t.TempDir(), "FROM scratch\nCOPY --from=extra secret.txt /s\n", o); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("COPY of a file the named context ignores: %v", err)
+	}
+	if _, err := dfBuildFilesWith(t, t.TempDir(), "FROM extra\n", o); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("FROM a folder context: %v", err)
 	}
 }

@@ -144,9 +144,11 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 			}
 			// The context is what its .dockerignore leaves, in a bind too.
 			lo := layer.Options{ContextRoot: root}
-			if m.From == "" {
-				lo.Ignore = b.ignore
+			ignore, err := b.ignoreOf(m.From)
+			if err != nil {
+				return nil, nil, "", cleanup, err
 			}
+			lo.Ignore = ignore
 			src, err := glob(root, m.Source, lo)
 			if err != nil {
 				return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)

@@ -42,6 +42,10 @@ type DockerfileOptions struct {
 	Network    string            // docker build --network: host or none for RUN steps without --network
 	Pull       bool              // docker build --pull: look for a newer version of every base image
 	AddHosts   []string          // docker build --add-host NAME:IP, in RUN steps' /etc/hosts
+	// Contexts are buildx's --build-context NAME=DIR|docker-image://REF:
+	// what COPY --from=NAME (or RUN --mount from=NAME) reads, or the image
+	// FROM NAME means.
+	Contexts map[string]string
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string
@@ -197,9 +201,30 @@ type dfBuild struct {
 	hosts    string                         // /etc/hosts for RUN with --add-host, made once
 }
 
+// ignoreOf is what a COPY or RUN --mount source leaves out: the build
+// context's .dockerignore (from ""), a named folder context's own (as
+// BuildKit reads it), nothing for stages and images.
+func (b *dfBuild) ignoreOf(from string) (*patternmatcher.PatternMatcher, error) {
+	if from == "" {
+		return b.ignore, nil
+	}
+	dir, ok := b.o.Contexts[from]
+	if !ok || strings.HasPrefix(dir, "docker-image://") || stageIndex(b.stages, from) >= 0 {
+		return nil, nil
+	}
+	return layer.ReadIgnoreFile(filepath.Join(dir, ".dockerignore"))
+}
+
 // base resolves an image a FROM or COPY --from names; with --pull, the
 // registry is asked for a newer version first (once per build and name).
 func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
+	if c, ok := b.o.Contexts[name]; ok {
+		ref, isImage := strings.CutPrefix(c, "docker-image://")
+		if !isImage {
+			return nil, fmt.Errorf("--build-context %s is a folder: COPY --from=%s and RUN --mount from=%s read it, FROM cannot", name, name, name)
+		}
+		name = ref
+	}
 	if b.o.Pull && name != "scratch" && !b.pulled[name] {
 		if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
 			return nil, fmt.Errorf("--pull %s: %w", name, err)
