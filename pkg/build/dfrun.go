@@ -2,13 +2,13 @@ package build
 
 import (
 	"bytes"
-	"net"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"

@@ -39,8 +39,8 @@ type Spec struct {
 	Network string // "host" (default) or "none"
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
-	Mounts  []Mount
-	Stdin   io.Reader `json:"-"` // nil: /dev/null
+	Mounts    []Mount
+	Stdin     io.Reader `json:"-"` // nil: /dev/null
 	// Persistent: Upper is a working container's layer, kept across runs;
 	// it must never be replaced by a copy, so there is no copy fallback.
 	Persistent bool `json:"-"`
