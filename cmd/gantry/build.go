@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,18 +168,14 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if from == "" {
 				// A Dockerfile says what the flags of a build from flags
 				// would: given here, they would be silently lost.
-				for _, name := range []string{"add", "chown", "chmod", "exclude", "entrypoint", "cmd", "env", "port", "workdir", "volume", "user", "stop-signal", "healthcheck"} {
-					if cmd.Flags().Changed(name) {
-						return fmt.Errorf("--%s applies to builds from flags (--from BASE); a Dockerfile build takes it from the Dockerfile (gantry mutate changes the result)", name)
-					}
+				if name := firstGiven(cmd.Flags(), flagsOnlyFrom); name != "" {
+					return fmt.Errorf("--%s applies to builds from flags (--from BASE); a Dockerfile build takes it from the Dockerfile (gantry mutate changes the result)", name)
 				}
 				df.labels = cf.labels
 				return df.run(cmd, g, args, targets, compression, ts)
 			}
-			for _, name := range []string{"file", "build-arg", "target", "no-cache", "secret", "ssh", "network", "pull", "add-host", "build-context", "cache-from", "cache-to"} {
-				if cmd.Flags().Changed(name) {
-					return fmt.Errorf("--%s applies to Dockerfile builds, not to builds from flags (--from)", name)
-				}
+			if name := firstGiven(cmd.Flags(), flagsOnlyDockerfile); name != "" {
+				return fmt.Errorf("--%s applies to Dockerfile builds, not to builds from flags (--from)", name)
 			}
 			if len(args) > 0 {
 				return fmt.Errorf("--from builds take no CONTEXT: the files come from --add")
@@ -228,6 +225,37 @@ func newBuildCommand(g *globals) *cobra.Command {
 	tf.register(f)
 	df.register(f)
 	return cmd
+}
+
+// The flags of one build mode only, from what each mode registers: a flag
+// added later is covered without a list to keep.
+var (
+	flagsOnlyFrom = append(flagNames(func(f *pflag.FlagSet) { new(configFlags).register(f) }, "label"),
+		"add", "chown", "chmod", "exclude")
+	flagsOnlyDockerfile = flagNames(func(f *pflag.FlagSet) { new(dockerfileFlags).register(f) }, "iidfile")
+)
+
+// flagNames lists the flags register adds, but the ones in both modes.
+func flagNames(register func(*pflag.FlagSet), shared ...string) []string {
+	f := pflag.NewFlagSet("", pflag.ContinueOnError)
+	register(f)
+	var names []string
+	f.VisitAll(func(fl *pflag.Flag) {
+		if !slices.Contains(shared, fl.Name) {
+			names = append(names, fl.Name)
+		}
+	})
+	return names
+}
+
+// firstGiven is the first of names given on the command line, or "".
+func firstGiven(f *pflag.FlagSet, names []string) string {
+	for _, name := range names {
+		if f.Changed(name) {
+			return name
+		}
+	}
+	return ""
 }
 
 func layerOptions(chown, chmod string, excludes []string) (layer.Options, error) {
@@ -342,13 +370,15 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	if len(args) == 1 {
 		opts.Context = args[0]
 	}
+	// What the build reads from standard input or the environment lives
+	// here, readable by this user only, as long as the build.
+	inputs, err := os.MkdirTemp("", "gantry-build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(inputs)
 	if opts.Context == "-" || opts.Dockerfile == "-" {
-		dir, err := os.MkdirTemp("", "gantry-stdin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if opts.Context, opts.Dockerfile, err = build.StdinInputs(cmd.InOrStdin(), opts.Context, opts.Dockerfile, dir); err != nil {
+		if opts.Context, opts.Dockerfile, err = build.StdinInputs(cmd.InOrStdin(), opts.Context, opts.Dockerfile, inputs); err != nil {
 			return fmt.Errorf("standard input: %w", err)
 		}
 	}
@@ -364,16 +394,8 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	}
 	opts.CacheFrom, opts.CacheTo = cacheRepo(d.cacheFrom), cacheRepo(d.cacheTo)
 	opts.Secrets = map[string]string{}
-	// Secrets given by value (env=) go to files that live as long as the
-	// build, readable by this user only.
-	defer func() {
-		for _, p := range envSecretFiles {
-			os.Remove(p)
-		}
-		envSecretFiles = nil
-	}()
 	for _, sec := range d.secrets {
-		id, src, err := secretSource(sec)
+		id, src, err := secretSource(sec, inputs)
 		if err != nil {
 			return err
 		}
@@ -448,13 +470,11 @@ func writeIIDFile(path string, a build.Artifact) error {
 	return os.WriteFile(path, []byte(id.String()), 0o644)
 }
 
-var envSecretFiles []string
-
 // secretSource reads docker build's --secret id=ID[,src=FILE|,env=VAR]
 // (type=file|env too); with neither, the variable named ID if it is set,
 // else the file ID, as buildx does. A secret from the environment is
-// written to a private temporary file for the mount.
-func secretSource(spec string) (id, src string, err error) {
+// written to a file in dir (private to this user) for the mount.
+func secretSource(spec, dir string) (id, src string, err error) {
 	var env, typ string
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -487,11 +507,10 @@ func secretSource(spec string) (id, src string, err error) {
 		if !ok {
 			return "", "", fmt.Errorf("--secret %s: environment variable %s is not set", id, env)
 		}
-		f, err := os.CreateTemp("", "gantry-secret-")
+		f, err := os.CreateTemp(dir, "secret-*") // mode 0600
 		if err != nil {
 			return "", "", err
 		}
-		envSecretFiles = append(envSecretFiles, f.Name())
 		_, err = f.WriteString(v)
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -13,19 +13,14 @@ func TestSecretSource(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tok")
 	os.WriteFile(file, []byte("from-file"), 0o600)
 	t.Setenv("GANTRY_TEST_TOKEN", "from-env")
-	defer func() {
-		for _, p := range envSecretFiles {
-			os.Remove(p)
-		}
-		envSecretFiles = nil
-	}()
+	dir := t.TempDir()
 	for spec, want := range map[string]string{
 		"id=a,src=" + file:                    "from-file",
 		"id=b,env=GANTRY_TEST_TOKEN":          "from-env",
 		"id=GANTRY_TEST_TOKEN":                "from-env",
 		"type=env,id=c,src=GANTRY_TEST_TOKEN": "from-env",
 	} {
-		_, src, err := secretSource(spec)
+		_, src, err := secretSource(spec, dir)
 		if err != nil {
 			t.Errorf("%s: %v", spec, err)
 			continue
@@ -34,12 +29,16 @@ func TestSecretSource(t *testing.T) {
 			t.Errorf("%s: reads %q, want %q", spec, b, want)
 		}
 	}
-	for _, p := range envSecretFiles {
+	written, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(written) != 3 {
+		t.Errorf("secret files written: %v, want one per secret from the environment", written)
+	}
+	for _, p := range written {
 		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("secret file %s: %v %v", p, fi, err)
 		}
 	}
-	if _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET"); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
+	if _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET", dir); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
 		t.Errorf("an unset variable: %v", err)
 	}
 }

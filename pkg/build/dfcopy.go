@@ -154,9 +154,6 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	adds := make([]layer.Add, 0, len(srcs))
 	for _, src := range srcs {
-		if fi, err := os.Stat(src.Src); err == nil && !fi.IsDir() && layer.ExcludedFile(o, src.Src) {
-			continue // --exclude names this file
-		}
 		d := dest
 		if src.Dest != "" { // --parents: the source's path below the context, inside dest
 			d = strings.TrimSuffix(dest, "/") + src.Dest

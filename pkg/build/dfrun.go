@@ -56,12 +56,12 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if network != instructions.NetworkDefault && network != instructions.NetworkHost && network != instructions.NetworkNone {
 		return fmt.Errorf("RUN --network=%s: use default, host or none", network)
 	}
-	mounts, mountEnv, mountKey, cleanup, err := s.runMounts(in)
-	defer cleanup()
+	ms, err := s.runMounts(in)
+	defer ms.cleanup()
 	if err != nil {
 		return err
 	}
-	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), mountKey)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.
 		emulator, err := sandbox.CanExec(b.platform)
 		if err != nil {
@@ -85,7 +85,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
-		env := append(s.runEnv(lower, uid), mountEnv...)
+		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
 		if emulator != "" {
@@ -95,7 +95,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: mounts, HostsFile: hosts}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.cf.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts}
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {
 			var ee *sandbox.ExitError
@@ -110,24 +110,35 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	})
 }
 
-// runMounts turns RUN --mount flags into sandbox mounts. It returns what
-// the step's cache key must include: the content of bound context or stage
-// files, the ids of caches and secrets (never the secrets themselves).
-func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []string, string, func(), error) {
-	b := s.b
-	var out []sandbox.Mount
-	var env, key []string
-	agents := 0
-	var temps []string
-	var unlocks []func()
-	cleanup := func() {
-		for _, t := range temps {
-			os.RemoveAll(t)
-		}
-		for _, u := range unlocks {
-			u()
-		}
+// stepMounts are a RUN step's --mount flags made ready: the sandbox
+// mounts, the environment they add, what the step's cache key must include,
+// and what to undo when the step is done (copies, cache-mount locks).
+type stepMounts struct {
+	mounts  []sandbox.Mount
+	env     []string
+	key     string
+	temps   []string
+	unlocks []func()
+}
+
+func (ms *stepMounts) cleanup() {
+	for _, t := range ms.temps {
+		os.RemoveAll(t)
 	}
+	for _, u := range ms.unlocks {
+		u()
+	}
+}
+
+// runMounts turns RUN --mount flags into sandbox mounts. The cache key part
+// holds the content of bound context or stage files and the ids of caches,
+// secrets and agents (never the secrets themselves). Call cleanup whatever
+// happened.
+func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error) {
+	b := s.b
+	ms := &stepMounts{}
+	var key []string
+	agents := 0
 	for _, m := range instructions.GetMounts(in) {
 		target := m.Target
 		if !filepath.IsAbs(target) {
@@ -139,27 +150,27 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 			if m.From != "" {
 				var err error
 				if root, err = s.fromRoot(m.From); err != nil {
-					return nil, nil, "", cleanup, err
+					return ms, err
 				}
 			}
 			// The context is what its .dockerignore leaves, in a bind too.
 			lo := layer.Options{ContextRoot: root}
 			ignore, err := b.ignoreOf(m.From)
 			if err != nil {
-				return nil, nil, "", cleanup, err
+				return ms, err
 			}
 			lo.Ignore = ignore
 			src, err := glob(root, m.Source, lo)
 			if err != nil {
-				return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
+				return ms, fmt.Errorf("--mount type=bind: %w", err)
 			}
 			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, lo)
 			if err != nil {
-				return nil, nil, "", cleanup, err
+				return ms, err
 			}
 			fp, err := layer.Fingerprint(b.st, entries, layer.Options{})
 			if err != nil {
-				return nil, nil, "", cleanup, err
+				return ms, err
 			}
 			source := src[0]
 			if fi, err := os.Stat(source); err == nil && fi.IsDir() && lo.Ignore != nil {
@@ -167,26 +178,26 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 				// linked where it can (read-only) or copied (read-write).
 				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
 				if err != nil {
-					return nil, nil, "", cleanup, err
+					return ms, err
 				}
-				temps = append(temps, tmp)
+				ms.temps = append(ms.temps, tmp)
 				if source, err = materialize(entries, "m", filepath.Join(tmp, "src"), !m.ReadOnly); err != nil {
-					return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind: %w", err)
+					return ms, fmt.Errorf("--mount type=bind: %w", err)
 				}
 			} else if !m.ReadOnly {
 				// Writes to a rw bind are the run's alone, as in BuildKit:
 				// it gets a copy.
 				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
 				if err != nil {
-					return nil, nil, "", cleanup, err
+					return ms, err
 				}
-				temps = append(temps, tmp)
+				ms.temps = append(ms.temps, tmp)
 				if out, err := exec.Command("cp", "-a", source, filepath.Join(tmp, "src")).CombinedOutput(); err != nil {
-					return nil, nil, "", cleanup, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
+					return ms, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
 				}
 				source = filepath.Join(tmp, "src")
 			}
-			out = append(out, sandbox.Mount{Type: "bind", Source: source, Target: target, ReadOnly: m.ReadOnly})
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: source, Target: target, ReadOnly: m.ReadOnly})
 			key = append(key, "bind "+target+" "+fp)
 		case instructions.MountTypeCache:
 			id := m.CacheID
@@ -196,12 +207,12 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 			sum := sha256.Sum256([]byte(id))
 			dir, unlock, err := cacheMountDir(filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:])), m.CacheSharing)
 			if err != nil {
-				return nil, nil, "", cleanup, err
+				return ms, err
 			}
-			unlocks = append(unlocks, unlock)
+			ms.unlocks = append(ms.unlocks, unlock)
 			if _, err := os.Stat(dir); err != nil {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return nil, nil, "", cleanup, err
+					return ms, err
 				}
 				if m.Mode != nil {
 					os.Chmod(dir, os.FileMode(*m.Mode))
@@ -217,10 +228,10 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 					os.Chown(dir, uid, gid)
 				}
 			}
-			out = append(out, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
 			key = append(key, "cache "+target)
 		case instructions.MountTypeTmpfs:
-			out = append(out, sandbox.Mount{Type: "tmpfs", Target: target})
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target})
 			key = append(key, "tmpfs "+target)
 		case instructions.MountTypeSecret:
 			id := m.CacheID
@@ -230,14 +241,14 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 			src, ok := b.o.Secrets[id]
 			if !ok {
 				if m.Required {
-					return nil, nil, "", cleanup, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
+					return ms, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
 				}
 				continue
 			}
 			if m.Target == "" {
 				target = "/run/secrets/" + id
 			}
-			out = append(out, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
 			key = append(key, "secret "+id+" "+target)
 		case instructions.MountTypeSSH:
 			// The agent's socket, as BuildKit forwards it: at
@@ -253,23 +264,24 @@ func (s *stageState) runMounts(in *instructions.RunCommand) ([]sandbox.Mount, []
 				target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", agents)
 			}
 			if agents == 0 {
-				env = append(env, "SSH_AUTH_SOCK="+target)
+				ms.env = append(ms.env, "SSH_AUTH_SOCK="+target)
 			}
 			agents++
 			sock, ok := b.o.SSH[id]
 			if !ok {
 				if m.Required {
-					return nil, nil, "", cleanup, fmt.Errorf("ssh agent %q is required: give --ssh %s[=SOCKET]", id, id)
+					return ms, fmt.Errorf("ssh agent %q is required: give --ssh %s[=SOCKET]", id, id)
 				}
 				continue
 			}
-			out = append(out, sandbox.Mount{Type: "bind", Source: sock, Target: target})
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: sock, Target: target})
 			key = append(key, "ssh "+id+" "+target)
 		default:
-			return nil, nil, "", cleanup, fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type)
+			return ms, fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type)
 		}
 	}
-	return out, env, strings.Join(key, "\n"), cleanup, nil
+	ms.key = strings.Join(key, "\n")
+	return ms, nil
 }
 
 // hostsKey is what --add-host adds to a RUN step's cache key.

@@ -238,13 +238,13 @@ func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
 // ignore file (Dockerfile.dockerignore beside it) if there is one, as
 // BuildKit reads it, else the context's .dockerignore.
 func contextIgnore(o DockerfileOptions) (*patternmatcher.PatternMatcher, error) {
-	if own := o.Dockerfile + ".dockerignore"; fileExists(own) {
+	if own := o.Dockerfile + ".dockerignore"; exists(own) {
 		return layer.ReadIgnoreFile(own)
 	}
 	return layer.ReadIgnoreFile(filepath.Join(o.Context, ".dockerignore"))
 }
 
-func fileExists(p string) bool {
+func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }

@@ -112,6 +112,17 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
 	if !fi.IsDir() {
+		// In a Dockerfile build, --exclude also names file sources (by
+		// name), as a COPY of several files or a wildcard gives them.
+		if o.ContextRoot != "" && len(o.Excludes) > 0 {
+			match, err := matcher("", o.Excludes)
+			if err != nil {
+				return err
+			}
+			if skip, _ := match.MatchesOrParentMatches(filepath.Base(a.Src)); skip {
+				return nil
+			}
+		}
 		target := strings.TrimPrefix(path.Clean(dest), "/")
 		if strings.HasSuffix(dest, "/") || target == "" {
 			target = path.Join(target, filepath.Base(a.Src))
@@ -143,19 +154,15 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			return nil
 		}
 		rel = filepath.ToSlash(rel)
-		for _, m := range []struct {
-			pm  *patternmatcher.PatternMatcher
-			rel string
-		}{{match, rel}, {o.Ignore, contextRel(o.ContextRoot, p)}} {
-			if m.pm == nil {
-				continue
+		skip, whole := excluded(match, rel)
+		if !skip && o.Ignore != nil {
+			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, p))
+		}
+		if skip {
+			if d.IsDir() && whole {
+				return filepath.SkipDir
 			}
-			if skip, _ := m.pm.MatchesOrParentMatches(m.rel); skip {
-				if d.IsDir() && !m.pm.Exclusions() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -193,6 +200,16 @@ func trailingSlash(s string) string {
 	return ""
 }
 
+// excluded reports whether pm leaves rel out, and whether everything below
+// it goes too (no "!" exception could bring a part back).
+func excluded(pm *patternmatcher.PatternMatcher, rel string) (skip, whole bool) {
+	if pm == nil {
+		return false, false
+	}
+	skip, _ = pm.MatchesOrParentMatches(rel)
+	return skip, !pm.Exclusions()
+}
+
 // contextRel is p relative to the build context, slash-separated.
 func contextRel(root, p string) string {
 	rel, err := filepath.Rel(root, p)
@@ -209,20 +226,6 @@ func Excluded(o Options, p string) bool {
 		return false
 	}
 	skip, _ := o.Ignore.MatchesOrParentMatches(contextRel(o.ContextRoot, p))
-	return skip
-}
-
-// ExcludedFile reports whether a file source is left out by --exclude
-// (matched against its name).
-func ExcludedFile(o Options, p string) bool {
-	if len(o.Excludes) == 0 {
-		return false
-	}
-	pm, err := patternmatcher.New(o.Excludes)
-	if err != nil {
-		return false
-	}
-	skip, _ := pm.MatchesOrParentMatches(filepath.Base(p))
 	return skip
 }
 

@@ -54,13 +54,8 @@ func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
 	return s.writeBlob(h, size, r, true)
 }
 
-// writeVerified is WriteBlob for a reader that checks the digest itself
-// and fails at its end on a mismatch: the copy is not hashed again, but a
-// failed read still leaves nothing under the final name.
-func (s *Store) writeVerified(h v1.Hash, size int64, r io.Reader) error {
-	return s.writeBlob(h, size, r, false)
-}
-
+// writeBlob is WriteBlob; without hash, r must check the digest itself and
+// fail at its end on a mismatch (the blob then never gets its name).
 func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader, hash bool) error {
 	if h.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: unsupported digest algorithm %q", h, h.Algorithm)

@@ -116,11 +116,9 @@ func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, la
 	}
 	defer rc.Close()
 	r := progress.Reader(ctx, rc, rep, id)
-	write := s.WriteBlob
-	if verified {
-		write = s.writeVerified
-	}
-	if err := write(ld.Digest, ld.Size, r); err != nil {
+	// A source that verifies itself fails at its end on a mismatch: the
+	// copy need not be hashed again to keep bad bytes from a final name.
+	if err := s.writeBlob(ld.Digest, ld.Size, r, !verified); err != nil {
 		rep.Fail(id, err)
 		return fmt.Errorf("%s: %w", label, err)
 	}

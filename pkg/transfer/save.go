@@ -136,9 +136,14 @@ func startPull(ctx context.Context, st *store.Store, arg string, opts SaveOption
 
 func (p *pending) wait() error { <-p.done; return p.err }
 
+// channel is closed once h is stored.
 func (p *pending) channel(h v1.Hash) chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.channelLocked(h)
+}
+
+func (p *pending) channelLocked(h v1.Hash) chan struct{} {
 	c, ok := p.arrived[h]
 	if !ok {
 		c = make(chan struct{})
@@ -149,9 +154,9 @@ func (p *pending) channel(h v1.Hash) chan struct{} {
 
 // signal says h is stored; saying it twice is harmless.
 func (p *pending) signal(h v1.Hash) {
-	c := p.channel(h)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	c := p.channelLocked(h)
 	select {
 	case <-c:
 	default:

@@ -74,9 +74,6 @@ var inside = sync.OnceValue(func() bool {
 	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 })
 
-// Mapped reports whether this gantry is the re-executed one.
-func Mapped() bool { return os.Getenv(stateEnv) == "1" }
-
 // plan is what the re-exec needs: the helpers and the ranges.
 type plan struct {
 	newuidmap, newgidmap string
