@@ -14,10 +14,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/gantry-build/gantry/pkg/build"
 	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/dockerfile"
+	"github.com/gantry-build/gantry/pkg/flagbuild"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/progress"
+	"github.com/gantry-build/gantry/pkg/publish"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -70,10 +73,10 @@ func (t *targetFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVarP(&t.outputs, "output", "o", nil, "also write it: type=docker,dest=FILE.tar | type=oci,dest=DIR|FILE.tar | type=daemon")
 }
 
-func (t *targetFlags) targets() (build.Targets, error) {
-	out := build.Targets{Names: t.tags, Push: t.push}
+func (t *targetFlags) targets() (publish.Targets, error) {
+	out := publish.Targets{Names: t.tags, Push: t.push}
 	for _, s := range t.outputs {
-		o, err := build.ParseOutput(s)
+		o, err := publish.ParseOutput(s)
 		if err != nil {
 			return out, err
 		}
@@ -123,8 +126,8 @@ func (m *maker) platform() (*v1.Platform, error) {
 
 // deliver sends what the verb made to its targets and prints where it went,
 // even the part done before a failure.
-func (m *maker) deliver(cmd *cobra.Command, a build.Artifact, targets build.Targets) error {
-	ds, err := build.Deliver(cmd.Context(), m.st, m.rc, a, targets, m.rep)
+func (m *maker) deliver(cmd *cobra.Command, a images.Artifact, targets publish.Targets) error {
+	ds, err := publish.Deliver(cmd.Context(), m.st, m.rc, a, targets, m.rep)
 	m.rep.Close()
 	for _, d := range ds {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", d.What, d.Where, d.Digest)
@@ -180,7 +183,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if len(args) > 0 {
 				return fmt.Errorf("--from builds take no CONTEXT: the files come from --add")
 			}
-			opts := build.Options{From: from, Compression: compression, Edits: cf.edits(cmd.Flags())}
+			opts := flagbuild.Options{From: from, Compression: compression, Edits: cf.edits(cmd.Flags())}
 			for _, a := range adds {
 				add, err := layer.ParseAdd(a)
 				if err != nil {
@@ -200,7 +203,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			}
 			defer m.rep.Close()
 			opts.Created, opts.Platforms = m.created, m.platforms
-			res, err := build.FromFlags(cmd.Context(), m.st, m.rc, opts)
+			res, err := flagbuild.FromFlags(cmd.Context(), m.st, m.rc, opts)
 			if err != nil {
 				return err
 			}
@@ -308,7 +311,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := build.MutateOptions{Image: args[0], Edits: cf.edits(cmd.Flags()), Changes: changes}
+			opts := flagbuild.MutateOptions{Image: args[0], Edits: cf.edits(cmd.Flags()), Changes: changes}
 			m, err := g.newMaker(ts)
 			if err != nil {
 				return err
@@ -318,11 +321,11 @@ func newMutateCommand(g *globals) *cobra.Command {
 			if opts.Platform, err = m.platform(); err != nil {
 				return err
 			}
-			img, err := build.Mutate(cmd.Context(), m.st, m.rc, opts)
+			img, err := flagbuild.Mutate(cmd.Context(), m.st, m.rc, opts)
 			if err != nil {
 				return err
 			}
-			return m.deliver(cmd, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, images.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()
@@ -364,8 +367,8 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.cacheTo, "cache-to", "", "registry repository to push each built step to, tagged by its cache key")
 }
 
-func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets build.Targets, compression, ts string) error {
-	opts := build.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull, AddHosts: d.addHosts,
+func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets publish.Targets, compression, ts string) error {
+	opts := dockerfile.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull, AddHosts: d.addHosts,
 		Compression: compression, BuildArgs: map[string]string{}, Output: cmd.ErrOrStderr()}
 	if len(args) == 1 {
 		opts.Context = args[0]
@@ -378,7 +381,7 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	}
 	defer os.RemoveAll(inputs)
 	if opts.Context == "-" || opts.Dockerfile == "-" {
-		if opts.Context, opts.Dockerfile, err = build.StdinInputs(cmd.InOrStdin(), opts.Context, opts.Dockerfile, inputs); err != nil {
+		if opts.Context, opts.Dockerfile, err = dockerfile.StdinInputs(cmd.InOrStdin(), opts.Context, opts.Dockerfile, inputs); err != nil {
 			return fmt.Errorf("standard input: %w", err)
 		}
 	}
@@ -447,19 +450,19 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	}
 	defer m.rep.Close()
 	opts.Created, opts.Platforms, opts.Progress = m.created, m.platforms, m.rep
-	res, err := build.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
+	res, err := dockerfile.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
 	if err != nil {
 		return err
 	}
-	if err := m.deliver(cmd, res.Artifact, targets); err != nil {
+	if err := m.deliver(cmd, res, targets); err != nil {
 		return err
 	}
-	return writeIIDFile(d.iidfile, res.Artifact)
+	return writeIIDFile(d.iidfile, res)
 }
 
 // writeIIDFile writes the built image's ID to path, as docker build
 // --iidfile does ("" writes nothing).
-func writeIIDFile(path string, a build.Artifact) error {
+func writeIIDFile(path string, a images.Artifact) error {
 	if path == "" {
 		return nil
 	}

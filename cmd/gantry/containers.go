@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gantry-build/gantry/pkg/build"
 	"github.com/gantry-build/gantry/pkg/container"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/store"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
@@ -200,7 +200,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.deliver(cmd, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, images.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-build/gantry/internal/atomicfile"
-	"github.com/gantry-build/gantry/pkg/build"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
@@ -25,7 +25,7 @@ func newExportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			img, err := build.ResolveImage(cmd.Context(), st, rc, args[0], want)
+			img, err := images.Resolve(cmd.Context(), st, rc, args[0], want)
 			if err != nil {
 				return err
 			}

@@ -7,8 +7,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/gantry-build/gantry/pkg/build"
 	"github.com/gantry-build/gantry/pkg/container"
+	"github.com/gantry-build/gantry/pkg/flagbuild"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
@@ -33,19 +34,19 @@ func newDiffCommand(g *globals) *cobra.Command {
 					return printChanges(cmd, format, changes)
 				}
 			}
-			var images []v1.Image
+			var imgs []v1.Image
 			for _, a := range args {
-				img, err := build.ResolveImage(cmd.Context(), st, rc, a, want)
+				img, err := images.Resolve(cmd.Context(), st, rc, a, want)
 				if err != nil {
 					return err
 				}
-				images = append(images, img)
+				imgs = append(imgs, img)
 			}
 			var changes []rootfs.Change
-			if len(images) == 1 {
-				changes, err = rootfs.Diff(nil, images[0])
+			if len(imgs) == 1 {
+				changes, err = rootfs.Diff(nil, imgs[0])
 			} else {
-				changes, err = rootfs.Diff(images[0], images[1])
+				changes, err = rootfs.Diff(imgs[0], imgs[1])
 			}
 			if err != nil {
 				return err
@@ -91,7 +92,7 @@ func newImportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := build.ImportOptions{Source: args[0], Stdin: cmd.InOrStdin(), Changes: changes, Compression: compression}
+			opts := flagbuild.ImportOptions{Source: args[0], Stdin: cmd.InOrStdin(), Changes: changes, Compression: compression}
 			m, err := g.newMaker(ts)
 			if err != nil {
 				return err
@@ -101,11 +102,11 @@ func newImportCommand(g *globals) *cobra.Command {
 			if opts.Platform, err = m.platform(); err != nil {
 				return err
 			}
-			img, err := build.Import(cmd.Context(), m.st, opts)
+			img, err := flagbuild.Import(cmd.Context(), m.st, opts)
 			if err != nil {
 				return err
 			}
-			return m.deliver(cmd, build.Artifact{Image: img}, targets)
+			return m.deliver(cmd, images.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()

@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"archive/tar"
@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/gantry-build/gantry/internal/testenv"
 )
 
 // dfBuildFiles builds the Dockerfile text in ctxDir (FROM scratch, no RUN)
@@ -28,7 +30,7 @@ func dfBuildFiles(t *testing.T, ctxDir, dockerfile string) (map[string]string, e
 
 func dfBuildFilesWith(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (map[string]string, error) {
 	t.Helper()
-	st, rc, _ := setup(t)
+	st, rc := testenv.Store(t), testenv.Client(t)
 	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644)
 	o.Context = ctxDir
 	res, err := FromDockerfile(context.Background(), st, rc, o)

@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/progress"
@@ -56,19 +56,19 @@ type DockerfileOptions struct {
 }
 
 // FromDockerfile builds what docker build builds.
-func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o DockerfileOptions) (*Result, error) {
+func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o DockerfileOptions) (images.Artifact, error) {
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
 	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
-		return nil, err
+		return images.Artifact{}, err
 	}
 	// Prune waits for the build: it would remove the blobs and unpacked
 	// trees the steps stand on.
 	done, err := st.Writing()
 	if err != nil {
-		return nil, err
+		return images.Artifact{}, err
 	}
 	defer done()
 	if o.Compression == "" {
@@ -82,25 +82,25 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	}
 	ignore, err := contextIgnore(o)
 	if err != nil {
-		return nil, err
+		return images.Artifact{}, err
 	}
 	target := len(stages) - 1
 	if o.Target != "" {
 		if target = stageIndex(stages, o.Target); target < 0 {
-			return nil, fmt.Errorf("--target %s: no stage of that name in %s", o.Target, o.Dockerfile)
+			return images.Artifact{}, fmt.Errorf("--target %s: no stage of that name in %s", o.Target, o.Dockerfile)
 		}
 	}
 	platforms := o.Platforms
 	if len(platforms) == 0 {
 		platforms = []v1.Platform{platform.Host()}
 	}
-	var built []Artifact
+	var built []v1.Image
 	for i, p := range platforms {
 		if i > 0 {
 			// Expansion rewrites the instructions in place: each platform
 			// gets its own parse.
 			if stages, metaArgs, escape, err = parseDockerfile(o.Dockerfile); err != nil {
-				return nil, err
+				return images.Artifact{}, err
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
@@ -111,21 +111,21 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			os.Remove(b.hosts)
 		}
 		if err != nil {
-			return nil, err
+			return images.Artifact{}, err
 		}
 		img, err := s.image()
 		if err != nil {
-			return nil, err
+			return images.Artifact{}, err
 		}
 		if img, err = withLabels(img, o.Labels); err != nil {
-			return nil, err
+			return images.Artifact{}, err
 		}
-		built = append(built, Artifact{Image: img})
+		built = append(built, img)
 	}
 	if len(built) == 1 {
-		return &Result{Artifact: built[0]}, nil
+		return images.Artifact{Image: built[0]}, nil
 	}
-	return combine(built)
+	return images.Combine(built)
 }
 
 // withLabels sets docker build's --label values on the final image, as
@@ -231,7 +231,7 @@ func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
 		}
 		b.pulled[name] = true
 	}
-	return resolveBase(b.ctx, b.st, b.rc, name, want)
+	return images.Resolve(b.ctx, b.st, b.rc, name, want)
 }
 
 // contextIgnore reads what the context leaves out: the Dockerfile's own
@@ -305,5 +305,3 @@ func (b *dfBuild) stage(i int) (*stageState, error) {
 	b.done[i] = s
 	return s, nil
 }
-
-func emptyIndex() v1.ImageIndex { return empty.Index }

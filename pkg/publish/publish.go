@@ -1,4 +1,7 @@
-package build
+// Package publish sends a built image (or index) everywhere the user asked:
+// the store (-t), registries (--push), archives, OCI layouts, a daemon, a
+// root filesystem. It knows nothing of how the image was made.
+package publish
 
 import (
 	"bufio"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/gantry-build/gantry/internal/atomicfile"
 	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/reference"
 	"github.com/gantry-build/gantry/pkg/registry"
@@ -99,37 +103,14 @@ type Delivered struct {
 	Digest v1.Hash
 }
 
-// Artifact is what a build makes: one image, or an index of one image per
-// platform.
-type Artifact struct {
-	Image v1.Image
-	Index v1.ImageIndex
-}
-
-// ID is what docker build --iidfile writes: the image ID (its config's
-// digest), or for several platforms the index digest, as buildx writes it.
-func (a Artifact) ID() (v1.Hash, error) {
-	if a.Index != nil {
-		return a.Index.Digest()
-	}
-	return a.Image.ConfigName()
-}
-
-func (a Artifact) digest() (v1.Hash, error) {
-	if a.Index != nil {
-		return a.Index.Digest()
-	}
-	return a.Image.Digest()
-}
-
-func (a Artifact) item(tags []name.Tag) archive.Item {
+func item(a images.Artifact, tags []name.Tag) archive.Item {
 	return archive.Item{Names: tags, Image: a.Image, Index: a.Index}
 }
 
 // Deliver sends img everywhere t names.
-func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Artifact, t Targets, rep progress.Reporter) ([]Delivered, error) {
+func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img images.Artifact, t Targets, rep progress.Reporter) ([]Delivered, error) {
 	var out []Delivered
-	digest, err := img.digest()
+	digest, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +170,7 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Arti
 		switch o.Type {
 		case "docker":
 			err = atomicfile.Write(o.Dest, func(w io.Writer) error {
-				return archive.Save(w, []archive.Item{img.item(tags)}, archive.SaveOptions{})
+				return archive.Save(w, []archive.Item{item(img, tags)}, archive.SaveOptions{})
 			})
 		case "oci":
 			err = writeOCI(o.Dest, img, tags)
@@ -211,7 +192,7 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img Arti
 }
 
 // writeLocal writes the root filesystem; of an index, the host's platform.
-func writeLocal(dest string, img Artifact) error {
+func writeLocal(dest string, img images.Artifact) error {
 	one := img.Image
 	if img.Index != nil {
 		var err error
@@ -222,10 +203,10 @@ func writeLocal(dest string, img Artifact) error {
 	return rootfs.Unpack(one, dest)
 }
 
-func writeOCI(dest string, img Artifact, tags []name.Tag) error {
+func writeOCI(dest string, img images.Artifact, tags []name.Tag) error {
 	if strings.HasSuffix(dest, ".tar") {
 		return atomicfile.Write(dest, func(w io.Writer) error {
-			return archive.Save(w, []archive.Item{img.item(tags)}, archive.SaveOptions{Format: "oci", OCIMediaTypes: true})
+			return archive.Save(w, []archive.Item{item(img, tags)}, archive.SaveOptions{Format: "oci", OCIMediaTypes: true})
 		})
 	}
 	p, err := layout.FromPath(dest)
@@ -250,7 +231,7 @@ func writeOCI(dest string, img Artifact, tags []name.Tag) error {
 
 // loadIntoDaemon streams a docker archive into POST /images/load of the
 // Docker or Podman engine at DOCKER_HOST (default the usual socket).
-func loadIntoDaemon(ctx context.Context, img Artifact, tags []name.Tag) (string, error) {
+func loadIntoDaemon(ctx context.Context, img images.Artifact, tags []name.Tag) (string, error) {
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
 		host = "unix:///var/run/docker.sock"
@@ -274,7 +255,7 @@ func loadIntoDaemon(ctx context.Context, img Artifact, tags []name.Tag) (string,
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(archive.Save(pw, []archive.Item{img.item(tags)}, archive.SaveOptions{}))
+		pw.CloseWithError(archive.Save(pw, []archive.Item{item(img, tags)}, archive.SaveOptions{}))
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/images/load?quiet=1", pr)
 	if err != nil {

@@ -1,4 +1,4 @@
-package build
+package flagbuild
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -24,7 +25,7 @@ type MutateOptions struct {
 // Mutate changes only the config of an image, like docker commit -c: the
 // layers are the base's, untouched and not downloaded.
 func Mutate(ctx context.Context, st *store.Store, rc *registry.Client, o MutateOptions) (v1.Image, error) {
-	base, err := resolveBase(ctx, st, rc, o.Image, o.Platform)
+	base, err := images.Resolve(ctx, st, rc, o.Image, o.Platform)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package build
+package flagbuild
 
 import (
 	"context"
@@ -12,23 +12,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/gantry-build/gantry/internal/testenv"
 	"github.com/gantry-build/gantry/pkg/archive"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/publish"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
 func setup(t *testing.T) (*store.Store, *registry.Client, string) {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := registry.New(registry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rc := testenv.Store(t), testenv.Client(t)
 	src := filepath.Join(t.TempDir(), "bin")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "tool"), []byte("#!/bin/sh\necho tool\n"), 0o755)
@@ -68,7 +63,7 @@ func TestScratchBuildOutputs(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	targets := Targets{Names: []string{"example.com/tool:1"}, Outputs: []Output{
+	targets := publish.Targets{Names: []string{"example.com/tool:1"}, Outputs: []publish.Output{
 		{Type: "docker", Dest: filepath.Join(dir, "tool.tar")},
 		{Type: "oci", Dest: filepath.Join(dir, "layout")},
 		{Type: "oci", Dest: filepath.Join(dir, "oci.tar")},
@@ -76,7 +71,7 @@ func TestScratchBuildOutputs(t *testing.T) {
 	if err := targets.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Deliver(ctx, st, rc, res.Artifact, targets, nil)
+	ds, err := publish.Deliver(ctx, st, rc, res.Artifact, targets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,28 +131,12 @@ func TestMultiPlatformBuildSharesTheLayer(t *testing.T) {
 		t.Errorf("the new layer differs per platform: %v", layers)
 	}
 	dir := t.TempDir()
-	if _, err := Deliver(context.Background(), st, rc, res.Artifact, Targets{Names: []string{"example.com/multi:1"}, Outputs: []Output{{Type: "docker", Dest: filepath.Join(dir, "m.tar")}}}, nil); err != nil {
+	if _, err := publish.Deliver(context.Background(), st, rc, res.Artifact, publish.Targets{Names: []string{"example.com/multi:1"}, Outputs: []publish.Output{{Type: "docker", Dest: filepath.Join(dir, "m.tar")}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	e, err := st.Get("example.com/multi:1")
 	if err != nil || !e.IsIndex() {
 		t.Fatalf("stored %+v %v", e, err)
-	}
-}
-
-func TestBadOutputsAndTargets(t *testing.T) {
-	for _, s := range []string{"type=docker", "type=zip,dest=x", "type=docker,dest=x,foo=1", "type=local"} {
-		if _, err := ParseOutput(s); err == nil {
-			t.Errorf("ParseOutput(%q) accepted", s)
-		}
-	}
-	if o, err := ParseOutput("out.tar"); err != nil || o.Type != "docker" {
-		t.Errorf("bare path: %+v %v", o, err)
-	}
-	for _, tg := range []Targets{{}, {Push: true}, {Names: []string{"UPPER/case"}}} {
-		if err := tg.Validate(); err == nil {
-			t.Errorf("%+v accepted", tg)
-		}
 	}
 }
 
@@ -170,18 +149,5 @@ func TestBuildErrorsStoreNothing(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(st.Root(), "blobs", "sha256"))
 	if len(entries) != 0 {
 		t.Errorf("a build with a bad flag stored %d blobs", len(entries))
-	}
-}
-
-func TestDaemonOutputWithoutEngine(t *testing.T) {
-	st, rc, src := setup(t)
-	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "none.sock"))
-	res, err := FromFlags(context.Background(), st, rc, Options{From: "scratch", Adds: []layer.Add{{Src: src, Dest: "/x/"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Deliver(context.Background(), st, rc, res.Artifact, Targets{Outputs: []Output{{Type: "daemon"}}}, nil)
-	if err == nil || !strings.Contains(err.Error(), "no Docker or Podman engine answers") {
-		t.Fatalf("err = %v", err)
 	}
 }

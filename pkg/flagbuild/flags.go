@@ -1,26 +1,25 @@
-// Package build makes images: from a base, local files and config flags
-// (this file), and from Dockerfiles (later).
-package build
+// Package flagbuild makes images without a Dockerfile: a base plus local
+// folders as one layer plus config edits (gantry build --from), config-only
+// edits (gantry mutate) and root filesystems (gantry import).
+package flagbuild
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gantry-build/gantry/pkg/config"
+	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
-	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
 // Options describe a build without a Dockerfile.
@@ -36,7 +35,7 @@ type Options struct {
 
 // Result is a built image (or index) and what the user sees of it.
 type Result struct {
-	Artifact
+	images.Artifact
 	Cached bool // the new layer came from the content cache
 }
 
@@ -53,9 +52,9 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 		if err != nil {
 			return nil, err
 		}
-		return &Result{Artifact: Artifact{Image: img}, Cached: cached}, nil
+		return &Result{Artifact: images.Artifact{Image: img}, Cached: cached}, nil
 	}
-	var built []Artifact
+	var built []v1.Image
 	cached := false
 	for i := range o.Platforms {
 		p := o.Platforms[i]
@@ -64,14 +63,13 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 			return nil, fmt.Errorf("%s: %w", platform.String(p), err)
 		}
 		cached = cached || c
-		built = append(built, Artifact{Image: img})
+		built = append(built, img)
 	}
-	res, err := combine(built)
+	idx, err := images.Combine(built)
 	if err != nil {
 		return nil, err
 	}
-	res.Cached = cached
-	return res, nil
+	return &Result{Artifact: idx, Cached: cached}, nil
 }
 
 // buildOne builds the image for want: the base's layers as they are (read
@@ -79,7 +77,7 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 // that a push to the base's registry never downloads them), one new layer
 // holding every --add, then the config edits.
 func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Options, want *v1.Platform) (v1.Image, bool, error) {
-	base, err := resolveBase(ctx, st, rc, o.From, want)
+	base, err := images.Resolve(ctx, st, rc, o.From, want)
 	if err != nil {
 		return nil, false, err
 	}
@@ -152,60 +150,4 @@ func addHistory(adds []layer.Add) string {
 		parts[i] = filepath.Base(filepath.Clean(a.Src)) + " " + a.Dest
 	}
 	return "COPY " + strings.Join(parts, " ; ") + " # gantry build --add"
-}
-
-// ResolveImage finds an image for want (nil: host): scratch, the store, or
-// the registry without storing anything.
-func ResolveImage(ctx context.Context, st *store.Store, rc *registry.Client, ref string, want *v1.Platform) (v1.Image, error) {
-	return resolveBase(ctx, st, rc, ref, want)
-}
-
-// resolveBase finds the base image for want: scratch, the store, or the
-// registry without storing anything.
-func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, from string, want *v1.Platform) (v1.Image, error) {
-	if from == "" {
-		return nil, errors.New("no base image: give --from IMAGE, or --from scratch")
-	}
-	if from == "scratch" {
-		p := platform.Host()
-		if want != nil {
-			p = *want
-		}
-		img := mutate.MediaType(empty.Image, types.DockerManifestSchema2)
-		img = mutate.ConfigMediaType(img, types.DockerConfigJSON)
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-		if cf.Architecture != "arm" && cf.Architecture != "arm64" {
-			cf.Variant = ""
-		}
-		cf.RootFS.Type = "layers"
-		return mutate.ConfigFile(img, cf)
-	}
-	if e, err := transfer.Resolve(st, from); err == nil {
-		img, _, err := transfer.ImageOf(st, e, want)
-		if err != nil {
-			return nil, err
-		}
-		if src := e.Source(); src != "" {
-			if ref, err := rc.ParseReference(src + ":mount"); err == nil {
-				return &mountableImage{Image: img, from: ref}, nil
-			}
-		}
-		return img, nil
-	}
-	rm, err := transfer.RemoteImage(ctx, rc, from, want)
-	if err != nil {
-		return nil, fmt.Errorf("base image: %w", err)
-	}
-	if want != nil && rm.Index == nil {
-		cf, err := rm.Image.ConfigFile()
-		if err == nil && !platform.Matches(*want, platform.OfConfig(cf)) {
-			return nil, fmt.Errorf("base image %s is %s only, not %s", from, platform.String(platform.OfConfig(cf)), platform.String(*want))
-		}
-	}
-	return rm.Image, nil
 }

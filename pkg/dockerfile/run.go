@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"bytes"
@@ -16,9 +16,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 
@@ -577,25 +575,4 @@ func (b *dfBuild) rememberStep(key string, h v1.Hash) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, key), []byte(h.String()), 0o644)
-}
-
-// combine makes an index of one image per platform.
-func combine(built []Artifact) (*Result, error) {
-	var adds []mutate.IndexAddendum
-	indexType := types.OCIImageIndex
-	for _, a := range built {
-		mt, err := a.Image.MediaType()
-		if err != nil {
-			return nil, err
-		}
-		if mt == types.DockerManifestSchema2 {
-			indexType = types.DockerManifestList
-		}
-		cf, err := a.Image.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: a.Image, Descriptor: v1.Descriptor{MediaType: mt, Platform: cf.Platform()}})
-	}
-	return &Result{Artifact: Artifact{Index: mutate.IndexMediaType(mutate.AppendManifests(emptyIndex(), adds...), indexType)}}, nil
 }

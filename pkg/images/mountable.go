@@ -1,4 +1,4 @@
-package build
+package images
 
 import (
 	"github.com/google/go-containerregistry/pkg/name"
