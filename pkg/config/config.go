@@ -11,6 +11,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // Edits are config changes; nil or empty fields leave the base's value.
@@ -28,115 +30,120 @@ type Edits struct {
 }
 
 // Apply changes cf and records one history entry per change (empty_layer),
-// so docker history reads like the Dockerfile that would have done it.
+// so docker history reads like the Dockerfile that would have done it. Each
+// flag is the instruction of the same name, applied by Stage.Apply as a
+// Dockerfile would apply it.
 func (e Edits) Apply(cf *v1.ConfigFile, created time.Time) error {
-	c := &cf.Config
-	record := func(line string) {
+	st := &Stage{File: cf}
+	apply := func(cmd instructions.Command, line string) error {
+		if err := st.Apply(cmd, nil); err != nil {
+			return err
+		}
 		cf.History = append(cf.History, v1.History{Created: v1.Time{Time: created}, CreatedBy: line, EmptyLayer: true})
+		return nil
 	}
 	for _, kv := range e.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return fmt.Errorf("invalid --env %q: use KEY=VALUE", kv)
 		}
-		c.Env = SetEnv(c.Env, k, v)
-		record("ENV " + k + "=" + v)
+		if err := apply(&instructions.EnvCommand{Env: instructions.KeyValuePairs{{Key: k, Value: v}}}, "ENV "+k+"="+v); err != nil {
+			return err
+		}
 	}
 	if e.Workdir != nil {
-		w := *e.Workdir
-		if !path.IsAbs(w) {
-			w = path.Join("/", c.WorkingDir, w)
+		if err := apply(&instructions.WorkdirCommand{Path: *e.Workdir}, "WORKDIR "+Workdir(cf.Config.WorkingDir, *e.Workdir)); err != nil {
+			return err
 		}
-		c.WorkingDir = w
-		record("WORKDIR " + w)
 	}
 	if e.User != nil {
-		c.User = *e.User
-		record("USER " + c.User)
+		if err := apply(&instructions.UserCommand{User: *e.User}, "USER "+*e.User); err != nil {
+			return err
+		}
 	}
 	for _, p := range e.Ports {
 		port, err := ParsePort(p)
 		if err != nil {
 			return err
 		}
-		if c.ExposedPorts == nil {
-			c.ExposedPorts = map[string]struct{}{}
+		if err := apply(&instructions.ExposeCommand{Ports: []string{port}}, "EXPOSE "+port); err != nil {
+			return err
 		}
-		c.ExposedPorts[port] = struct{}{}
-		record("EXPOSE " + port)
 	}
 	for _, v := range e.Volumes {
 		if !path.IsAbs(v) {
 			return fmt.Errorf("invalid --volume %q: a volume is an absolute path in the image", v)
 		}
-		if c.Volumes == nil {
-			c.Volumes = map[string]struct{}{}
+		if err := apply(&instructions.VolumeCommand{Volumes: []string{v}}, "VOLUME ["+strconv.Quote(v)+"]"); err != nil {
+			return err
 		}
-		c.Volumes[v] = struct{}{}
-		record("VOLUME [" + strconv.Quote(v) + "]")
 	}
 	for _, kv := range e.Labels {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("invalid --label %q: use KEY=VALUE", kv)
 		}
-		if c.Labels == nil {
-			c.Labels = map[string]string{}
+		if err := apply(&instructions.LabelCommand{Labels: instructions.KeyValuePairs{{Key: k, Value: v}}}, "LABEL "+k+"="+strconv.Quote(v)); err != nil {
+			return err
 		}
-		c.Labels[k] = v
-		record("LABEL " + k + "=" + strconv.Quote(v))
 	}
 	if e.StopSignal != nil {
-		c.StopSignal = *e.StopSignal
-		record("STOPSIGNAL " + c.StopSignal)
+		if err := apply(&instructions.StopSignalCommand{Signal: *e.StopSignal}, "STOPSIGNAL "+*e.StopSignal); err != nil {
+			return fmt.Errorf("--stop-signal: %w", err)
+		}
 	}
 	if e.Healthcheck != nil {
 		hc, err := ParseHealthcheck(*e.Healthcheck)
 		if err != nil {
 			return err
 		}
-		c.Healthcheck = hc
-		record("HEALTHCHECK " + *e.Healthcheck)
+		if err := apply(hc, "HEALTHCHECK "+*e.Healthcheck); err != nil {
+			return err
+		}
+	}
+	// CMD before ENTRYPOINT: a CMD given with the entrypoint is kept, an
+	// inherited one is dropped, as in a Dockerfile.
+	var cmdLine []string
+	if e.Cmd != nil {
+		cl, err := flagCommandLine(*e.Cmd, "--cmd")
+		if err != nil {
+			return err
+		}
+		if err := st.Apply(&instructions.CmdCommand{ShellDependantCmdLine: cl}, nil); err != nil {
+			return err
+		}
+		cmdLine = cf.Config.Cmd
 	}
 	if e.Entrypoint != nil {
-		ep, err := ParseCommand(*e.Entrypoint, "--entrypoint")
+		cl, err := flagCommandLine(*e.Entrypoint, "--entrypoint")
 		if err != nil {
 			return err
 		}
-		c.Entrypoint = ep
-		// As in a Dockerfile: a new ENTRYPOINT drops the CMD inherited
-		// from the base, which was written for the old one.
-		if e.Cmd == nil {
-			c.Cmd = nil
+		if err := apply(&instructions.EntrypointCommand{ShellDependantCmdLine: cl}, "ENTRYPOINT "+jsonString(CommandLine(cl, cf.Config.Shell))); err != nil {
+			return err
 		}
-		record("ENTRYPOINT " + jsonString(ep))
 	}
 	if e.Cmd != nil {
-		cmd, err := ParseCommand(*e.Cmd, "--cmd")
-		if err != nil {
-			return err
-		}
-		c.Cmd = cmd
-		record("CMD " + jsonString(cmd))
+		cf.History = append(cf.History, v1.History{Created: v1.Time{Time: created}, CreatedBy: "CMD " + jsonString(cmdLine), EmptyLayer: true})
 	}
 	return nil
 }
 
-// ParseCommand reads exec form (a JSON array of strings) or shell form (any
-// other string, run by /bin/sh -c). "" means none.
-func ParseCommand(s, flag string) ([]string, error) {
+// flagCommandLine reads --entrypoint and --cmd: a JSON array is exec form,
+// any other string shell form, "" none.
+func flagCommandLine(s, flag string) (instructions.ShellDependantCmdLine, error) {
 	t := strings.TrimSpace(s)
-	if t == "" {
-		return nil, nil
-	}
-	if strings.HasPrefix(t, "[") {
+	switch {
+	case t == "":
+		return instructions.ShellDependantCmdLine{}, nil
+	case strings.HasPrefix(t, "["):
 		var out []string
 		if err := json.Unmarshal([]byte(t), &out); err != nil {
-			return nil, fmt.Errorf("invalid %s %s: not a JSON array of strings: %v", flag, s, err)
+			return instructions.ShellDependantCmdLine{}, fmt.Errorf("invalid %s %s: not a JSON array of strings: %v", flag, s, err)
 		}
-		return out, nil
+		return instructions.ShellDependantCmdLine{CmdLine: out}, nil
 	}
-	return []string{"/bin/sh", "-c", s}, nil
+	return instructions.ShellDependantCmdLine{CmdLine: []string{s}, PrependShell: true}, nil
 }
 
 // ParsePort reads 80, 80/tcp, 53/udp, 132/sctp.
@@ -152,45 +159,20 @@ func ParsePort(s string) (string, error) {
 	return strconv.Itoa(n) + "/" + proto, nil
 }
 
-// ParseHealthcheck reads HEALTHCHECK's arguments.
-func ParseHealthcheck(s string) (*v1.HealthConfig, error) {
-	fields := strings.Fields(s)
-	if len(fields) == 1 && strings.EqualFold(fields[0], "NONE") {
-		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
+// ParseHealthcheck reads HEALTHCHECK's arguments with BuildKit's parser, so
+// that every option the Dockerfile takes (--start-interval too) works.
+func ParseHealthcheck(s string) (*instructions.HealthCheckCommand, error) {
+	res, err := parser.Parse(strings.NewReader("HEALTHCHECK " + s))
+	if err != nil || len(res.AST.Children) != 1 {
+		return nil, fmt.Errorf("invalid --healthcheck %q: use NONE or [--interval=…] CMD command: %v", s, err)
 	}
-	hc := &v1.HealthConfig{}
-	i := 0
-	for ; i < len(fields) && strings.HasPrefix(fields[i], "--"); i++ {
-		k, v, _ := strings.Cut(strings.TrimPrefix(fields[i], "--"), "=")
-		var err error
-		switch k {
-		case "interval":
-			hc.Interval, err = time.ParseDuration(v)
-		case "timeout":
-			hc.Timeout, err = time.ParseDuration(v)
-		case "start-period":
-			hc.StartPeriod, err = time.ParseDuration(v)
-		case "retries":
-			hc.Retries, err = strconv.Atoi(v)
-		default:
-			err = fmt.Errorf("unknown option --%s", k)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("invalid --healthcheck %q: %v", s, err)
-		}
+	inst, err := instructions.ParseInstruction(res.AST.Children[0])
+	if err != nil {
+		return nil, fmt.Errorf("invalid --healthcheck %q: %v", s, err)
 	}
-	if i >= len(fields) || !strings.EqualFold(fields[i], "CMD") || i+1 >= len(fields) {
-		return nil, fmt.Errorf("invalid --healthcheck %q: use NONE or [--interval=…] CMD command", s)
-	}
-	rest := strings.TrimSpace(s[strings.Index(s, fields[i])+len(fields[i]):])
-	if strings.HasPrefix(rest, "[") {
-		var args []string
-		if err := json.Unmarshal([]byte(rest), &args); err != nil {
-			return nil, fmt.Errorf("invalid --healthcheck %q: %v", s, err)
-		}
-		hc.Test = append([]string{"CMD"}, args...)
-	} else {
-		hc.Test = []string{"CMD-SHELL", rest}
+	hc, ok := inst.(*instructions.HealthCheckCommand)
+	if !ok {
+		return nil, fmt.Errorf("invalid --healthcheck %q", s)
 	}
 	return hc, nil
 }

@@ -42,20 +42,77 @@ func TestApply(t *testing.T) {
 	}
 }
 
-func TestParseCommand(t *testing.T) {
-	got, _ := ParseCommand("echo $HOME", "--cmd")
-	if !reflect.DeepEqual(got, []string{"/bin/sh", "-c", "echo $HOME"}) {
+func TestCommandFlags(t *testing.T) {
+	run := func(flag string, shell []string) ([]string, error) {
+		cf := &v1.ConfigFile{Config: v1.Config{Shell: shell}}
+		err := Edits{Cmd: &flag}.Apply(cf, time.Unix(0, 0))
+		return cf.Config.Cmd, err
+	}
+	if got, _ := run("echo $HOME", nil); !reflect.DeepEqual(got, []string{"/bin/sh", "-c", "echo $HOME"}) {
 		t.Errorf("shell form = %v", got)
 	}
-	got, _ = ParseCommand(`["a","b c"]`, "--cmd")
-	if !reflect.DeepEqual(got, []string{"a", "b c"}) {
+	// Shell form runs in the image's SHELL, as a Dockerfile CMD does.
+	if got, _ := run("echo hi", []string{"/bin/bash", "-c"}); !reflect.DeepEqual(got, []string{"/bin/bash", "-c", "echo hi"}) {
+		t.Errorf("shell form with SHELL = %v", got)
+	}
+	if got, _ := run(`["a","b c"]`, nil); !reflect.DeepEqual(got, []string{"a", "b c"}) {
 		t.Errorf("exec form = %v", got)
 	}
-	if got, _ := ParseCommand("", "--cmd"); got != nil {
+	if got, _ := run("", nil); got != nil {
 		t.Errorf("empty = %v", got)
 	}
-	if _, err := ParseCommand(`["a",`, "--cmd"); err == nil || !strings.Contains(err.Error(), "JSON") {
+	if _, err := run(`["a",`, nil); err == nil || !strings.Contains(err.Error(), "JSON") {
 		t.Errorf("bad JSON: %v", err)
+	}
+}
+
+// The effect of an instruction is the same whichever way it arrives: a
+// Dockerfile, --change, or a config flag. ENTRYPOINT drops an inherited CMD
+// unless a CMD came before it in the same sequence.
+func TestEntrypointDropsInheritedCmdEverywhere(t *testing.T) {
+	base := func() *v1.ConfigFile {
+		return &v1.ConfigFile{Config: v1.Config{Cmd: []string{"inherited"}}}
+	}
+	ep := `["/app"]`
+	viaFlag := base()
+	if err := (Edits{Entrypoint: &ep}).Apply(viaFlag, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	viaChange := base()
+	if err := ApplyChanges(viaChange, []string{"ENTRYPOINT " + ep}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for name, cf := range map[string]*v1.ConfigFile{"--entrypoint": viaFlag, "--change": viaChange} {
+		if cf.Config.Cmd != nil || !reflect.DeepEqual(cf.Config.Entrypoint, []string{"/app"}) {
+			t.Errorf("%s: entrypoint %v cmd %v, want [/app] and no inherited cmd", name, cf.Config.Entrypoint, cf.Config.Cmd)
+		}
+	}
+	both := base()
+	if err := ApplyChanges(both, []string{`CMD ["x"]`, "ENTRYPOINT " + ep}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(both.Config.Cmd, []string{"x"}) {
+		t.Errorf("a CMD before the ENTRYPOINT was dropped: %v", both.Config.Cmd)
+	}
+}
+
+func TestHealthcheckStartIntervalAndSignals(t *testing.T) {
+	hc := "--interval=5s --start-interval=2s CMD true"
+	cf := &v1.ConfigFile{}
+	if err := (Edits{Healthcheck: &hc}).Apply(cf, time.Unix(0, 0)); err != nil {
+		t.Fatalf("--start-interval refused: %v", err)
+	}
+	for _, sig := range []string{"SIGTERM", "TERM", "9", "SIGRTMIN+3"} {
+		sig := sig
+		if err := (Edits{StopSignal: &sig}).Apply(&v1.ConfigFile{}, time.Unix(0, 0)); err != nil {
+			t.Errorf("--stop-signal %s refused: %v", sig, err)
+		}
+	}
+	for _, sig := range []string{"SIGNOPE", "0", "99", "TERM\nCMD x"} {
+		sig := sig
+		if err := (Edits{StopSignal: &sig}).Apply(&v1.ConfigFile{}, time.Unix(0, 0)); err == nil {
+			t.Errorf("--stop-signal %q accepted", sig)
+		}
 	}
 }
 

@@ -1,0 +1,163 @@
+package dockerfile
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/gantry-build/gantry/pkg/layer"
+)
+
+// buildUnpacked builds a COPY layer and the root filesystem the next step
+// will need. When this COPY ran before on the same parent and its tree is
+// still cached, the new tree starts from that one and only the entries that
+// differ are written (a changed source file costs one file, not the whole
+// folder); otherwise the layer's tar stream is applied while it is
+// compressed, so nothing is decompressed afterwards.
+func (s *stageState) buildUnpacked(cmd instructions.Command, entries []layer.Entry, o layer.Options) (layer.Built, error) {
+	b := s.b
+	rec, recPath := s.copyRecord(cmd, o)
+	if rec != nil {
+		built, err := layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
+		if err != nil || built.Cached {
+			return built, err
+		}
+		if s.revise(rec, entries, o, built) == nil {
+			s.saveCopyRecord(recPath, entries, o, built)
+			return built, nil
+		}
+		return built, nil // the tree is unpacked later, when needed
+	}
+	pending, err := b.cache.Extend(s.img)
+	if err != nil {
+		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
+	}
+	pr, pw := io.Pipe()
+	applied := make(chan error, 1)
+	go func() {
+		err := pending.Apply(pr)
+		io.Copy(io.Discard, pr) // let the writer finish even if Apply stopped early
+		applied <- err
+	}()
+	built, err := layer.BuildTee(b.ctx, b.st, entries, o, b.o.Compression, s.oci(), pw)
+	pw.CloseWithError(err)
+	applyErr := <-applied
+	if err != nil || applyErr != nil || built.Cached {
+		pending.Abort()
+		return built, err
+	}
+	if pending.Commit(built.DiffID) == nil {
+		s.saveCopyRecord(recPath, entries, o, built)
+	}
+	return built, nil
+}
+
+// copyRecord is what the last build of this COPY on this parent left: the
+// chain ID of its tree and each entry's signature.
+type copyRecord struct {
+	Chain string            `json:"chain"`
+	Sigs  map[string]string `json:"sigs"`
+}
+
+func (s *stageState) copyRecord(cmd instructions.Command, o layer.Options) (*copyRecord, string) {
+	parent, err := s.img.Digest()
+	if err != nil {
+		return nil, ""
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d:%d:%v", parent, cmd, o.UID, o.GID, o.KeepOwners)))
+	p := filepath.Join(s.b.st.Root(), "cache", "copy-trees", hex.EncodeToString(sum[:]))
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, p
+	}
+	var rec copyRecord
+	if json.Unmarshal(raw, &rec) != nil {
+		return nil, p
+	}
+	return &rec, p
+}
+
+func (s *stageState) saveCopyRecord(p string, entries []layer.Entry, o layer.Options, built layer.Built) {
+	if p == "" {
+		return
+	}
+	sigs, ok := layer.Signatures(s.b.st, entries, o)
+	if !ok {
+		return
+	}
+	chain, err := s.b.cache.ChainAfter(s.img, built.DiffID)
+	if err != nil {
+		return
+	}
+	raw, err := json.Marshal(copyRecord{Chain: chain, Sigs: sigs})
+	if err != nil || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	os.WriteFile(p, raw, 0o644)
+}
+
+// revise makes the tree of the new layer from the earlier version's tree:
+// entries gone since are removed (and what the parent had there comes
+// back), entries that differ are applied; hard links always are.
+func (s *stageState) revise(rec *copyRecord, entries []layer.Entry, o layer.Options, built layer.Built) error {
+	b := s.b
+	sigs, ok := layer.Signatures(b.st, entries, o)
+	if !ok {
+		return fmt.Errorf("no signatures")
+	}
+	pending, parentDir, ok, err := b.cache.Revise(s.img, rec.Chain)
+	if err != nil || !ok {
+		return fmt.Errorf("no earlier tree")
+	}
+	var gone []string
+	for name := range rec.Sigs {
+		if _, ok := sigs[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(gone)))
+	for _, name := range gone {
+		p := filepath.Join(pending.Dir(), name)
+		if err := os.RemoveAll(p); err != nil {
+			pending.Abort()
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(parentDir, name)); err == nil {
+			if out, err := exec.Command("cp", "-al", filepath.Join(parentDir, name), p).CombinedOutput(); err != nil {
+				pending.Abort()
+				return fmt.Errorf("cp -al: %v %s", err, out)
+			}
+		}
+	}
+	var changed []layer.Entry
+	for _, e := range entries {
+		if e.HardLink || rec.Sigs[e.Name] != sigs[e.Name] {
+			changed = append(changed, e)
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := layer.WriteEntries(tw, changed, o)
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	err = pending.Apply(pr)
+	io.Copy(io.Discard, pr)
+	if err != nil {
+		pending.Abort()
+		return err
+	}
+	return pending.Commit(built.DiffID)
+}

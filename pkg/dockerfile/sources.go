@@ -1,0 +1,271 @@
+package dockerfile
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/bzip2"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/ulikunitz/xz"
+
+	"github.com/gantry-build/gantry/pkg/layer"
+)
+
+// gitCheckout clones an ADD git source, REPO[#REF[:SUBDIR]] as BuildKit
+// reads it, into dir with the host's git, and returns the folder whose
+// contents ADD copies: the checkout (or its SUBDIR), without .git unless
+// --keep-git-dir.
+func gitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string, error) {
+	repo, frag, _ := strings.Cut(src, "#")
+	ref, subdir, _ := strings.Cut(frag, ":")
+	out, err := os.MkdirTemp(dir, "git-*")
+	if err != nil {
+		return "", err
+	}
+	git := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", out}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %v: %s", args[0], err, strings.TrimSpace(string(b)))
+		}
+		return nil
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", fmt.Errorf("ADD %s: git is not installed on this machine", src)
+	}
+	want := ref
+	if want == "" {
+		want = "HEAD"
+	}
+	if err := git("init", "-q"); err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	// A shallow fetch where the server offers it (not over dumb HTTP).
+	if err := git("fetch", "-q", "--depth", "1", repo, want); err != nil {
+		if err := git("fetch", "-q", repo, want); err != nil {
+			return "", fmt.Errorf("ADD %s: %w", src, err)
+		}
+	}
+	if err := git("checkout", "-q", "--detach", "FETCH_HEAD"); err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if !keepGitDir {
+		if err := os.RemoveAll(filepath.Join(out, ".git")); err != nil {
+			return "", err
+		}
+	}
+	if subdir == "" {
+		return out, nil
+	}
+	p, err := securejoin.SecureJoin(out, subdir)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("ADD %s: %s is not a folder of the repository", src, subdir)
+	}
+	return p, nil
+}
+
+// isGitSource tells ADD's git sources (cloned by BuildKit) from plain URLs.
+func isGitSource(s string) bool {
+	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "ssh://") {
+		return true
+	}
+	if !isURL(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (strings.HasSuffix(u.Path, ".git") || (u.Fragment != "" && strings.Contains(u.Path, ".git")))
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// download fetches an ADD URL into dir under the URL's last path element,
+// mode 0600, as Docker does. With checksum (ADD --checksum=sha256:…), the
+// content must have that digest.
+func download(raw, dir, checksum string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	var sum hash.Hash
+	var wantSum string
+	if checksum != "" {
+		algo, hexSum, _ := strings.Cut(checksum, ":")
+		switch algo {
+		case "sha256":
+			sum = sha256.New()
+		case "sha384":
+			sum = sha512.New384()
+		case "sha512":
+			sum = sha512.New()
+		default:
+			return "", fmt.Errorf("ADD --checksum=%s: use sha256:HEX (or sha384, sha512)", checksum)
+		}
+		wantSum = strings.ToLower(hexSum)
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "download"
+	}
+	resp, err := http.Get(raw)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ADD %s: %s", raw, resp.Status)
+	}
+	p := filepath.Join(dir, "url-"+strconv.Itoa(len(raw)), name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	var w io.Writer = f
+	if sum != nil {
+		w = io.MultiWriter(f, sum)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		f.Close()
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if sum != nil {
+		if got := hex.EncodeToString(sum.Sum(nil)); got != wantSum {
+			return "", fmt.Errorf("ADD %s: content is %s:%s, but --checksum says %s", raw, strings.SplitN(checksum, ":", 2)[0], got, checksum)
+		}
+	}
+	return p, nil
+}
+
+// isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
+func isArchive(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	r, err := decompress(f)
+	if err != nil {
+		return false
+	}
+	_, err = tar.NewReader(r).Next()
+	return err == nil
+}
+
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(6)
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return kgzip.NewReader(br)
+	case len(head) >= 3 && string(head[:3]) == "BZh":
+		return bzip2.NewReader(br), nil
+	case len(head) >= 6 && string(head) == "\xfd7zXZ\x00":
+		return xz.NewReader(br)
+	}
+	return br, nil
+}
+
+// archiveLayer writes one layer holding the plain sources and the contents
+// of each archive unpacked at dest, entries as the archive has them (owners
+// included), unless --chown.
+func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string) (layer.Built, error) {
+	b := s.b
+	base := strings.TrimPrefix(path.Clean(dest), "/")
+	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		if err := layer.WriteEntries(tw, entries, o); err != nil {
+			return err
+		}
+		// The destination directory (and missing parents) belong to root,
+		// or --chown.
+		parts := strings.Split(base, "/")
+		for i := range parts {
+			p := strings.Join(parts[:i+1], "/")
+			if p == "" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(lower, p)); err == nil && i < len(parts)-1 {
+				continue
+			}
+			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+		}
+		for _, a := range archives {
+			f, err := os.Open(a)
+			if err != nil {
+				return err
+			}
+			r, err := decompress(f)
+			if err != nil {
+				f.Close()
+				return err
+			}
+			tr := tar.NewReader(r)
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					f.Close()
+					return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
+				}
+				if path.Clean("/"+h.Name) == "/" {
+					// The archive's own root is the destination, which
+					// keeps the owner and mode it gets as a parent.
+					continue
+				}
+				h.Name = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Name)), "/")
+				if h.Typeflag == tar.TypeDir {
+					h.Name += "/"
+				}
+				if h.Typeflag == tar.TypeLink {
+					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
+				}
+				// Entries keep the archive's owners, as BuildKit does,
+				// unless --chown says otherwise.
+				if o.UID != 0 || o.GID != 0 {
+					h.Uid, h.Gid = o.UID, o.GID
+				}
+				h.Uname, h.Gname = "", ""
+				if err := tw.WriteHeader(h); err != nil {
+					f.Close()
+					return err
+				}
+				if _, err := io.Copy(tw, tr); err != nil {
+					f.Close()
+					return err
+				}
+			}
+			f.Close()
+		}
+		return tw.Close()
+	})
+}

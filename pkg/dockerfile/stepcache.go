@@ -1,0 +1,198 @@
+package dockerfile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
+)
+
+// cachedLayer appends the layer make builds, or the cached result of an
+// identical earlier step.
+func (s *stageState) cachedLayer(label string, keyOf func() (string, error), createdBy string, make func() (layer.Built, error)) error {
+	b := s.b
+	key, err := keyOf()
+	if err != nil {
+		return err
+	}
+	if !b.o.NoCache && key != "" {
+		if img, ok := b.lookupStep(key); ok {
+			b.o.Progress.Printf("%s: CACHED", label)
+			return s.adopt(img)
+		}
+		if img, ok := b.remoteStep(key); ok {
+			b.o.Progress.Printf("%s: CACHED (from %s)", label, b.o.CacheFrom)
+			return s.adopt(img)
+		}
+	}
+	start := time.Now()
+	built, err := make()
+	if err != nil {
+		return err
+	}
+	defer func() { b.o.Progress.Printf("%s: DONE %.1fs", label, time.Since(start).Seconds()) }()
+	l, err := layer.Open(b.st, built)
+	if err != nil {
+		return err
+	}
+	withConfig, err := s.image()
+	if err != nil {
+		return err
+	}
+	img, err := mutate.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+		History: v1.History{Created: v1.Time{Time: b.o.Created}, CreatedBy: createdBy, Comment: "buildkit.dockerfile.v0"}})
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		// The key could not be known before; it can now (a COPY whose files
+		// were hashed while the layer was written). The key is of the step's
+		// start, so it is taken before adopting the result.
+		if key, err = keyOf(); err != nil {
+			return err
+		}
+	}
+	if key != "" {
+		if err := b.saveStep(key, img); err != nil {
+			return err
+		}
+	}
+	return s.adopt(img)
+}
+
+func fixedKey(key string, err error) func() (string, error) {
+	return func() (string, error) { return key, err }
+}
+
+func (s *stageState) adopt(img v1.Image) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	s.img, s.conf.File = img, cf.DeepCopy()
+	return nil
+}
+
+// stepKey is the cache key of a step: what it starts from (the image so
+// far, config included), the instruction, the build args in scope, the
+// platform and the content it reads.
+func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string, error) {
+	img, err := s.image()
+	if err != nil {
+		return "", err
+	}
+	parent, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.b.platform), cmd)
+	keys := make([]string, 0, len(s.args))
+	for k := range s.args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, s.args[k])
+	}
+	for _, e := range extra {
+		fmt.Fprintf(h, "%s\n", e)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func platformKey(p v1.Platform) string { return p.OS + "/" + p.Architecture + "/" + p.Variant }
+
+// lookupStep finds the image an identical step made before.
+func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
+	raw, err := os.ReadFile(filepath.Join(b.st.Root(), "cache", "steps", key))
+	if err != nil {
+		return nil, false
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, false
+	}
+	img, err := b.st.Image(h)
+	if err != nil {
+		return nil, false
+	}
+	m, err := img.Manifest()
+	if err != nil || !b.st.HasBlob(m.Config.Digest) {
+		return nil, false
+	}
+	for _, l := range m.Layers {
+		if !b.st.HasBlob(l.Digest) {
+			return nil, false // pruned since
+		}
+	}
+	return img, true
+}
+
+// remoteStep fetches a step result from the --cache-from repository.
+func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
+	if b.o.CacheFrom == "" {
+		return nil, false
+	}
+	ref, err := b.rc.ParseReference(b.o.CacheFrom + ":" + key)
+	if err != nil {
+		return nil, false
+	}
+	desc, err := b.rc.Get(b.ctx, ref)
+	if err != nil || !desc.MediaType.IsImage() {
+		return nil, false // a miss, or an unreachable cache: build instead
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, false
+	}
+	stored, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress})
+	if err != nil {
+		return nil, false
+	}
+	if err := b.rememberStep(key, stored.Digest); err != nil {
+		return nil, false
+	}
+	img, err = b.st.Image(stored.Digest)
+	return img, err == nil
+}
+
+// saveStep stores the step's image, remembers it under key and, with
+// --cache-to, pushes it there tagged by the key.
+func (b *dfBuild) saveStep(key string, img v1.Image) error {
+	desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	if b.o.CacheTo != "" {
+		ref, err := b.rc.ParseReference(b.o.CacheTo + ":" + key)
+		if err != nil {
+			return fmt.Errorf("--cache-to: %w", err)
+		}
+		if err := remote.Write(ref, img, b.rc.RemoteOptions(b.ctx)...); err != nil {
+			return fmt.Errorf("--cache-to: %w", registry.Explain(err, ref))
+		}
+	}
+	return b.rememberStep(key, desc.Digest)
+}
+
+func (b *dfBuild) rememberStep(key string, h v1.Hash) error {
+	dir := filepath.Join(b.st.Root(), "cache", "steps")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, key), []byte(h.String()), 0o644)
+}
