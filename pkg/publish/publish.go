@@ -152,15 +152,13 @@ func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img imag
 		done()
 	}
 	if t.Push {
+		var top remote.Taggable = img.Image
+		if img.Index != nil {
+			top = img.Index
+		}
 		for _, tag := range tags {
-			var err error
-			if img.Index != nil {
-				err = remote.WriteIndex(tag, img.Index, rc.RemoteOptions(ctx)...)
-			} else {
-				err = remote.Write(tag, img.Image, rc.RemoteOptions(ctx)...)
-			}
-			if err != nil {
-				return out, registry.Explain(err, tag)
+			if _, err := transfer.PushImage(ctx, rc, top, tag.String(), transfer.PushOptions{Store: st, Progress: rep}); err != nil {
+				return out, err
 			}
 			out = append(out, Delivered{What: "pushed", Where: reference.Canonical(tag), Digest: digest})
 		}

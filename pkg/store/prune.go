@@ -87,48 +87,15 @@ func (s *Store) reachable(also []v1.Descriptor) (map[string]bool, error) {
 	}
 	idx.Manifests = append(idx.Manifests, also...)
 	keep := map[string]bool{}
-	var walk func(d v1.Descriptor) error
-	walk = func(d v1.Descriptor) error {
-		if keep[d.Digest.Hex] {
-			return nil
-		}
+	mark := func(d v1.Descriptor) error {
 		keep[d.Digest.Hex] = true
-		if !s.HasBlob(d.Digest) {
-			return nil // referenced but absent (a foreign layer, a skipped artifact)
-		}
-		switch {
-		case d.MediaType.IsIndex():
-			x, err := s.Index(d.Digest)
-			if err != nil {
-				return err
-			}
-			im, err := x.IndexManifest()
-			if err != nil {
-				return err
-			}
-			for _, c := range im.Manifests {
-				if err := walk(c); err != nil {
-					return err
-				}
-			}
-		case d.MediaType.IsImage():
-			raw, err := s.ReadBlob(d.Digest)
-			if err != nil {
-				return err
-			}
-			m, err := v1.ParseManifest(bytesReader(raw))
-			if err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
-			}
-			keep[m.Config.Digest.Hex] = true
-			for _, l := range m.Layers {
-				keep[l.Digest.Hex] = true
-			}
-		}
 		return nil
 	}
 	for _, d := range idx.Manifests {
-		if err := walk(d); err != nil {
+		if keep[d.Digest.Hex] {
+			continue
+		}
+		if err := s.Walk(d, mark); err != nil {
 			return nil, err
 		}
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gantry-build/gantry/pkg/progress"
@@ -28,14 +30,9 @@ type PushResult struct {
 }
 
 // Push sends the stored image src to dest (src's own name when dest is "").
-// Each blob is first asked for (HEAD): present blobs are skipped; blobs that
-// an image pulled from another repository of the same registry holds are
-// mounted from there; the rest are uploaded, several at once. Manifests go
-// last, platform images before their index.
+// It is PushImage of what the store holds, with the repositories stored
+// images were pulled from as mount sources.
 func Push(ctx context.Context, st *store.Store, rc *registry.Client, src, dest string, rep progress.Reporter) (PushResult, error) {
-	if rep == nil {
-		rep = progress.Nop()
-	}
 	e, err := Resolve(st, src)
 	if err != nil {
 		return PushResult{}, err
@@ -43,17 +40,60 @@ func Push(ctx context.Context, st *store.Store, rc *registry.Client, src, dest s
 	if dest == "" {
 		dest = e.Name
 	}
+	var top remote.Taggable
+	if e.IsIndex() {
+		top, err = st.Index(e.Descriptor.Digest)
+	} else {
+		top, err = st.Image(e.Descriptor.Digest)
+	}
+	if err != nil {
+		return PushResult{}, err
+	}
+	return PushImage(ctx, rc, top, dest, PushOptions{Store: st, Progress: rep})
+}
+
+// PushOptions steer PushImage.
+type PushOptions struct {
+	// Store, when set, lends mount sources: the repositories of the
+	// destination's registry that stored images were pulled from.
+	Store    *store.Store
+	Progress progress.Reporter // nil: none
+}
+
+// PushImage sends an image or an index (a v1.Image or v1.ImageIndex) to
+// dest: the one push path of gantry push and every --push. Each blob is
+// first asked for (HEAD): present blobs are skipped; blobs that another
+// repository of the same registry holds (a layer read from there, or one a
+// stored image was pulled from there) are mounted from it; the rest are
+// streamed from wherever they are (the store, or the base image's
+// registry), several at once. Manifests go last, platform images before
+// their index.
+func PushImage(ctx context.Context, rc *registry.Client, top remote.Taggable, dest string, o PushOptions) (PushResult, error) {
+	rep := o.Progress
+	if rep == nil {
+		rep = progress.Nop()
+	}
 	ref, err := rc.ParseReference(dest)
 	if err != nil {
 		return PushResult{}, err
 	}
-	plan, err := planPush(st, e.Descriptor)
+	plan, err := planPush(top)
 	if err != nil {
 		return PushResult{}, err
 	}
-	sources, err := mountSources(st, ref.Context())
-	if err != nil {
-		return PushResult{}, err
+	sources := map[v1.Hash]name.Repository{}
+	if o.Store != nil {
+		if sources, err = mountSources(o.Store, ref.Context()); err != nil {
+			return PushResult{}, err
+		}
+	}
+	for _, b := range plan.blobs {
+		if ml, ok := b.layer.(*remote.MountableLayer); ok {
+			from := ml.Reference.Context()
+			if from.RegistryStr() == ref.Context().RegistryStr() && from.RepositoryStr() != ref.Context().RepositoryStr() {
+				sources[b.Digest] = from
+			}
+		}
 	}
 	scopes := []string{ref.Context().Scope(transport.PushScope)}
 	for _, repo := range uniqueRepos(sources) {
@@ -67,7 +107,7 @@ func Push(ctx context.Context, st *store.Store, rc *registry.Client, src, dest s
 	if err != nil {
 		return PushResult{}, registry.Explain(err, ref)
 	}
-	p := &pusher{st: st, repo: ref.Context(), ref: ref, client: &http.Client{Transport: t}, rep: rep, sources: sources}
+	p := &pusher{repo: ref.Context(), ref: ref, client: &http.Client{Transport: t}, rep: rep, sources: sources}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rc.Jobs())
@@ -82,71 +122,127 @@ func Push(ctx context.Context, st *store.Store, rc *registry.Client, src, dest s
 			return PushResult{}, err
 		}
 	}
-	if err := p.putManifest(ctx, e.Descriptor, ref.Identifier()); err != nil {
+	if err := p.putManifest(ctx, plan.top, ref.Identifier()); err != nil {
 		return PushResult{}, err
 	}
-	return PushResult{Name: reference.Canonical(ref), Digest: e.Descriptor.Digest}, nil
+	return PushResult{Name: reference.Canonical(ref), Digest: plan.top.Digest}, nil
 }
 
-type labelledBlob struct {
+// pushBlob is one blob to send: a layer (read through its Compressed
+// stream) or a config (its bytes).
+type pushBlob struct {
 	v1.Descriptor
-	label string
+	label  string
+	layer  v1.Layer
+	config []byte
 }
 
-// pushPlan lists every blob to send and the platform manifests that go before
-// the top one.
+func (b pushBlob) open() (io.ReadCloser, error) {
+	if b.layer != nil {
+		return b.layer.Compressed()
+	}
+	return io.NopCloser(bytes.NewReader(b.config)), nil
+}
+
+// pushManifest is a manifest or index to PUT, with its exact bytes.
+type pushManifest struct {
+	v1.Descriptor
+	raw []byte
+}
+
+// pushPlan lists every blob to send, the platform manifests that go before
+// the top one, and the top one.
 type pushPlan struct {
-	blobs     []labelledBlob
-	manifests []v1.Descriptor
+	blobs     []pushBlob
+	manifests []pushManifest
+	top       pushManifest
 }
 
-func planPush(st *store.Store, top v1.Descriptor) (*pushPlan, error) {
+func planPush(top remote.Taggable) (*pushPlan, error) {
 	p := &pushPlan{}
 	seen := map[v1.Hash]bool{}
-	var walk func(d v1.Descriptor, isTop bool) error
-	walk = func(d v1.Descriptor, isTop bool) error {
-		switch {
-		case d.MediaType.IsIndex():
-			idx, err := st.Index(d.Digest)
-			if err != nil {
-				return err
-			}
-			im, err := idx.IndexManifest()
-			if err != nil {
-				return err
-			}
-			for _, c := range im.Manifests {
-				if err := walk(c, false); err != nil {
-					return err
-				}
-			}
-		default:
-			raw, err := st.ReadBlob(d.Digest)
-			if err != nil {
-				return fmt.Errorf("push: manifest %s is missing from the store: %w", d.Digest, err)
-			}
-			m, err := v1.ParseManifest(bytes.NewReader(raw))
-			if err != nil {
-				return fmt.Errorf("push: manifest %s: %w", d.Digest, err)
-			}
-			for i, l := range m.Layers {
-				if seen[l.Digest] || (len(l.URLs) > 0 && !l.MediaType.IsDistributable()) {
-					continue
-				}
-				seen[l.Digest] = true
-				p.blobs = append(p.blobs, labelledBlob{l, fmt.Sprintf("layer %d/%d", i+1, len(m.Layers))})
-			}
-			if !seen[m.Config.Digest] {
-				seen[m.Config.Digest] = true
-				p.blobs = append(p.blobs, labelledBlob{m.Config, "config"})
-			}
+	var walkImage func(img v1.Image) (pushManifest, error)
+	walkImage = func(img v1.Image) (pushManifest, error) {
+		raw, err := img.RawManifest()
+		if err != nil {
+			return pushManifest{}, err
 		}
-		if !isTop {
-			p.manifests = append(p.manifests, d)
+		m, err := v1.ParseManifest(bytes.NewReader(raw))
+		if err != nil {
+			return pushManifest{}, fmt.Errorf("push: manifest: %w", err)
 		}
-		return nil
+		for i, l := range m.Layers {
+			if seen[l.Digest] || (len(l.URLs) > 0 && !l.MediaType.IsDistributable()) {
+				continue
+			}
+			seen[l.Digest] = true
+			layer, err := img.LayerByDigest(l.Digest)
+			if err != nil {
+				return pushManifest{}, fmt.Errorf("push: layer %s: %w", l.Digest, err)
+			}
+			p.blobs = append(p.blobs, pushBlob{Descriptor: l, label: fmt.Sprintf("layer %d/%d", i+1, len(m.Layers)), layer: layer})
+		}
+		if !seen[m.Config.Digest] {
+			seen[m.Config.Digest] = true
+			cfg, err := img.RawConfigFile()
+			if err != nil {
+				return pushManifest{}, err
+			}
+			p.blobs = append(p.blobs, pushBlob{Descriptor: m.Config, label: "config", config: cfg})
+		}
+		return describe(img, raw)
 	}
-	return p, walk(top, true)
+	switch t := top.(type) {
+	case v1.ImageIndex:
+		raw, err := t.RawManifest()
+		if err != nil {
+			return nil, err
+		}
+		im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("push: index: %w", err)
+		}
+		for _, c := range im.Manifests {
+			if !c.MediaType.IsImage() {
+				return nil, fmt.Errorf("push: index entry %s is %s: nested indexes are not pushed", c.Digest, c.MediaType)
+			}
+			img, err := t.Image(c.Digest)
+			if err != nil {
+				return nil, err
+			}
+			m, err := walkImage(img)
+			if err != nil {
+				return nil, err
+			}
+			p.manifests = append(p.manifests, m)
+		}
+		if p.top, err = describe(t, raw); err != nil {
+			return nil, err
+		}
+	case v1.Image:
+		m, err := walkImage(t)
+		if err != nil {
+			return nil, err
+		}
+		p.top = m
+	default:
+		return nil, fmt.Errorf("push: %T is neither an image nor an index", top)
+	}
+	return p, nil
+}
+
+func describe(t interface {
+	MediaType() (types.MediaType, error)
+}, raw []byte) (pushManifest, error) {
+	mt, err := t.MediaType()
+	if err != nil {
+		return pushManifest{}, err
+	}
+	h, n, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return pushManifest{}, err
+	}
+	return pushManifest{Descriptor: v1.Descriptor{MediaType: mt, Digest: h, Size: n}, raw: raw}, nil
 }
 
 // mountSources maps blobs to a repository of dest's registry that has them,
@@ -166,14 +262,14 @@ func mountSources(st *store.Store, dest name.Repository) (map[v1.Hash]name.Repos
 		if err != nil || repo.RegistryStr() != dest.RegistryStr() || repo.RepositoryStr() == dest.RepositoryStr() {
 			continue
 		}
-		plan, err := planPush(st, e.Descriptor)
+		err = st.Walk(e.Descriptor, func(d v1.Descriptor) error {
+			if _, ok := out[d.Digest]; !ok && !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
+				out[d.Digest] = repo
+			}
+			return nil
+		})
 		if err != nil {
 			continue // an incomplete image cannot lend blobs
-		}
-		for _, b := range plan.blobs {
-			if _, ok := out[b.Digest]; !ok {
-				out[b.Digest] = repo
-			}
 		}
 	}
 	return out, nil
@@ -193,7 +289,6 @@ func uniqueRepos(m map[v1.Hash]name.Repository) []name.Repository {
 }
 
 type pusher struct {
-	st      *store.Store
 	repo    name.Repository
 	ref     name.Reference
 	client  *http.Client
@@ -219,7 +314,7 @@ func (p *pusher) do(ctx context.Context, method, u string, body io.Reader, size 
 	return p.client.Do(req)
 }
 
-func (p *pusher) pushBlob(ctx context.Context, b labelledBlob) error {
+func (p *pusher) pushBlob(ctx context.Context, b pushBlob) error {
 	id := b.Digest.String()
 	resp, err := p.do(ctx, http.MethodHead, p.url("blobs/"+id), nil, 0, nil)
 	if err != nil {
@@ -279,11 +374,11 @@ func retriable(err error) bool {
 	return true
 }
 
-// upload streams the blob from the store: POST to open a session, then one
+// upload streams the blob from where it is: POST to open a session, then one
 // PUT with the bytes and the digest (a monolithic upload, which the
 // distribution spec requires registries to accept): one request fewer per
 // blob than PATCH + PUT.
-func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) error {
+func (p *pusher) upload(ctx context.Context, b pushBlob, location string) error {
 	id := b.Digest.String()
 	if location == "" {
 		resp, err := p.do(ctx, http.MethodPost, p.url("blobs/uploads/"), nil, 0, nil)
@@ -304,7 +399,7 @@ func (p *pusher) upload(ctx context.Context, b labelledBlob, location string) er
 	q := u.Query()
 	q.Set("digest", id)
 	u.RawQuery = q.Encode()
-	f, err := p.st.OpenBlob(b.Digest)
+	f, err := b.open()
 	if err != nil {
 		return p.fail(id, err)
 	}
@@ -346,19 +441,15 @@ func resolveLocation(resp *http.Response) (string, error) {
 	return u.String(), nil
 }
 
-func (p *pusher) putManifest(ctx context.Context, d v1.Descriptor, tagOrDigest string) error {
-	raw, err := p.st.ReadBlob(d.Digest)
-	if err != nil {
-		return err
-	}
-	resp, err := p.do(ctx, http.MethodPut, p.url("manifests/"+tagOrDigest), bytes.NewReader(raw), int64(len(raw)),
-		http.Header{"Content-Type": {string(d.MediaType)}})
+func (p *pusher) putManifest(ctx context.Context, m pushManifest, tagOrDigest string) error {
+	resp, err := p.do(ctx, http.MethodPut, p.url("manifests/"+tagOrDigest), bytes.NewReader(m.raw), int64(len(m.raw)),
+		http.Header{"Content-Type": {string(m.MediaType)}})
 	if err != nil {
 		return fmt.Errorf("push manifest: %w", registry.Explain(err, p.ref))
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted); err != nil {
-		return fmt.Errorf("push manifest %s: %w", d.Digest, registry.Explain(err, p.ref))
+		return fmt.Errorf("push manifest %s: %w", m.Digest, registry.Explain(err, p.ref))
 	}
 	return nil
 }

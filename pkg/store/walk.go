@@ -1,0 +1,55 @@
+package store
+
+import (
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Walk calls fn for d and every descriptor below it: an index's manifests
+// (recursively), a manifest's config and layers. Blobs the store lacks (a
+// foreign layer, an image not yet complete) are visited but not opened. It
+// is the one walk over stored manifests: prune keeps what it visits, push
+// lends what it visits as mount sources.
+func (s *Store) Walk(d v1.Descriptor, fn func(v1.Descriptor) error) error {
+	if err := fn(d); err != nil {
+		return err
+	}
+	if !s.HasBlob(d.Digest) {
+		return nil
+	}
+	switch {
+	case d.MediaType.IsIndex():
+		x, err := s.Index(d.Digest)
+		if err != nil {
+			return err
+		}
+		im, err := x.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, c := range im.Manifests {
+			if err := s.Walk(c, fn); err != nil {
+				return err
+			}
+		}
+	case d.MediaType.IsImage():
+		raw, err := s.ReadBlob(d.Digest)
+		if err != nil {
+			return err
+		}
+		m, err := v1.ParseManifest(bytesReader(raw))
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		if err := fn(m.Config); err != nil {
+			return err
+		}
+		for _, l := range m.Layers {
+			if err := fn(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package transfer
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gantry-build/gantry/pkg/registry"
+)
+
+// A built image whose base is read from another repository of the same
+// registry goes up through the same push path as gantry push: the base's
+// layers are mounted (never downloaded nor uploaded), only the new layer and
+// the config are sent, and every blob is reported.
+func TestPushImageMountsRemoteBaseLayers(t *testing.T) {
+	reg := newTestRegistry(t)
+	base := randomImage(t, "amd64")
+	reg.push(t, "lib/base:1", base)
+	rc := fastClient(t, registry.Config{})
+	ctx := context.Background()
+
+	remoteBase, err := remote.Image(mustRef(t, reg.host()+"/lib/base:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := random.Layer(1024, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(remoteBase, added)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.reset()
+	rep := newRecorder()
+	res, err := PushImage(ctx, rc, img, reg.host()+"/team/app:1", PushOptions{Progress: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if res.Digest != want {
+		t.Errorf("pushed %s, want %s", res.Digest, want)
+	}
+	baseLayers, _ := base.Layers()
+	for _, l := range baseLayers {
+		d, _ := l.Digest()
+		// ggcr's registry shares blobs between repositories, so HEAD finds
+		// them ("exists"); a distribution registry answers the mount.
+		if why := rep.skips[d.String()]; why != "exists" && !strings.HasPrefix(why, "mounted from lib/base") {
+			t.Errorf("base layer %s: %q, want mounted from lib/base (or exists)", d, why)
+		}
+		if got := reg.requests("GET /v2/lib/base/blobs/" + d.String()); len(got) != 0 {
+			t.Errorf("base layer %s was downloaded to be pushed: %v", d, got)
+		}
+	}
+	if puts := reg.requests("PUT /v2/team/app/blobs/uploads"); len(puts) != 2 {
+		t.Errorf("%d blobs uploaded, want 2 (the new layer and the config): %v", len(puts), puts)
+	}
+	if _, err := remote.Image(mustRef(t, reg.host()+"/team/app:1")); err != nil {
+		t.Errorf("the pushed image cannot be read back: %v", err)
+	}
+}
