@@ -1,12 +1,11 @@
 package main
 
 import (
-	"compress/gzip"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/klauspost/pgzip"
+	"github.com/gantry-build/gantry/internal/compress"
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-build/gantry/internal/atomicfile"
@@ -55,7 +54,10 @@ func newSaveCommand(g *globals) *cobra.Command {
 			}
 			return atomicfile.Write(output, func(w io.Writer) error {
 				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {
-					zw, _ := pgzip.NewWriterLevel(w, gzip.DefaultCompression)
+					zw, err := compress.NewWriter(w, compress.Gzip)
+					if err != nil {
+						return err
+					}
 					if err := save(zw); err != nil {
 						return err
 					}

@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"github.com/gantry-build/gantry/internal/compress"
+
 	"encoding/json"
 	"fmt"
 	"path"
@@ -108,14 +110,14 @@ func (a *Archive) storedLayer(p string, diffID v1.Hash) (*blobLayer, error) {
 	size, resolved := f.Size(), f.name
 	f.Close()
 	l := &blobLayer{a: a, path: p, size: size, diffID: diffID}
-	switch sniff(head[:n]) {
-	case compNone:
+	switch compress.Sniff(head[:n]) {
+	case compress.None:
 		l.mediaType = types.DockerUncompressedLayer
 		l.digest = func() (v1.Hash, error) { return diffID, nil }
 		return l, nil
-	case compGzip:
+	case compress.Gzip:
 		l.mediaType = types.DockerLayer
-	case compZstd:
+	case compress.Zstd:
 		l.mediaType = types.OCILayerZStd
 	}
 	if h, ok := blobName(resolved); ok {

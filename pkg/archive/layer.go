@@ -1,37 +1,16 @@
 package archive
 
 import (
+	"github.com/gantry-build/gantry/internal/compress"
+
 	"bufio"
-	"bytes"
 	"io"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
-
-type compression int
-
-const (
-	compNone compression = iota
-	compGzip
-	compZstd
-)
-
-// sniff tells a compressed stream by its magic bytes; archives lie in their
-// file names and media types often enough that neither is trusted.
-func sniff(head []byte) compression {
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return compGzip
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return compZstd
-	}
-	return compNone
-}
 
 // blobLayer is a layer whose stored bytes are one file of the archive.
 type blobLayer struct {
@@ -80,23 +59,15 @@ func (l *blobLayer) Uncompressed() (io.ReadCloser, error) {
 	head, _ := br.Peek(4)
 	var r io.Reader
 	closeFn := rc.Close
-	switch sniff(head) {
-	case compGzip:
-		zr, err := kgzip.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, l.a.errorf("%q: %w", l.path, err)
-		}
-		r = zr
-	case compZstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+	if kind := compress.Sniff(head); kind != compress.None {
+		zr, err := compress.Open(br, kind)
 		if err != nil {
 			rc.Close()
 			return nil, l.a.errorf("%q: %w", l.path, err)
 		}
 		r = zr
 		closeFn = func() error { zr.Close(); return rc.Close() }
-	default:
+	} else {
 		if want == l.diffID {
 			return &readCloser{Reader: br, close: rc.Close}, nil
 		}

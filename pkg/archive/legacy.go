@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"github.com/gantry-build/gantry/internal/compress"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,8 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // The pre-1.10 layout has no image configs: each `<id>/json` is a v1 image
@@ -272,34 +272,26 @@ func (a *Archive) legacyLayerFile(p string) (*blobLayer, error) {
 	stored := sha256.New()
 	head := make([]byte, 4)
 	n, _ := f.ReadAt(head, 0)
-	comp := sniff(head[:n])
+	comp := compress.Sniff(head[:n])
 	l := &blobLayer{a: a, path: p, size: f.Size()}
 	var diff v1.Hash
 	tee := io.TeeReader(f, stored)
 	switch comp {
-	case compNone:
+	case compress.None:
 		l.mediaType = types.DockerUncompressedLayer
 		if _, err := io.Copy(io.Discard, tee); err != nil {
 			return nil, a.errorf("reading %q: %v", p, err)
 		}
 	default:
-		var zr io.Reader
-		if comp == compGzip {
-			l.mediaType = types.DockerLayer
-			gz, err := kgzip.NewReader(tee)
-			if err != nil {
-				return nil, a.errorf("%q: %v", p, err)
-			}
-			zr = gz
-		} else {
+		l.mediaType = types.DockerLayer
+		if comp == compress.Zstd {
 			l.mediaType = types.OCILayerZStd
-			zd, err := zstd.NewReader(tee, zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return nil, a.errorf("%q: %v", p, err)
-			}
-			defer zd.Close()
-			zr = zd
 		}
+		zr, err := compress.Open(tee, comp)
+		if err != nil {
+			return nil, a.errorf("%q: %v", p, err)
+		}
+		defer zr.Close()
 		if diff, _, err = v1.SHA256(zr); err != nil {
 			return nil, a.errorf("decompressing %q: %v", p, err)
 		}
@@ -308,7 +300,7 @@ func (a *Archive) legacyLayerFile(p string) (*blobLayer, error) {
 		}
 	}
 	digest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(stored.Sum(nil))}
-	if comp == compNone {
+	if comp == compress.None {
 		diff = digest
 	}
 	l.diffID = diff

@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"github.com/gantry-build/gantry/internal/compress"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -12,8 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Open opens a docker-save archive (any Docker generation), an OCI layout tar
@@ -43,9 +43,9 @@ func Open(path string) (*Archive, error) {
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
 	switch {
-	case sniff(head) != compNone:
+	case compress.Sniff(head) != compress.None:
 		defer f.Close()
-		if err := a.decompress(f, sniff(head)); err != nil {
+		if err := a.decompress(f, compress.Sniff(head)); err != nil {
 			return nil, err
 		}
 		return a, nil
@@ -67,25 +67,13 @@ func Open(path string) (*Archive, error) {
 
 // decompress copies the decompressed tar into a temporary file while
 // indexing it, so the archive is decompressed exactly once.
-func (a *Archive) decompress(f *os.File, kind compression) error {
-	var dr io.Reader
-	format := "gzip"
-	switch kind {
-	case compGzip:
-		zr, err := kgzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-		if err != nil {
-			return a.errorf("gzip: %v", err)
-		}
-		dr = zr
-	case compZstd:
-		format = "zstd"
-		zr, err := zstd.NewReader(bufio.NewReaderSize(f, 1<<20))
-		if err != nil {
-			return a.errorf("zstd: %v", err)
-		}
-		defer zr.Close()
-		dr = zr
+func (a *Archive) decompress(f *os.File, kind compress.Kind) error {
+	format := kind.String()
+	dr, err := compress.Open(bufio.NewReaderSize(f, 1<<20), kind)
+	if err != nil {
+		return a.errorf("%v", err)
 	}
+	defer dr.Close()
 	tmp, err := os.CreateTemp("", "gantry-archive-*.tar")
 	if err != nil {
 		return a.errorf("decompressing: %v", err)

@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"github.com/gantry-build/gantry/internal/compress"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -11,8 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Save writes one tar holding all items to w. Layers are streamed, never
@@ -168,16 +168,8 @@ func uncompressedLayer(l v1.Layer) (io.ReadCloser, int64, error) {
 	}
 	br := bufio.NewReaderSize(rc, 64<<10)
 	head, _ := br.Peek(4)
-	switch sniff(head) {
-	case compGzip:
-		zr, err := kgzip.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, 0, err
-		}
-		return &readCloser{Reader: zr, close: rc.Close}, -1, nil
-	case compZstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+	if kind := compress.Sniff(head); kind != compress.None {
+		zr, err := compress.Open(br, kind)
 		if err != nil {
 			rc.Close()
 			return nil, 0, err

@@ -2,8 +2,6 @@ package dockerfile
 
 import (
 	"archive/tar"
-	"bufio"
-	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -21,9 +19,8 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/ulikunitz/xz"
 
+	"github.com/gantry-build/gantry/internal/compress"
 	"github.com/gantry-build/gantry/pkg/layer"
 )
 
@@ -176,18 +173,10 @@ func isArchive(p string) bool {
 	return err == nil
 }
 
+// decompress reads a tar that may be gzip, bzip2, xz or zstd compressed.
 func decompress(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(6)
-	switch {
-	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
-		return kgzip.NewReader(br)
-	case len(head) >= 3 && string(head[:3]) == "BZh":
-		return bzip2.NewReader(br), nil
-	case len(head) >= 6 && string(head) == "\xfd7zXZ\x00":
-		return xz.NewReader(br)
-	}
-	return br, nil
+	rc, _, err := compress.NewReader(r)
+	return rc, err
 }
 
 // archiveLayer writes one layer holding the plain sources and the contents

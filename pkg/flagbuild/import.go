@@ -1,7 +1,6 @@
 package flagbuild
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -12,8 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
 
+	"github.com/gantry-build/gantry/internal/compress"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -94,17 +93,13 @@ func Import(ctx context.Context, st *store.Store, o ImportOptions) (v1.Image, er
 	return mutate.ConfigFile(img, cf)
 }
 
-// importTar stores a tar, decompressing a gzip one first: the layer must be
+// importTar stores a tar, decompressing a compressed one first: the layer must be
 // the tar itself for its diff ID to be right.
 func importTar(ctx context.Context, st *store.Store, r io.Reader, compression string) (layer.Built, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := kgzip.NewReader(br)
-		if err != nil {
-			return layer.Built{}, err
-		}
-		defer zr.Close()
-		return layer.FromTar(ctx, st, zr, compression, false)
+	tr, _, err := compress.NewReader(r)
+	if err != nil {
+		return layer.Built{}, err
 	}
-	return layer.FromTar(ctx, st, br, compression, false)
+	defer tr.Close()
+	return layer.FromTar(ctx, st, tr, compression, false)
 }

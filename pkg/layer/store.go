@@ -13,9 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 
+	"github.com/gantry-build/gantry/internal/compress"
 	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -233,25 +232,14 @@ func mediaType(compression string, oci bool) (types.MediaType, error) {
 
 // gzipLevel is part of the cache key (gantry-layer-v2): every machine makes
 // the same blob for the same files.
-const gzipLevel = 3
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
-
 func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	switch compression {
 	case Gzip:
-		// pgzip's output depends on level and block size only, not on the
-		// number of cores: the digest is the same on every machine. Level 3
-		// compresses a source tree at nearly twice the speed of the default
-		// level 6 for 10% more bytes (go-containerregistry and crane use
-		// level 1); a build spends its time here, a push mostly does not.
-		return pgzip.NewWriterLevel(w, gzipLevel)
+		return compress.NewWriter(w, compress.Gzip)
 	case Zstd:
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		return compress.NewWriter(w, compress.Zstd)
 	}
-	return nopCloser{w}, nil
+	return compress.NewWriter(w, compress.None)
 }
 
 // cacheKey hashes everything the layer's bytes depend on: the options and,

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gantry-build/gantry/internal/compress"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Layer returns the stored blob d, whose uncompressed content hashes to
@@ -31,23 +30,19 @@ func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	kind := compress.Gzip
 	switch {
 	case IsUncompressed(l.d.MediaType):
 		return f, nil
 	case l.d.MediaType == types.OCILayerZStd:
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		return &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
+		kind = compress.Zstd
 	}
-	zr, err := kgzip.NewReader(f)
+	zr, err := compress.Open(f, kind)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("layer %s: %w", l.d.Digest, err)
 	}
-	return &closeBoth{Reader: zr, close: f.Close}, nil
+	return &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
 }
 
 type closeBoth struct {

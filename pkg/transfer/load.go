@@ -8,9 +8,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/gantry-build/gantry/internal/compress"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/pgzip"
 
 	"github.com/gantry-build/gantry/pkg/archive"
 	"github.com/gantry-build/gantry/pkg/progress"
@@ -195,7 +195,10 @@ func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descr
 		return v1.Descriptor{}, err
 	}
 	defer w.Abort()
-	zw := pgzip.NewWriter(w)
+	zw, err := compress.NewWriter(w, compress.Gzip)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
 	if _, err := io.Copy(zw, progress.Reader(ctx, rc, rep, id)); err != nil {
 		rep.Fail(id, err)
 		return v1.Descriptor{}, fmt.Errorf("%s: %w", label, err)
