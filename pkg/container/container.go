@@ -48,7 +48,7 @@ type Containers struct {
 
 // Open returns the working containers of st.
 func Open(st *store.Store) *Containers {
-	return &Containers{st: st, dir: filepath.Join(st.Root(), "containers")}
+	return &Containers{st: st, dir: st.Dir("containers")}
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -193,5 +193,5 @@ func (cs *Containers) Lower(ctx context.Context, c *Container) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return rootfs.NewCache(rootfs.CacheDir(cs.st.Root())).Get(img)
+	return rootfs.NewCache(cs.st.RootfsCache()).Get(img)
 }

@@ -46,7 +46,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 			return err
 		}
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "copy-*")
+	tmp, err := os.MkdirTemp(b.st.TempDir(), "copy-*")
 	if err != nil {
 		return err
 	}

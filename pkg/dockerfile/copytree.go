@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/store"
 )
 
 // buildUnpacked builds a COPY layer and the root filesystem the next step
@@ -74,7 +75,7 @@ func (s *stageState) copyRecord(cmd instructions.Command, o layer.Options) (*cop
 		return nil, ""
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d:%d:%v", parent, cmd, o.UID, o.GID, o.KeepOwners)))
-	p := filepath.Join(s.b.st.Root(), "cache", "copy-trees", hex.EncodeToString(sum[:]))
+	p := filepath.Join(s.b.st.CacheDir(store.CacheCopyTrees), hex.EncodeToString(sum[:]))
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		return nil, p

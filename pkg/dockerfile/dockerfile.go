@@ -104,7 +104,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
-			done: map[int]*stageState{}, cache: rootfs.NewCache(rootfs.CacheDir(st.Root()))}
+			done: map[int]*stageState{}, cache: rootfs.NewCache(st.RootfsCache())}
 		b.meta = b.metaArgs(metaArgs)
 		s, err := b.stage(target)
 		if b.hosts != "" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -57,7 +56,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		upper, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "run-*")
+		upper, err := os.MkdirTemp(b.st.TempDir(), "run-*")
 		if err != nil {
 			return layer.Built{}, err
 		}

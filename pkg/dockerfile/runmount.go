@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/gantry-build/gantry/pkg/store"
 )
 
 // stepMounts are a RUN step's --mount flags made ready: the sandbox
@@ -86,7 +87,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			if fi, err := os.Stat(source); err == nil && fi.IsDir() && lo.Ignore != nil {
 				// Ignored files must not show: the step gets the rest, hard
 				// linked where it can (read-only) or copied (read-write).
-				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
+				tmp, err := os.MkdirTemp(b.st.TempDir(), "bind-*")
 				if err != nil {
 					return ms, err
 				}
@@ -97,7 +98,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			} else if !m.ReadOnly {
 				// Writes to a rw bind are the run's alone, as in BuildKit:
 				// it gets a copy.
-				tmp, err := os.MkdirTemp(filepath.Join(b.st.Root(), "tmp"), "bind-*")
+				tmp, err := os.MkdirTemp(b.st.TempDir(), "bind-*")
 				if err != nil {
 					return ms, err
 				}
@@ -115,7 +116,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 				id = target
 			}
 			sum := sha256.Sum256([]byte(id))
-			dir, unlock, err := cacheMountDir(filepath.Join(b.st.Root(), "cache", "run-mounts", hex.EncodeToString(sum[:])), m.CacheSharing)
+			dir, unlock, err := cacheMountDir(filepath.Join(b.st.CacheDir(store.CacheRunMounts), hex.EncodeToString(sum[:])), m.CacheSharing)
 			if err != nil {
 				return ms, err
 			}
@@ -225,7 +226,7 @@ func (b *dfBuild) hostsFile() (string, error) {
 		}
 		content = append(content, fmt.Sprintf("%s\t%s\n", ip, name)...)
 	}
-	f, err := os.CreateTemp(filepath.Join(b.st.Root(), "tmp"), "hosts-*")
+	f, err := os.CreateTemp(b.st.TempDir(), "hosts-*")
 	if err != nil {
 		return "", err
 	}

@@ -118,7 +118,7 @@ func platformKey(p v1.Platform) string { return p.OS + "/" + p.Architecture + "/
 
 // lookupStep finds the image an identical step made before.
 func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
-	raw, err := os.ReadFile(filepath.Join(b.st.Root(), "cache", "steps", key))
+	raw, err := os.ReadFile(filepath.Join(b.st.CacheDir(store.CacheSteps), key))
 	if err != nil {
 		return nil, false
 	}
@@ -190,7 +190,7 @@ func (b *dfBuild) saveStep(key string, img v1.Image) error {
 }
 
 func (b *dfBuild) rememberStep(key string, h v1.Hash) error {
-	dir := filepath.Join(b.st.Root(), "cache", "steps")
+	dir := b.st.CacheDir(store.CacheSteps)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ type hashEntry struct {
 }
 
 func openHashCache(st *store.Store) *hashCache {
-	c := &hashCache{path: filepath.Join(st.Root(), "cache", "file-hashes.json"), entries: map[string]hashEntry{}}
+	c := &hashCache{path: st.CacheDir(store.CacheFileHashes), entries: map[string]hashEntry{}}
 	if raw, err := os.ReadFile(c.path); err == nil {
 		_ = json.Unmarshal(raw, &c.entries) // a damaged cache is an empty one
 	}

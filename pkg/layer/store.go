@@ -276,7 +276,7 @@ func hashFile(e Entry) ([]byte, error) {
 }
 
 func cachePath(st *store.Store, key string) string {
-	return filepath.Join(st.Root(), "cache", "layers", key+".json")
+	return filepath.Join(st.CacheDir(store.CacheLayers), key+".json")
 }
 
 func lookup(st *store.Store, key string) (Built, bool) {

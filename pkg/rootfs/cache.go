@@ -20,18 +20,8 @@ type Cache struct {
 	dir string
 }
 
-// NewCache keeps its directories under root (see CacheDir).
+// NewCache keeps its directories under root (the store's RootfsCache).
 func NewCache(root string) *Cache { return &Cache{dir: root} }
-
-// CacheDir is where a store keeps its unpacked trees. Trees unpacked
-// without root and without subordinate ids hold owners in xattrs, not in
-// the inodes, so they live apart from trees with real owners.
-func CacheDir(storeRoot string) string {
-	if os.Geteuid() != 0 {
-		return filepath.Join(storeRoot, "cache", "rootfs-rootless")
-	}
-	return filepath.Join(storeRoot, "cache", "rootfs")
-}
 
 // Get returns a directory holding img's root filesystem. Callers must not
 // change it: it is shared with later builds.

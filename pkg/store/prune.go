@@ -51,8 +51,8 @@ func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 		}
 		res.Blobs++
 	}
-	for _, derived := range []string{"rootfs", "rootfs-rootless", "steps", "layers", "file-hashes.json"} {
-		if err := s.removeCounting(filepath.Join(s.root, "cache", derived), &res); err != nil {
+	for _, k := range allCaches {
+		if err := s.removeCounting(s.CacheDir(k), &res); err != nil {
 			return res, err
 		}
 	}

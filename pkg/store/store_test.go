@@ -260,3 +260,25 @@ func TestStoredLayersTakeDiffIDsFromTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// Prune removes every cache the store names (copy-trees and run-mounts
+// were left behind when prune kept a list of its own).
+func TestPruneRemovesEveryCache(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range allCaches {
+		if err := os.MkdirAll(filepath.Join(s.CacheDir(k), "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range allCaches {
+		if _, err := os.Stat(s.CacheDir(k)); err == nil {
+			t.Errorf("cache %s survived prune", k)
+		}
+	}
+}
