@@ -24,6 +24,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // RunOptions are one command's settings, for that run only.
@@ -289,7 +290,7 @@ func (cs *Containers) Commit(ctx context.Context, c *Container, o CommitOptions)
 		o.Compression = layer.Gzip
 	}
 	built, err := layer.FromWriter(ctx, cs.st, o.Compression, mt == types.OCIManifestSchema1, func(w io.Writer) error {
-		return rootfs.WriteChanges(w, lower, c.Upper(), rootfs.ChangeOptions{Overlay: true, RootOwned: os.Geteuid() != 0})
+		return rootfs.WriteChanges(w, lower, c.Upper(), rootfs.ChangeOptions{Overlay: true, RootOwned: userns.Rootless()})
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // runCommand runs RUN in the sandbox over the stage's unpacked root
@@ -90,7 +91,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return layer.Built{}, err
 		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
-			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: os.Geteuid() != 0})
+			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
 		})
 	})
 }

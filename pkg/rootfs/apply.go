@@ -38,7 +38,7 @@ const (
 // as root, device nodes are created when the kernel lets us, and xattrs
 // where the filesystem takes them.
 func Apply(dir string, r io.Reader) error {
-	a := &applier{dir: dir, root: os.Geteuid() == 0, created: map[string]bool{}, madeDirs: map[string]string{}}
+	a := &applier{dir: dir, root: !userns.Rootless(), created: map[string]bool{}, madeDirs: map[string]string{}}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -206,7 +206,7 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 		}
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknod(target, kind|uint32(mode), int(dev)); err != nil {
-			if errors.Is(err, unix.EPERM) && (!a.root || userns.Inside()) {
+			if errors.Is(err, unix.EPERM) && !userns.RealRoot() {
 				// Without root, or as root of a user namespace, device
 				// nodes cannot be made: skip them as rootless runtimes do
 				// (the layer keeps them).

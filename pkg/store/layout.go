@@ -1,8 +1,9 @@
 package store
 
 import (
-	"os"
 	"path/filepath"
+
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // CacheKind names one folder under the store's cache/. Every cache is named
@@ -29,7 +30,7 @@ func (s *Store) CacheDir(k CacheKind) string { return filepath.Join(s.root, "cac
 // RootfsCache is the unpacked-tree cache for this process: trees unpacked
 // without root carry their owners differently and are kept apart.
 func (s *Store) RootfsCache() string {
-	if os.Geteuid() != 0 {
+	if userns.Rootless() {
 		return s.CacheDir(CacheRootfsRootless)
 	}
 	return s.CacheDir(CacheRootfs)
