@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -64,17 +65,24 @@ func (c *configFlags) edits(f *pflag.FlagSet) config.Edits {
 type targetFlags struct {
 	tags    []string
 	push    bool
+	load    bool
 	outputs []string
 }
 
 func (t *targetFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVarP(&t.tags, "tag", "t", nil, "name the image NAME[:TAG] in the local store (repeatable)")
 	f.BoolVar(&t.push, "push", false, "push the image to the registry of each -t name")
-	f.StringArrayVarP(&t.outputs, "output", "o", nil, "also write it: type=docker,dest=FILE.tar | type=oci,dest=DIR|FILE.tar | type=daemon")
+	f.BoolVar(&t.load, "load", false, "load the image into the Docker/Podman engine at DOCKER_HOST (-o type=docker)")
+	f.StringArrayVarP(&t.outputs, "output", "o", nil, "also write it: type=docker[,dest=FILE.tar] | type=oci,dest=DIR|FILE.tar | type=local,dest=DIR | type=tar,dest=FILE | type=daemon | type=image,name=NAME[,push=true] | type=registry[,name=NAME]")
 }
 
-func (t *targetFlags) targets() (publish.Targets, error) {
+// targets reads the output flags and checks, before any work, that they
+// can be reached (a daemon output needs an engine that answers).
+func (t *targetFlags) targets(ctx context.Context) (publish.Targets, error) {
 	out := publish.Targets{Names: t.tags, Push: t.push}
+	if t.load {
+		out.Outputs = append(out.Outputs, publish.Output{Type: "daemon"})
+	}
 	for _, s := range t.outputs {
 		o, err := publish.ParseOutput(s)
 		if err != nil {
@@ -82,7 +90,10 @@ func (t *targetFlags) targets() (publish.Targets, error) {
 		}
 		out.Outputs = append(out.Outputs, o)
 	}
-	return out, out.Validate()
+	if err := out.Validate(); err != nil {
+		return out, err
+	}
+	return out, out.Check(ctx)
 }
 
 // maker is what a verb that makes an image needs: the image's time
@@ -164,7 +175,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 		Short: "Build an image from a Dockerfile, or from a base, local files as one new layer, and config edits",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := tf.targets()
+			targets, err := tf.targets(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -307,7 +318,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 		Short: "Change only the config of an image, like docker commit -c; layers stay as they are",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := tf.targets()
+			targets, err := tf.targets(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -182,7 +182,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				tf.tags = append(tf.tags, args[1])
 			}
-			targets, err := tf.targets()
+			targets, err := tf.targets(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -88,7 +88,7 @@ func newImportCommand(g *globals) *cobra.Command {
 		Short: "Make a one-layer image from a root filesystem, like docker import",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := tf.targets()
+			targets, err := tf.targets(cmd.Context())
 			if err != nil {
 				return err
 			}
