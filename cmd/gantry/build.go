@@ -105,6 +105,7 @@ type maker struct {
 	st        *store.Store
 	rc        *registry.Client
 	rep       progress.Reporter
+	release   func() // lets prune run again
 }
 
 func (g *globals) newMaker(ts string) (*maker, error) {
@@ -120,7 +121,19 @@ func (g *globals) newMaker(ts string) (*maker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &maker{created: created, platforms: platforms, st: st, rc: rc, rep: rep}, nil
+	// Prune waits from now until the image is stored: the layers a build
+	// makes are unnamed until then, and prune would take them.
+	release, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	return &maker{created: created, platforms: platforms, st: st, rc: rc, rep: rep, release: release}, nil
+}
+
+// close ends progress and lets prune run again.
+func (m *maker) close() {
+	m.rep.Close()
+	m.release()
 }
 
 // platform is the one --platform of verbs that make a single image, nil for
@@ -212,7 +225,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer m.rep.Close()
+			defer m.close()
 			opts.Created, opts.Platforms = m.created, m.platforms
 			res, err := flagbuild.FromFlags(cmd.Context(), m.st, m.rc, opts)
 			if err != nil {
@@ -327,7 +340,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer m.rep.Close()
+			defer m.close()
 			opts.Created = m.created
 			if opts.Platform, err = m.platform(); err != nil {
 				return err
@@ -459,7 +472,7 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	if err != nil {
 		return err
 	}
-	defer m.rep.Close()
+	defer m.close()
 	opts.Created, opts.Platforms, opts.Progress = m.created, m.platforms, m.rep
 	res, err := dockerfile.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
 	if err != nil {

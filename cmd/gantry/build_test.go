@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // --secret as docker buildx reads it: from a file, from a variable, or by
@@ -40,5 +41,35 @@ func TestSecretSource(t *testing.T) {
 	}
 	if _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET", dir); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
 		t.Errorf("an unset variable: %v", err)
+	}
+}
+
+// A verb that makes an image holds prune off from its start until the image
+// is stored (prune in the gap between the build and the store deleted the
+// new layers: "blob … not found").
+func TestMakerHoldsPruneOff(t *testing.T) {
+	g := &globals{root: t.TempDir(), progress: "quiet"}
+	m, err := g.newMaker("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned := make(chan error, 1)
+	go func() {
+		_, err := m.st.Prune()
+		pruned <- err
+	}()
+	select {
+	case <-pruned:
+		t.Fatal("prune ran while an image was being made")
+	case <-time.After(300 * time.Millisecond):
+	}
+	m.close()
+	select {
+	case err := <-pruned:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("prune still waits after the image was stored")
 	}
 }

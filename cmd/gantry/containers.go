@@ -190,7 +190,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer m.rep.Close()
+			defer m.close()
 			cs := container.Open(m.st)
 			c, err := cs.Get(args[0])
 			if err != nil {

@@ -97,7 +97,7 @@ func newImportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer m.rep.Close()
+			defer m.close()
 			opts.Created = m.created
 			if opts.Platform, err = m.platform(); err != nil {
 				return err
