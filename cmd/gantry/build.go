@@ -422,9 +422,12 @@ func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, tar
 	opts.CacheFrom, opts.CacheTo = cacheRepo(d.cacheFrom), cacheRepo(d.cacheTo)
 	opts.Secrets = map[string]string{}
 	for _, sec := range d.secrets {
-		id, src, err := secretSource(sec, inputs)
+		id, src, mem, err := secretSource(sec)
 		if err != nil {
 			return err
+		}
+		if mem != nil {
+			defer mem.Close() // the secret lives as long as the build
 		}
 		opts.Secrets[id] = src
 	}
@@ -499,9 +502,9 @@ func writeIIDFile(path string, a images.Artifact) error {
 
 // secretSource reads docker build's --secret id=ID[,src=FILE|,env=VAR]
 // (type=file|env too); with neither, the variable named ID if it is set,
-// else the file ID, as buildx does. A secret from the environment is
-// written to a file in dir (private to this user) for the mount.
-func secretSource(spec, dir string) (id, src string, err error) {
+// else the file ID, as buildx does. A secret from the environment is kept
+// in memory (a memfd open for the life of the process).
+func secretSource(spec string) (id, src string, mem *os.File, err error) {
 	var env, typ string
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -517,7 +520,7 @@ func secretSource(spec, dir string) (id, src string, err error) {
 		}
 	}
 	if id == "" {
-		return "", "", fmt.Errorf("invalid --secret %q: use id=ID,src=FILE or id=ID,env=VAR", spec)
+		return "", "", nil, fmt.Errorf("invalid --secret %q: use id=ID,src=FILE or id=ID,env=VAR", spec)
 	}
 	if src == "" && env == "" {
 		if _, ok := os.LookupEnv(id); ok && typ != "file" {
@@ -532,22 +535,20 @@ func secretSource(spec, dir string) (id, src string, err error) {
 	if env != "" {
 		v, ok := os.LookupEnv(env)
 		if !ok {
-			return "", "", fmt.Errorf("--secret %s: environment variable %s is not set", id, env)
+			return "", "", nil, fmt.Errorf("--secret %s: environment variable %s is not set", id, env)
 		}
-		f, err := os.CreateTemp(dir, "secret-*") // mode 0600
+		// In memory only: a secret from the environment never reaches a
+		// disk, and goes with this process.
+		f, err := dockerfile.MemorySecret(id, []byte(v), os.Geteuid(), os.Getegid(), 0o400)
 		if err != nil {
-			return "", "", err
+			return "", "", nil, err
 		}
-		_, err = f.WriteString(v)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return id, f.Name(), err
+		return id, dockerfile.SecretPath(f), f, nil
 	}
 	if _, err := os.Stat(src); err != nil {
-		return "", "", fmt.Errorf("--secret %s: %w", id, err)
+		return "", "", nil, fmt.Errorf("--secret %s: %w", id, err)
 	}
-	return id, src, nil
+	return id, src, nil, nil
 }
 
 // parseSSH reads docker build's --ssh default|ID[=SOCKET]: an ssh-agent

@@ -14,14 +14,15 @@ func TestSecretSource(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tok")
 	os.WriteFile(file, []byte("from-file"), 0o600)
 	t.Setenv("GANTRY_TEST_TOKEN", "from-env")
-	dir := t.TempDir()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	for spec, want := range map[string]string{
 		"id=a,src=" + file:                    "from-file",
 		"id=b,env=GANTRY_TEST_TOKEN":          "from-env",
 		"id=GANTRY_TEST_TOKEN":                "from-env",
 		"type=env,id=c,src=GANTRY_TEST_TOKEN": "from-env",
 	} {
-		_, src, err := secretSource(spec, dir)
+		_, src, _, err := secretSource(spec)
 		if err != nil {
 			t.Errorf("%s: %v", spec, err)
 			continue
@@ -30,16 +31,17 @@ func TestSecretSource(t *testing.T) {
 			t.Errorf("%s: reads %q, want %q", spec, b, want)
 		}
 	}
-	written, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(written) != 3 {
-		t.Errorf("secret files written: %v, want one per secret from the environment", written)
+	// Secrets from the environment are in memory only: nothing was
+	// written to a temporary folder (they were, before).
+	if written, _ := filepath.Glob(filepath.Join(tmp, "*")); len(written) != 0 {
+		t.Errorf("secrets from the environment reached the disk: %v", written)
 	}
-	for _, p := range written {
-		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("secret file %s: %v %v", p, fi, err)
-		}
+	_, src, mem, _ := secretSource("id=e,env=GANTRY_TEST_TOKEN")
+	defer mem.Close()
+	if target, _ := os.Readlink(src); !strings.HasPrefix(target, "/memfd:") {
+		t.Errorf("a secret from the environment is at %s (%s), not in memory", src, target)
 	}
-	if _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET", dir); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
+	if _, _, _, err := secretSource("id=d,env=GANTRY_TEST_UNSET"); err == nil || !strings.Contains(err.Error(), "GANTRY_TEST_UNSET is not set") {
 		t.Errorf("an unset variable: %v", err)
 	}
 }

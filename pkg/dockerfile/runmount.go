@@ -145,22 +145,13 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target})
 			key = append(key, "tmpfs "+target)
 		case instructions.MountTypeSecret:
-			id := m.CacheID
-			if id == "" {
-				id = filepath.Base(m.Target)
+			k, err := s.secretMount(ms, m, target)
+			if err != nil {
+				return ms, err
 			}
-			src, ok := b.o.Secrets[id]
-			if !ok {
-				if m.Required {
-					return ms, fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE", id, id)
-				}
-				continue
+			if k != "" {
+				key = append(key, k)
 			}
-			if m.Target == "" {
-				target = "/run/secrets/" + id
-			}
-			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
-			key = append(key, "secret "+id+" "+target)
 		case instructions.MountTypeSSH:
 			// The agent's socket, as BuildKit forwards it: at
 			// /run/buildkit/ssh_agent.N unless a target is given, with

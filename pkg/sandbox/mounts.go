@@ -290,11 +290,14 @@ func runMount(root string, m Mount) error {
 	if err != nil {
 		return err
 	}
-	if m.Type == "tmpfs" {
+	switch m.Type {
+	case "tmpfs":
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
 		}
 		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+	case "file":
+		return memoryFile(target, m)
 	}
 	fi, err := os.Stat(m.Source)
 	if err != nil {
@@ -315,4 +318,40 @@ func runMount(root string, m Mount) error {
 		return remount(target, unix.MS_RDONLY)
 	}
 	return nil
+}
+
+// memoryFile puts m.Data at target, read-only: written into a small tmpfs
+// mounted (in this private mount namespace only) at the target itself, then
+// the file bound over the tmpfs's mountpoint, so nothing of it is on a disk
+// and the tmpfs is gone with the namespace.
+func memoryFile(target string, m Mount) error {
+	if err := ensureFile(target); err != nil {
+		return err
+	}
+	stage, err := os.MkdirTemp("/tmp", ".gantry-file-*")
+	if err != nil {
+		// The host's /tmp is not writable: the target's folder is ours.
+		if stage, err = os.MkdirTemp(filepath.Dir(target), ".gantry-file-*"); err != nil {
+			return err
+		}
+	}
+	defer os.Remove(stage)
+	if err := unix.Mount("tmpfs", stage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=1m"); err != nil {
+		return err
+	}
+	defer unix.Unmount(stage, unix.MNT_DETACH)
+	p := filepath.Join(stage, "f")
+	if err := os.WriteFile(p, m.Data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(p, os.FileMode(m.Mode)&os.ModePerm); err != nil {
+		return err
+	}
+	if err := os.Lchown(p, m.UID, m.GID); err != nil {
+		return err
+	}
+	if err := unix.Mount(p, target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return remount(target, unix.MS_RDONLY)
 }

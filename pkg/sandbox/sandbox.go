@@ -46,12 +46,18 @@ type Spec struct {
 	Persistent bool `json:"-"`
 }
 
-// Mount is a RUN --mount: a host path bound at Target, or a tmpfs.
+// Mount is a RUN --mount: a host path bound at Target, a tmpfs, or a file
+// whose content lives in memory only (a secret).
 type Mount struct {
-	Type     string // "bind" or "tmpfs"
+	Type     string // "bind", "tmpfs" or "file"
 	Source   string // host path for bind
 	Target   string // absolute path in the image
 	ReadOnly bool
+	// A file: its content, mode and owner. The sandbox writes it into a
+	// tmpfs of its own mount namespace, so it never reaches a disk.
+	Data     []byte
+	Mode     uint32
+	UID, GID int
 }
 
 // Mountpoints are the paths the sandbox mounts over. When the image lacks

@@ -1,0 +1,98 @@
+package dockerfile
+
+import (
+	"fmt"
+	"os"
+	"path"
+
+	"github.com/gantry-build/gantry/pkg/sandbox"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"golang.org/x/sys/unix"
+)
+
+// MemorySecret keeps a secret in an anonymous memory file (memfd): it never
+// reaches a disk and is gone when the file is closed. Path names it for as
+// long as the file is open, for this process and its children.
+func MemorySecret(id string, data []byte, uid, gid int, mode os.FileMode) (*os.File, error) {
+	fd, err := unix.MemfdCreate("gantry-secret-"+id, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: memfd: %w", id, err)
+	}
+	f := os.NewFile(uintptr(fd), "secret-"+id)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secret %s: %w", id, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secret %s: %w", id, err)
+	}
+	if uid != os.Geteuid() || gid != os.Getegid() {
+		if err := f.Chown(uid, gid); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("secret %s: owner %d:%d: %w", id, uid, gid, err)
+		}
+	}
+	return f, nil
+}
+
+// SecretPath is where a memory secret is found by path: through this
+// process's /proc entry, so that the sandbox child (another process) can
+// bind it.
+func SecretPath(f *os.File) string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd()) }
+
+// secretMount is RUN --mount=type=secret as BuildKit reads it: the id is
+// source=, else id=, else the target's base name; env= exposes the value as
+// an environment variable (named after the id when env= is empty), and then
+// no file is mounted unless a target is given; the file is 0400 root's
+// unless uid=, gid=, mode= say otherwise.
+func (s *stageState) secretMount(ms *stepMounts, m *instructions.Mount, target string) (keyPart string, err error) {
+	id := m.CacheID
+	if m.Source != "" {
+		id = m.Source
+	}
+	if id == "" {
+		if m.Target == "" {
+			return "", fmt.Errorf("secret mount: one of source, target required")
+		}
+		id = path.Base(m.Target)
+	}
+	src, ok := s.b.o.Secrets[id]
+	if !ok {
+		if m.Required {
+			return "", fmt.Errorf("secret %q is required: give --secret id=%s,src=FILE or id=%s,env=VAR", id, id, id)
+		}
+		return "", nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", id, err)
+	}
+	key := "secret " + id
+	if m.Env != nil {
+		name := *m.Env
+		if name == "" {
+			name = id
+		}
+		ms.env = append(ms.env, name+"="+string(data))
+		key += " env " + name
+	}
+	if m.Env == nil || m.Target != "" {
+		if m.Target == "" {
+			target = "/run/secrets/" + path.Base(id)
+		}
+		uid, gid, mode := 0, 0, os.FileMode(0o400)
+		if m.UID != nil {
+			uid = int(*m.UID)
+		}
+		if m.GID != nil {
+			gid = int(*m.GID)
+		}
+		if m.Mode != nil {
+			mode = os.FileMode(*m.Mode) & os.ModePerm
+		}
+		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "file", Target: target, Data: data, Mode: uint32(mode), UID: uid, GID: gid})
+		key += " file " + target
+	}
+	return key, nil
+}
