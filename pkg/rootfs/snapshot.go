@@ -1,0 +1,145 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"syscall"
+)
+
+// Skip tells the paths (relative, slash-separated, no leading slash) that a
+// snapshot, a sync or a changeset leaves out, with everything below them.
+type Skip func(rel string) bool
+
+// Snapshot is the metadata of every path of a tree, enough to tell a change
+// without reading content: the kernel updates ctime on every change of
+// content, mode, owner, link or xattrs, and a replaced file has a new inode.
+type Snapshot struct {
+	root  string
+	paths map[string]stamp
+}
+
+type stamp struct {
+	mode       uint32
+	uid, gid   uint32
+	size       int64
+	mtime      syscall.Timespec
+	ctime      syscall.Timespec
+	ino, dev   uint64
+	rdev       uint64
+	linkTarget string
+}
+
+func stampOf(st *syscall.Stat_t) stamp {
+	return stamp{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, mtime: st.Mtim, ctime: st.Ctim, ino: st.Ino, dev: st.Dev, rdev: st.Rdev}
+}
+
+// TakeSnapshot walks root, leaving out what skip names.
+func TakeSnapshot(root string, skip Skip) (*Snapshot, error) {
+	s := &Snapshot{root: root, paths: map[string]stamp{}}
+	err := walkSkipping(root, skip, func(rel string, fi fs.FileInfo) error {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		s.paths[rel] = stampOf(st)
+		return nil
+	})
+	return s, err
+}
+
+// Len is the number of paths in the snapshot.
+func (s *Snapshot) Len() int { return len(s.paths) }
+
+// WriteSnapshotChanges writes, as a layer tar with .wh. whiteouts, what
+// changed in root since before was taken: paths that are new, or whose
+// metadata stamp differs (changed content has a new ctime), and whiteouts
+// for the top-most paths that are gone. It returns the snapshot of root as
+// it is now, the "before" of the next change.
+func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOptions) (*Snapshot, error) {
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: before.root, links: map[uint64]string{}, rootOwned: o.RootOwned}
+	after := &Snapshot{root: before.root, paths: map[string]stamp{}}
+	type out struct {
+		name string
+		fi   fs.FileInfo // nil: whiteout
+	}
+	var all []out
+	err := walkSkipping(before.root, skip, func(rel string, fi fs.FileInfo) error {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		now := stampOf(st)
+		after.paths[rel] = now
+		if old, ok := before.paths[rel]; !ok || old != now {
+			all = append(all, out{name: rel, fi: fi})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Deletions: paths before had and root lost, each whose folder is
+	// still a folder (below a deleted or replaced folder, the parent's own
+	// whiteout or new entry covers them).
+	for rel := range before.paths {
+		if _, ok := after.paths[rel]; ok {
+			continue
+		}
+		if dir := path.Dir(rel); dir != "." {
+			if st, ok := after.paths[dir]; !ok || st.mode&syscall.S_IFMT != syscall.S_IFDIR {
+				continue
+			}
+		}
+		all = append(all, out{name: path.Join(path.Dir(rel), whiteoutPrefix+path.Base(rel))})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	for _, e := range all {
+		if e.fi == nil {
+			err = cw.whiteout(e.name)
+		} else {
+			err = cw.add(e.name, e.fi)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return after, cw.tw.Close()
+}
+
+// walkSkipping visits every path below root in lexical order, root
+// excluded, leaving out what skip names. A path that vanishes while it is
+// walked is passed over.
+func walkSkipping(root string, skip Skip, fn func(rel string, fi fs.FileInfo) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if skip != nil && skip(rel) {
+			if d != nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		fi, err := d.Info()
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(rel, fi)
+	})
+}
