@@ -93,8 +93,8 @@ func TestSyncMakesTreesEqual(t *testing.T) {
 	write(t, filepath.Join(dst, "extra/file"), "not in src")
 	write(t, filepath.Join(dst, "workspace/ctx"), "the user's build context")
 
-	skip := func(rel string) bool { return rel == "workspace" }
-	if err := Sync(dst, src, skip); err != nil {
+	keep := PathSet{"workspace"}
+	if err := Sync(dst, src, keep); err != nil {
 		t.Fatal(err)
 	}
 	ws, err := os.ReadFile(filepath.Join(dst, "workspace/ctx"))
@@ -112,7 +112,7 @@ func TestSyncMakesTreesEqual(t *testing.T) {
 	}
 	// A second sync of equal trees changes nothing.
 	before, _ := TakeSnapshot(dst, nil)
-	if err := Sync(dst, src, skip); err != nil {
+	if err := Sync(dst, src, keep); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -132,4 +132,25 @@ func owners(t *testing.T, root string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// A folder holding a kept path (a volume mounted in the container) is not
+// removed when the image has something else there: the rest of it goes and
+// the error says what could not be laid.
+func TestSyncKeepsFoldersHoldingKeptPaths(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(src, "run"), 0o755)
+	os.Symlink("/run", filepath.Join(src, "var"))
+	write(t, filepath.Join(dst, "var/run/secrets/token"), "mounted")
+	write(t, filepath.Join(dst, "var/other"), "goes")
+	err := Sync(dst, src, PathSet{"var/run/secrets"})
+	if err == nil || !strings.Contains(err.Error(), "var cannot be laid") {
+		t.Errorf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "var/run/secrets/token")); string(b) != "mounted" {
+		t.Error("the kept path was removed")
+	}
+	if _, err := os.Stat(filepath.Join(dst, "var/other")); err == nil {
+		t.Error("the rest of the folder stayed")
+	}
 }

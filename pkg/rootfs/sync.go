@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,12 +18,20 @@ import (
 // (type, mode, owner, size, mtime, link target) is replaced, the rest is
 // left as it is. It is how gantry lays an image over the root filesystem
 // of the CI container it runs in.
-func Sync(dst, src string, skip Skip) error {
+//
+// A folder of dst that holds a kept path (a mounted volume, say) is never
+// removed: what else is in it goes, and src's entry of another type at
+// its place is not laid (Sync says which in its error, after doing the rest).
+func Sync(dst, src string, keep PathSet) error {
+	skip := keep.Skip
 	// What dst has that src has not, or has as another type, goes first.
 	var doomed []string
 	err := walkSkipping(dst, skip, func(rel string, fi fs.FileInfo) error {
 		sfi, err := os.Lstat(filepath.Join(src, rel))
 		if err != nil || sfi.Mode().Type() != fi.Mode().Type() {
+			if fi.IsDir() && keep.Below(rel) {
+				return nil // go on inside: all but the kept paths goes
+			}
 			doomed = append(doomed, rel)
 			if fi.IsDir() {
 				return filepath.SkipDir
@@ -38,7 +47,7 @@ func Sync(dst, src string, skip Skip) error {
 			return fmt.Errorf("sync: %w", err)
 		}
 	}
-	s := &syncer{dst: dst, src: src, links: map[uint64]string{}}
+	s := &syncer{dst: dst, src: src, links: map[uint64]string{}, keep: keep}
 	if err := walkSkipping(src, skip, s.entry); err != nil {
 		return fmt.Errorf("sync %s: %w", dst, err)
 	}
@@ -52,13 +61,42 @@ func Sync(dst, src string, skip Skip) error {
 			return err
 		}
 	}
+	if len(s.blocked) > 0 {
+		return fmt.Errorf("sync: %s cannot be laid: the container has a folder there holding %s", strings.Join(s.blocked, ", "), strings.Join(keep, ", "))
+	}
 	return nil
+}
+
+// PathSet is a set of paths (relative, slash-separated) left alone with
+// everything below them.
+type PathSet []string
+
+// Skip reports whether rel is one of the paths or below one.
+func (ps PathSet) Skip(rel string) bool {
+	for _, p := range ps {
+		if rel == p || strings.HasPrefix(rel, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Below reports whether one of the paths is below rel.
+func (ps PathSet) Below(rel string) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(p, rel+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 type syncer struct {
 	dst, src string
 	links    map[uint64]string // source inode → first path, for hard links
 	dirs     []syncDir
+	keep     PathSet
+	blocked  []string // src entries not laid: a kept path is below their place
 }
 
 type syncDir struct {
@@ -77,6 +115,10 @@ func (s *syncer) entry(rel string, fi fs.FileInfo) error {
 	}
 	cur, err := os.Lstat(to)
 	exists := err == nil
+	if exists && cur.IsDir() && !fi.IsDir() && s.keep.Below(rel) {
+		s.blocked = append(s.blocked, rel)
+		return nil
+	}
 	if exists && same(cur, fi, to, from) {
 		if fi.IsDir() {
 			s.dirs = append(s.dirs, syncDir{rel, fi})
