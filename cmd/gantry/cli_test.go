@@ -94,3 +94,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("no vcs info: %q", c)
 	}
 }
+
+// gantry run's flags stop at NAME|IMAGE, as docker run's: the command's
+// own flags are its own, with or without "--".
+func TestRunFlagsStopAtImage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rm", "-e", "A=1", "busybox", "ls", "-la", "/"},
+		{"--rm", "-e", "A=1", "busybox", "--", "ls", "-la", "/"},
+	} {
+		cmd := newRunCommand(&globals{})
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		rest := cmd.Flags().Args()
+		if rm, _ := cmd.Flags().GetBool("rm"); !rm || rest[0] != "busybox" || strings.Join(commandArgs(rest[1:]), " ") != "ls -la /" {
+			t.Errorf("%q: rm %v, args %q", args, rm, rest)
+		}
+	}
+}
+
+// commit --squash was a flag that did nothing (a commit makes one layer):
+// gone, as docker commit has none.
+func TestCommitHasNoSquash(t *testing.T) {
+	if _, err := execute(t, "commit", "--squash", "work", "app:1"); err == nil || !strings.Contains(err.Error(), "unknown flag: --squash") {
+		t.Errorf("commit --squash: %v", err)
+	}
+}
