@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/gantry-build/gantry/internal/ptytest"
@@ -16,8 +18,9 @@ import (
 )
 
 // storeWithImage is a store in a temporary folder holding a random
-// image named name; it returns the store's root.
-func storeWithImage(t *testing.T, name string) string {
+// image, with entrypoint /bin/app --flag, under each of names; it returns
+// the store's root and the image.
+func storeWithImage(t *testing.T, names ...string) (string, v1.Image) {
 	t.Helper()
 	root := t.TempDir()
 	st, err := store.Open(root)
@@ -28,14 +31,26 @@ func storeWithImage(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Entrypoint = []string{"/bin/app", "--flag"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
 	desc, err := st.WriteImage(context.Background(), img, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetName(name, desc); err != nil {
-		t.Fatal(err)
+	for _, name := range names {
+		if err := st.SetName(name, desc); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return root
+	return root, img
 }
 
 // tarNames lists the entries of a tar stream.
@@ -59,7 +74,7 @@ func tarNames(t *testing.T, b []byte) []string {
 // terminal (gantry save IMG > x.tar), and refuse a terminal as docker save
 // does.
 func TestSaveAndExportToStdout(t *testing.T) {
-	root := storeWithImage(t, "example.com/app:1")
+	root, _ := storeWithImage(t, "example.com/app:1")
 	for _, verb := range []string{"save", "export"} {
 		var out bytes.Buffer
 		cmd := newRootCommand()
