@@ -211,7 +211,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.deliver(cmd, build.Artifact{Image: img}, targets)
+			return deliverResult(cmd, g, m, build.Artifact{Image: img}, targets)
 		},
 	}
 	f := cmd.Flags()
