@@ -94,8 +94,12 @@ func (t *tty) tick() {
 	}
 }
 
-// frame erases the live area, writes done (lines that are final) above it
-// and draws the live area again, in one write. Callers hold mu.
+// frame writes done (lines that are final) over the live area and draws
+// the live area again below them, in one write. Each line is written over
+// the old one and cleared to its end (ESC[K); old lines left below are
+// cleared one by one. Erasing the whole area at once (ESC[J) is avoided:
+// tmux, at the top of a screen, keeps what it erases in the scrollback.
+// Callers hold mu.
 func (t *tty) frame(done []string) {
 	width, height := t.size()
 	b := &t.frameBuf
@@ -103,16 +107,23 @@ func (t *tty) frame(done []string) {
 	if t.live > 0 {
 		fmt.Fprintf(b, "\x1b[%dA", t.live)
 	}
-	b.WriteString("\r\x1b[J")
+	b.WriteByte('\r')
+	rows := 0
 	for _, l := range done {
 		// Wrapping is fine here: these lines are never redrawn.
-		b.WriteString(visible(l))
-		b.WriteByte('\n')
+		l = visible(l)
+		b.WriteString(l)
+		b.WriteString("\x1b[K\n")
+		rows += max(1, (runewidth.StringWidth(l)+width-1)/width)
 	}
 	live := t.liveLines(width, height)
 	for _, l := range live {
 		b.WriteString(l)
-		b.WriteByte('\n')
+		b.WriteString("\x1b[K\n")
+	}
+	if left := t.live - rows - len(live); left > 0 {
+		b.WriteString(strings.Repeat("\x1b[2K\n", left))
+		fmt.Fprintf(b, "\x1b[%dA", left)
 	}
 	t.live = len(live)
 	t.w.Write(b.Bytes())
