@@ -18,12 +18,16 @@ func newSaveCommand(g *globals) *cobra.Command {
 	var output, format, pull string
 	var compressed bool
 	cmd := &cobra.Command{
-		Use:   "save IMAGE... -o FILE",
+		Use:   "save IMAGE... [-o FILE]",
 		Short: "Write images to one archive that docker load reads (or an OCI layout tar), pulling those not stored",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" {
-				return fmt.Errorf("no output: give -o FILE, or -o - for standard output")
+			var stdout io.Writer
+			if output == "" || output == "-" {
+				var err error
+				if stdout, err = archiveStdout(cmd); err != nil {
+					return err
+				}
 			}
 			want, err := g.wantPlatform()
 			if err != nil {
@@ -49,8 +53,8 @@ func newSaveCommand(g *globals) *cobra.Command {
 				return fmt.Errorf("--pull %q: want missing or never", pull)
 			}
 			save := func(w io.Writer) error { return transfer.Save(cmd.Context(), st, w, args, opts) }
-			if output == "-" {
-				return save(cmd.OutOrStdout())
+			if stdout != nil {
+				return save(stdout)
 			}
 			return atomicfile.Write(output, func(w io.Writer) error {
 				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {
@@ -68,7 +72,7 @@ func newSaveCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&pull, "pull", "missing", "images the store lacks: missing pulls them (the archive is written as they arrive), never fails")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "archive to write; - for standard output; a .gz name compresses it")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "archive to write; a .gz name compresses it (default: standard output, unless a terminal)")
 	cmd.Flags().StringVar(&format, "format", "docker", "archive format: docker or oci")
 	cmd.Flags().BoolVar(&compressed, "compressed-layers", false, "docker format: keep layers gzip-compressed (smaller, faster; docker load ≥ 1.10 reads it)")
 	return cmd

@@ -106,6 +106,7 @@ type maker struct {
 	rc        *registry.Client
 	rep       progress.Reporter
 	release   func() // lets prune run again
+	quiet     bool   // -q: print the image ID alone
 }
 
 func (g *globals) newMaker(ts string) (*maker, error) {
@@ -127,7 +128,7 @@ func (g *globals) newMaker(ts string) (*maker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &maker{created: created, platforms: platforms, st: st, rc: rc, rep: rep, release: release}, nil
+	return &maker{created: created, platforms: platforms, st: st, rc: rc, rep: rep, release: release, quiet: g.resultOnly()}, nil
 }
 
 // close ends progress and lets prune run again.
@@ -148,11 +149,15 @@ func (m *maker) platform() (*v1.Platform, error) {
 	return nil, fmt.Errorf("--platform: this verb makes one image; give one platform")
 }
 
-// deliver sends what the verb made to its targets and prints where it went,
-// even the part done before a failure.
+// deliver sends what the verb made to its targets and prints where it
+// went, even the part done before a failure; with -q, the image ID alone,
+// as docker build -q, docker commit and docker import print it.
 func (m *maker) deliver(cmd *cobra.Command, a images.Artifact, targets publish.Targets) error {
 	ds, err := publish.Deliver(cmd.Context(), m.st, m.rc, a, targets, m.rep)
 	m.rep.Close()
+	if err == nil && m.quiet {
+		return printImageID(cmd.OutOrStdout(), a)
+	}
 	for _, d := range ds {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", d.What, d.Where, d.Digest)
 	}

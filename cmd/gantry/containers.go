@@ -75,7 +75,7 @@ func newRunCommand(g *globals) *cobra.Command {
 		o                    container.RunOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "run [--rm] [-it] NAME|IMAGE [-- CMD…]",
+		Use:   "run [--rm] [-it] NAME|IMAGE [CMD…]",
 		Short: "Run a command in a working container (its changes stay), or with --rm in a throwaway one",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,7 +93,7 @@ func newRunCommand(g *globals) *cobra.Command {
 			} else if c, err = cs.Get(args[0]); err != nil {
 				return err
 			}
-			o.Args = args[1:]
+			o.Args = commandArgs(args[1:])
 			o.Stdout, o.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if interactive || tty {
 				o.Stdin = os.Stdin // a terminal stays a terminal: the command gets its fd
@@ -102,6 +102,9 @@ func newRunCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	// Flags end at NAME|IMAGE, as with docker run: the rest is the command,
+	// its own flags included (gantry run --rm busybox ls -la /).
+	f.SetInterspersed(false)
 	f.BoolVar(&rm, "rm", false, "run in a throwaway container made from IMAGE")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep standard input attached")
 	f.BoolVarP(&tty, "tty", "t", false, "use the terminal (with -i for an interactive shell)")
@@ -111,6 +114,15 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
 	f.StringVar(&o.Network, "network", "host", "host or none")
 	return cmd
+}
+
+// commandArgs is the command after NAME|IMAGE. A "--" before it, the
+// form gantry run took before flags stopped at the image, is dropped.
+func commandArgs(args []string) []string {
+	if len(args) > 0 && args[0] == "--" {
+		return args[1:]
+	}
+	return args
 }
 
 func newCpCommand(g *globals) *cobra.Command {
@@ -170,9 +182,8 @@ func newConfigCommand(g *globals) *cobra.Command {
 
 func newCommitCommand(g *globals) *cobra.Command {
 	var (
-		o      container.CommitOptions
-		squash bool
-		tf     targetFlags
+		o  container.CommitOptions
+		tf targetFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "commit NAME [IMAGE] [--change …] [-m MESSAGE] [--author …] [-t NAME] [--push] [-o …]",
@@ -207,7 +218,6 @@ func newCommitCommand(g *globals) *cobra.Command {
 	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Dockerfile instruction to apply to the config (repeatable)")
 	f.StringVarP(&o.Message, "message", "m", "", "commit message (the layer's history comment)")
 	f.StringVar(&o.Author, "author", "", "author")
-	f.BoolVar(&squash, "squash", false, "squash the new layers into one (a commit always makes exactly one; the base's layers stay shared)")
 	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	tf.register(f)
 	return cmd

@@ -14,12 +14,19 @@ import (
 func newExportCommand(g *globals) *cobra.Command {
 	var output, dir string
 	cmd := &cobra.Command{
-		Use:   "export IMAGE (-o ROOTFS.tar | --dir DIR)",
+		Use:   "export IMAGE [-o ROOTFS.tar | --dir DIR]",
 		Short: "Flatten an image's layers into one root filesystem, whiteouts applied",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (output == "") == (dir == "") {
-				return fmt.Errorf("give one of -o FILE (- for standard output) or --dir DIR")
+			if output != "" && dir != "" {
+				return fmt.Errorf("give one of -o FILE or --dir DIR")
+			}
+			var stdout io.Writer
+			if dir == "" && (output == "" || output == "-") {
+				var err error
+				if stdout, err = archiveStdout(cmd); err != nil {
+					return err
+				}
 			}
 			st, rc, want, err := g.imageReader()
 			if err != nil {
@@ -38,13 +45,13 @@ func newExportCommand(g *globals) *cobra.Command {
 				_, err := io.Copy(w, rc)
 				return err
 			}
-			if output == "-" {
-				return write(cmd.OutOrStdout())
+			if stdout != nil {
+				return write(stdout)
 			}
 			return atomicfile.Write(output, write)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "tar file to write; - for standard output")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "tar file to write (default: standard output, unless a terminal)")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to unpack into")
 	return cmd
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 func newImagesCommand(g *globals) *cobra.Command {
 	var format string
+	var noTrunc bool
 	cmd := &cobra.Command{
 		Use:     "images",
 		Aliases: []string{"image", "ls"},
@@ -32,28 +35,73 @@ func newImagesCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			switch format {
-			case "json":
-				if rows == nil {
-					rows = []inspect.Row{}
-				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			case "", "table":
-				tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tPLATFORM\tSIZE\tCREATED")
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, shortDigest(r.Digest), r.Platform, inspect.HumanSize(r.Size), created(r.Created))
-				}
-				return tw.Flush()
-			}
-			return fmt.Errorf("unknown --format %q: use table or json", format)
+			return printImages(cmd.OutOrStdout(), rows, format, g.quiet, noTrunc)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, a Go template ('{{.Repository}}:{{.Tag}}', '{{json .}}') or 'table TEMPLATE'")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show whole image IDs")
+	// -q, the global --quiet, lists the image IDs alone, as docker images -q.
 	return cmd
+}
+
+// printImages writes rows as images --format asks: docker's table with an
+// IMAGE ID column, a JSON array, or a Go template per image; quiet writes
+// the image IDs alone.
+func printImages(out io.Writer, rows []inspect.Row, format string, quiet, noTrunc bool) error {
+	if quiet {
+		for _, r := range rows {
+			fmt.Fprintln(out, r.ImageID(noTrunc))
+		}
+		return nil
+	}
+	switch format {
+	case "json":
+		if rows == nil {
+			rows = []inspect.Row{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	case "", "table":
+		tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tDIGEST\tPLATFORM\tSIZE\tCREATED")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ImageID(noTrunc), shortDigest(r.Digest), r.Platform, inspect.HumanSize(r.Size), created(r.Created))
+		}
+		return tw.Flush()
+	}
+	// As docker's formatter: \t and \n typed in the shell are a tab and a
+	// newline, and "table " adds a header and aligns the columns.
+	text := strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
+	table := strings.HasPrefix(text, "table ")
+	text = strings.TrimPrefix(text, "table ")
+	tmpl, err := inspect.ParseTemplate(text)
+	if err != nil {
+		return err
+	}
+	w := out
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+		w = tw
+		header, err := inspect.ParseHeaderTemplate(text)
+		if err != nil {
+			return err
+		}
+		if err := inspect.Execute(w, header, inspect.ImageLineHeader); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	for _, r := range rows {
+		if err := inspect.Execute(w, tmpl, r.Line(noTrunc, now)); err != nil {
+			return err
+		}
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
 }
 
 func shortDigest(d string) string {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"text/template"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/pkg/inspect"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
@@ -16,6 +18,13 @@ func newInspectCommand(g *globals) *cobra.Command {
 		Short: "Show an image's manifest, config, layers and history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var tmpl *template.Template
+			if format != "" && format != "text" && format != "json" {
+				var err error
+				if tmpl, err = inspect.ParseTemplate(format); err != nil {
+					return err
+				}
+			}
 			want, err := g.wantPlatform()
 			if err != nil {
 				return err
@@ -71,11 +80,11 @@ func newInspectCommand(g *globals) *cobra.Command {
 			case "", "text":
 				return view.Report.WriteText(out)
 			}
-			return fmt.Errorf("unknown --format %q: use text or json", format)
+			return inspect.Execute(out, tmpl, view.Report.Docker())
 		},
 	}
 	cmd.Flags().BoolVar(&remote, "remote", false, "read the image from its registry without storing it")
 	cmd.Flags().StringVar(&raw, "raw", "", "print the exact bytes of the manifest, config or index")
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, json, or a Go template on Docker's image inspect shape ('{{.Config.Entrypoint}}', '{{json .}}')")
 	return cmd
 }

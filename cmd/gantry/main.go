@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -23,12 +22,13 @@ func main() {
 	}
 	// Without root: returns in a mapped user namespace, if the system grants ids.
 	if err := userns.Enter(func(msg string) { fmt.Fprintln(os.Stderr, "gantry: "+msg) }); err != nil {
-		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
+		printError(os.Stderr, nil, err)
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startProfile()
-	err := newRootCommand().ExecuteContext(ctx)
+	root := newRootCommand()
+	err := root.ExecuteContext(ctx)
 	stopProfile()
 	stop()
 	var exit *sandbox.ExitError
@@ -39,7 +39,7 @@ func main() {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted")
 		}
-		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
+		printError(os.Stderr, root, err)
 		os.Exit(1)
 	}
 }
@@ -63,11 +63,6 @@ func startProfile() func() {
 	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
-// oneLine keeps an error on one line, as scripts grep for it.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
-}
-
 func newRootCommand() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
@@ -88,5 +83,7 @@ func newRootCommand() *cobra.Command {
 		newPruneCommand(g), newInspectCommand(g), newSaveCommand(g), newLoadCommand(g),
 		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g), newDiffCommand(g), newImportCommand(g), newFromCommand(g), newRunCommand(g), newCpCommand(g), newConfigCommand(g), newCommitCommand(g), newPsCommand(g), newRmCommand(g),
 	)
+	addVersion(root)
+	addExamples(root)
 	return root
 }

@@ -29,7 +29,7 @@ func newPullCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if !g.quiet {
+			if !g.resultOnly() {
 				fmt.Fprintf(out, "Digest: %s\n", res.Digest)
 				if res.UpToDate {
 					fmt.Fprintf(out, "Status: Image is up to date for %s\n", res.Name)

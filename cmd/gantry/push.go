@@ -28,7 +28,7 @@ func newPushCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if !g.quiet {
+			if !g.resultOnly() {
 				fmt.Fprintf(out, "Digest: %s\n", res.Digest)
 			}
 			fmt.Fprintln(out, res.Name)

@@ -1,16 +1,13 @@
-// Package progress reports the transfer of blobs (pull, push, save, load) to a
-// person or a script: bars on a terminal, plain lines in CI, JSON lines for
-// programs, or nothing at all.
+// Package progress reports the transfer of blobs (pull, push, save, load) and
+// the steps of a build to a person or a script: a live view on a terminal,
+// plain lines in CI, JSON lines for programs, or nothing at all.
 package progress
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/term"
 )
@@ -34,6 +31,17 @@ type Reporter interface {
 	Fail(id string, err error)
 	// Printf writes a free-form status line ("Pulled docker.io/library/busybox:latest").
 	Printf(format string, args ...any)
+
+	// Step starts build step id, named name ("[build 2/4] RUN make"). The id
+	// is printed before each line of the step, so keep it short: "#3". A
+	// step ends with StepDone, or with Fail(id, err).
+	Step(id, name string)
+	// Log is one line of step id's output (a RUN command's standard output
+	// and error), without its newline. LogWriter makes the lines of a stream.
+	Log(id, line string)
+	// StepDone ends step id; cached says its result came from the cache.
+	StepDone(id string, cached bool)
+
 	// Close flushes and stops any rendering; further calls are ignored.
 	Close()
 }
@@ -56,12 +64,12 @@ func New(mode string, w io.Writer) (Reporter, error) {
 		// cannot show bars: plain lines then.
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
-				return newBars(w), nil
+				return newTTY(w, terminalSize(w)), nil
 			}
 		}
 		return newPlain(w), nil
 	case ModeTTY:
-		return newBars(w), nil
+		return newTTY(w, terminalSize(w)), nil
 	case ModePlain:
 		return newPlain(w), nil
 	case ModeJSON:
@@ -83,6 +91,9 @@ func (nop) Done(string)                 {}
 func (nop) Skip(string, string, string) {}
 func (nop) Fail(string, error)          {}
 func (nop) Printf(string, ...any)       {}
+func (nop) Step(string, string)         {}
+func (nop) Log(string, string)          {}
+func (nop) StepDone(string, bool)       {}
 func (nop) Close()                      {}
 
 // shortID shortens a digest for people: sha256:0123456789ab.
@@ -92,128 +103,6 @@ func shortID(id string) string {
 	}
 	return id
 }
-
-// plain writes one line per event, no rewriting: logs in CI stay readable.
-type plain struct {
-	mu    sync.Mutex
-	w     io.Writer
-	names map[string]string
-	sizes map[string]int64
-}
-
-func newPlain(w io.Writer) *plain {
-	return &plain{w: w, names: map[string]string{}, sizes: map[string]int64{}}
-}
-
-func (p *plain) Start(id, name string, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.names[id], p.sizes[id] = name, total
-	fmt.Fprintf(p.w, "%s: %s started (%s)\n", shortID(id), name, humanSize(total))
-}
-
-func (p *plain) Add(string, int64) {}
-
-func (p *plain) Done(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s: %s done\n", shortID(id), p.names[id])
-}
-
-func (p *plain) Skip(id, name, reason string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s: %s skipped: %s\n", shortID(id), name, reason)
-}
-
-func (p *plain) Fail(id string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s: %s failed: %v\n", shortID(id), p.names[id], err)
-}
-
-func (p *plain) Printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, strings.TrimSuffix(format, "\n")+"\n", args...)
-}
-
-func (p *plain) Close() {}
-
-// Event is one JSON line of --progress json.
-type Event struct {
-	Time    time.Time `json:"time"`
-	Event   string    `json:"event"` // start, progress, done, skip, fail, message
-	ID      string    `json:"id,omitempty"`
-	Name    string    `json:"name,omitempty"`
-	Total   int64     `json:"total,omitempty"`
-	Current int64     `json:"current,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Message string    `json:"message,omitempty"`
-}
-
-// jsonLines emits Events. Byte counts are throttled to one event per blob per
-// 100 ms so a fast pull does not flood the reader.
-type jsonLines struct {
-	mu      sync.Mutex
-	enc     *json.Encoder
-	current map[string]int64
-	last    map[string]time.Time
-	names   map[string]string
-}
-
-func newJSON(w io.Writer) *jsonLines {
-	return &jsonLines{enc: json.NewEncoder(w), current: map[string]int64{}, last: map[string]time.Time{}, names: map[string]string{}}
-}
-
-func (j *jsonLines) emit(e Event) {
-	e.Time = time.Now().UTC()
-	_ = j.enc.Encode(e)
-}
-
-func (j *jsonLines) Start(id, name string, total int64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.names[id] = name
-	j.emit(Event{Event: "start", ID: id, Name: name, Total: total})
-}
-
-func (j *jsonLines) Add(id string, n int64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.current[id] += n
-	if now := time.Now(); now.Sub(j.last[id]) >= 100*time.Millisecond {
-		j.last[id] = now
-		j.emit(Event{Event: "progress", ID: id, Name: j.names[id], Current: j.current[id]})
-	}
-}
-
-func (j *jsonLines) Done(id string) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.emit(Event{Event: "done", ID: id, Name: j.names[id], Current: j.current[id]})
-}
-
-func (j *jsonLines) Skip(id, name, reason string) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.emit(Event{Event: "skip", ID: id, Name: name, Reason: reason})
-}
-
-func (j *jsonLines) Fail(id string, err error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.emit(Event{Event: "fail", ID: id, Name: j.names[id], Error: err.Error()})
-}
-
-func (j *jsonLines) Printf(format string, args ...any) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.emit(Event{Event: "message", Message: strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")})
-}
-
-func (j *jsonLines) Close() {}
 
 func humanSize(n int64) string {
 	if n < 0 {

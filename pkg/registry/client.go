@@ -192,6 +192,9 @@ func explain(err error, ref name.Reference) string {
 		return prev.msg
 	}
 	host := reference.Registry(ref.Context().Registry)
+	if advice := plainHTTPAdvice(err, ref.Context().RegistryStr()); advice != "" {
+		return fmt.Sprintf("%s: %s", reference.Familiar(ref), advice)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch {

@@ -114,5 +114,8 @@ func loginError(reg name.Registry, err error) error {
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
 		return fmt.Errorf("login to %s failed: wrong username or password", reg.RegistryStr())
 	}
+	if advice := plainHTTPAdvice(err, reg.RegistryStr()); advice != "" {
+		return fmt.Errorf("login to %s failed: %s", reg.RegistryStr(), advice)
+	}
 	return fmt.Errorf("login to %s failed: %s", reg.RegistryStr(), firstLine(err.Error()))
 }

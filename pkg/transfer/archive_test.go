@@ -138,7 +138,7 @@ func TestSavePullsMissingImages(t *testing.T) {
 	ref := reg.host() + "/app/img:1"
 
 	st := newStore(t)
-	if err := Save(ctx, st, io.Discard, []string{ref}, SaveOptions{}); err == nil || !strings.Contains(err.Error(), "pull it first") {
+	if err := Save(ctx, st, io.Discard, []string{ref}, SaveOptions{}); err == nil || !strings.Contains(err.Error(), "not in the local store") {
 		t.Fatalf("save of a missing image without a registry: %v", err)
 	}
 	var pulled, stored bytes.Buffer

@@ -16,8 +16,9 @@ import (
 )
 
 // Resolve finds what the user means by arg in the store: a name in Docker's
-// short or long form (busybox, docker.io/library/busybox:latest) or a
-// manifest digest prefix, as docker accepts image IDs.
+// short or long form (busybox, docker.io/library/busybox:latest), a
+// manifest digest prefix, or an image ID prefix (config digest), as docker
+// accepts image IDs.
 func Resolve(st *store.Store, arg string) (store.Entry, error) {
 	ref, perr := reference.Parse(arg)
 	if perr == nil {
@@ -35,6 +36,11 @@ func Resolve(st *store.Store, arg string) (store.Entry, error) {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return e, err
 		}
+		if e, err := findImageID(st, arg); err == nil {
+			return e, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return e, err
+		}
 	}
 	if perr != nil {
 		return store.Entry{}, perr
@@ -46,7 +52,7 @@ func Resolve(st *store.Store, arg string) (store.Entry, error) {
 type NotStoredError struct{ Arg string }
 
 func (e *NotStoredError) Error() string {
-	return fmt.Sprintf("no such image: %s (pull it first: gantry pull %s)", e.Arg, e.Arg)
+	return fmt.Sprintf("no such image: %s: it is not in the local store (gantry pull %s fetches it)", e.Arg, e.Arg)
 }
 
 func (e *NotStoredError) Unwrap() error { return store.ErrNotFound }

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -148,14 +149,17 @@ func randomImage(t *testing.T, arch string) v1.Image {
 	return img
 }
 
-// recorder is a progress.Reporter that remembers skips.
+// recorder is a progress.Reporter that remembers skips (build steps: none).
 type recorder struct {
-	mu    sync.Mutex
-	skips map[string]string
-	done  map[string]bool
+	progress.Reporter // Nop, for the step methods
+	mu                sync.Mutex
+	skips             map[string]string
+	done              map[string]bool
 }
 
-func newRecorder() *recorder { return &recorder{skips: map[string]string{}, done: map[string]bool{}} }
+func newRecorder() *recorder {
+	return &recorder{Reporter: progress.Nop(), skips: map[string]string{}, done: map[string]bool{}}
+}
 
 func (r *recorder) Start(id, name string, total int64) {}
 func (r *recorder) Add(id string, n int64)             {}

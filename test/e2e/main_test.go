@@ -138,7 +138,9 @@ func (e *env) gantry(args ...string) string {
 	return out
 }
 
-// gantryFails runs gantry expecting failure and returns its one-line error.
+// gantryFails runs gantry expecting failure and returns its error: the last
+// line that starts with "gantry: " and the indented lines after it (a
+// multi-line error, such as a RUN failure with its last output).
 func (e *env) gantryFails(args ...string) string {
 	e.t.Helper()
 	out, errOut, err := e.run(nil, args...)
@@ -146,11 +148,14 @@ func (e *env) gantryFails(args ...string) string {
 		e.t.Fatalf("gantry %s succeeded, want failure\nstdout: %s", strings.Join(args, " "), out)
 	}
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
-	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "gantry: ") {
-		e.t.Fatalf("gantry %s: error line %q does not start with 'gantry: '", strings.Join(args, " "), last)
+	i := len(lines) - 1
+	for i > 0 && strings.HasPrefix(lines[i], "  ") {
+		i--
 	}
-	return last
+	if !strings.HasPrefix(lines[i], "gantry: ") {
+		e.t.Fatalf("gantry %s: error line %q does not start with 'gantry: '", strings.Join(args, " "), lines[i])
+	}
+	return strings.Join(lines[i:], "\n")
 }
 
 // sh runs a command (docker, skopeo, umoci) and returns its stdout.
