@@ -398,7 +398,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets publish.Targets, compression, ts string) error {
 	opts := dockerfile.DockerfileOptions{Context: ".", Dockerfile: d.file, Target: d.target, NoCache: d.noCache, Pull: d.pull, AddHosts: d.addHosts,
-		Compression: compression, BuildArgs: map[string]string{}, Output: cmd.ErrOrStderr()}
+		Compression: compression, BuildArgs: map[string]string{}}
 	if len(args) == 1 {
 		opts.Context = args[0]
 	}

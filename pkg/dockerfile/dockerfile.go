@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +50,6 @@ type DockerfileOptions struct {
 	CacheFrom, CacheTo string
 	Created            time.Time
 	Compression        string
-	Output             io.Writer // RUN output, prefixed by step
 	Progress           progress.Reporter
 }
 
@@ -73,9 +71,6 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	defer done()
 	if o.Compression == "" {
 		o.Compression = "gzip"
-	}
-	if o.Output == nil {
-		o.Output = io.Discard
 	}
 	if o.Progress == nil {
 		o.Progress = progress.Nop()

@@ -12,6 +12,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
+	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/userns"
@@ -73,9 +74,12 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		}
 		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
-		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
+		id := fmt.Sprintf("#%d", b.step)
+		logs := progress.LogWriter(b.o.Progress, id)
+		defer logs.Close()
+		out := io.MultiWriter(logs, tail)
 		if emulator != "" {
-			fmt.Fprintf(b.o.Output, "#%d %s runs under emulation (%s): slower than native\n", b.step, platform.String(b.platform), emulator)
+			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(b.platform), emulator))
 		}
 		hosts, err := b.hostsFile()
 		if err != nil {

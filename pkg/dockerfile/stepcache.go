@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -28,22 +27,26 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 	if err != nil {
 		return err
 	}
+	id, name, _ := strings.Cut(label, " ")
+	rep := b.o.Progress
+	rep.Step(id, name)
 	if !b.o.NoCache && key != "" {
 		if img, ok := b.lookupStep(key); ok {
-			b.o.Progress.Printf("%s: CACHED", label)
+			rep.StepDone(id, true)
 			return s.adopt(img)
 		}
 		if img, ok := b.remoteStep(key); ok {
-			b.o.Progress.Printf("%s: CACHED (from %s)", label, b.o.CacheFrom)
+			rep.Log(id, "CACHED (from "+b.o.CacheFrom+")")
+			rep.StepDone(id, true)
 			return s.adopt(img)
 		}
 	}
-	start := time.Now()
 	built, err := make()
 	if err != nil {
+		rep.Fail(id, err)
 		return err
 	}
-	defer func() { b.o.Progress.Printf("%s: DONE %.1fs", label, time.Since(start).Seconds()) }()
+	defer rep.StepDone(id, false)
 	l, err := layer.Open(b.st, built)
 	if err != nil {
 		return err

@@ -62,6 +62,37 @@ func TestCLIProgressJSON(t *testing.T) {
 	}
 	jsonLines(t, "build", stderr)
 
+	// A Dockerfile build: RUN output arrives as log events of its step, and
+	// a failing RUN ends with the step's fail event, then the command's.
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN echo hello-from-run && echo to-stderr >&2\nRUN echo about-to-fail && exit 3\n"), 0o644)
+	_, stderr, err = e.run(nil, "--progress", "json", "build", dir, "-t", "example.com/cli/json-df:1")
+	if err == nil {
+		t.Fatal("the failing RUN succeeded")
+	}
+	events := jsonLines(t, "dockerfile build", stderr)
+	logged := map[string]string{}
+	var stepFailed, cmdFailed bool
+	for _, ev := range events {
+		switch ev["event"] {
+		case "log":
+			logged[fmt.Sprint(ev["message"])] = fmt.Sprint(ev["id"])
+		case "fail":
+			if ev["id"] != nil {
+				stepFailed = true
+			} else {
+				cmdFailed = strings.Contains(fmt.Sprint(ev["error"]), "exit code 3")
+			}
+		}
+	}
+	for _, line := range []string{"hello-from-run", "to-stderr", "about-to-fail"} {
+		if logged[line] == "" {
+			t.Errorf("RUN output %q is not a log event with a step id: %v", line, logged)
+		}
+	}
+	if !stepFailed || !cmdFailed {
+		t.Errorf("failing RUN: step fail event %v, command fail event with the exit code %v\n%s", stepFailed, cmdFailed, stderr)
+	}
+
 	// A failure ends with a fail event carrying the error, and exit 1.
 	for _, args := range [][]string{
 		{"--progress", "json", "pull", registry + "/e2e/nope:1"},
