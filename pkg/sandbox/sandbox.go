@@ -36,6 +36,7 @@ type Spec struct {
 	Dir     string // working directory in the image
 	UID     int
 	GID     int
+	Groups  []int  // supplementary groups, from the image's /etc/group
 	Network string // "host" (default) or "none"
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
