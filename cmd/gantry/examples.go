@@ -28,6 +28,11 @@ var examples = map[string]string{
   gantry rmi app:1 app:2
   gantry rmi 0123456789ab                            # by image ID prefix`,
 	"prune": `  gantry prune`,
+	"executor": `  # kaniko's GitLab job, unchanged, in gantry's image:
+  /kaniko/executor --context "${CI_PROJECT_DIR}" --dockerfile "${CI_PROJECT_DIR}/Dockerfile" \
+    --destination "${CI_REGISTRY_IMAGE}:${CI_COMMIT_TAG}" --cache --cache-repo "${CI_REGISTRY_IMAGE}/cache"
+  gantry executor --context dir:///workspace --destination registry.example.com/app:1 --digest-file /tmp/digest
+  gantry executor --context tar:///workspace/ctx.tar.gz --no-push --tar-path /workspace/image.tar`,
 	"inspect": `  gantry inspect busybox
   gantry inspect --format '{{.Config.Entrypoint}}' app:1
   gantry inspect --format '{{json .Config.Env}}' app:1

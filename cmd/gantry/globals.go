@@ -16,10 +16,14 @@ import (
 type globals struct {
 	root     string
 	insecure bool
-	progress string
-	quiet    bool
-	platform string
-	jobs     int
+	// Set by gantry executor from kaniko's flags.
+	skipTLSVerify               bool
+	mirrors, insecureRegistries []string
+	retries                     int
+	progress                    string
+	quiet                       bool
+	platform                    string
+	jobs                        int
 }
 
 func (g *globals) store() (*store.Store, error) {
@@ -38,7 +42,10 @@ func (g *globals) registry() (*registry.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registry.New(registry.Options{Config: cfg, Insecure: g.insecure, Jobs: g.jobs})
+	cfg.Mirrors = append(g.mirrors, cfg.Mirrors...)
+	cfg.Insecure = append(cfg.Insecure, g.insecureRegistries...)
+	return registry.New(registry.Options{Config: cfg, Insecure: g.insecure, Jobs: g.jobs, SkipTLSVerify: g.skipTLSVerify,
+		Retry: registry.RetryPolicy{Attempts: g.retries}})
 }
 
 // reporter writes progress to stderr so that stdout stays the result.

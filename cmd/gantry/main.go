@@ -28,6 +28,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startProfile()
 	root := newRootCommand()
+	if executorMode(os.Args[0]) {
+		// Invoked as kaniko's executor: its command line, unchanged.
+		root.SetArgs(append([]string{"executor"}, os.Args[1:]...))
+	}
 	err := root.ExecuteContext(ctx)
 	stopProfile()
 	stop()
@@ -82,6 +86,7 @@ func newRootCommand() *cobra.Command {
 		newPullCommand(g), newPushCommand(g), newImagesCommand(g), newTagCommand(g), newRmiCommand(g),
 		newPruneCommand(g), newInspectCommand(g), newSaveCommand(g), newLoadCommand(g),
 		newLoginCommand(g), newLogoutCommand(g), newBuildCommand(g), newMutateCommand(g), newExportCommand(g), newDiffCommand(g), newImportCommand(g), newFromCommand(g), newRunCommand(g), newCpCommand(g), newConfigCommand(g), newCommitCommand(g), newPsCommand(g), newRmCommand(g),
+		newExecutorCommand(g),
 	)
 	addVersion(root)
 	addExamples(root)

@@ -23,6 +23,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/store"
 	"github.com/gantry-build/gantry/pkg/transfer"
 )
@@ -48,9 +49,17 @@ type DockerfileOptions struct {
 	// CacheFrom and CacheTo are registry repositories holding step results
 	// tagged by cache key, shared between machines (kaniko's --cache-repo).
 	CacheFrom, CacheTo string
-	Created            time.Time
-	Compression        string
-	Progress           progress.Reporter
+	// Isolation of RUN steps: auto (""), sandbox, or container (the build
+	// container is the isolation), resolved at the first RUN.
+	Isolation sandbox.Isolation
+	// HostKeep are further paths of the build container that RUN in the
+	// container isolation leaves alone (kaniko's --ignore-path); Cleanup
+	// empties the container's root filesystem after the build (--cleanup).
+	HostKeep    []string
+	Cleanup     bool
+	Created     time.Time
+	Compression string
+	Progress    progress.Reporter
 }
 
 // FromDockerfile builds what docker build builds.
@@ -104,6 +113,11 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		s, err := b.stage(target)
 		if b.hosts != "" {
 			os.Remove(b.hosts)
+		}
+		if b.host != nil && o.Cleanup {
+			if cerr := b.host.Clean(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil {
 			return images.Artifact{}, err
@@ -194,6 +208,8 @@ type dfBuild struct {
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
 	pulled   map[string]bool                // bases refreshed for --pull
 	hosts    string                         // /etc/hosts for RUN with --add-host, made once
+	iso      sandbox.Isolation              // RUN's isolation, resolved at the first RUN
+	host     *sandbox.HostRoot              // the container isolation's root, made at the first RUN
 }
 
 // ignoreOf is what a COPY or RUN --mount source leaves out: the build

@@ -1,12 +1,16 @@
 package dockerfile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/gantry-build/gantry/pkg/config"
@@ -48,7 +52,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err != nil {
 		return err
 	}
-	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+	ran := false
+	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+		ran = true
 		// Checked only when the step runs: a cached step needs no emulator.
 		emulator, err := sandbox.CanExec(b.platform)
 		if err != nil {
@@ -86,18 +92,83 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return layer.Built{}, err
 		}
 		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts}
+		iso, err := b.isolation()
+		if err != nil {
+			return layer.Built{}, err
+		}
+		if iso == sandbox.IsolationContainer {
+			return s.runInContainer(spec, out, tail)
+		}
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {
-			var ee *sandbox.ExitError
-			if errors.As(err, &ee) {
-				return layer.Built{}, fmt.Errorf("%q failed with exit code %d; last output:\n%s", strings.Join(args, " "), ee.Code, tail)
-			}
-			return layer.Built{}, err
+			return layer.Built{}, runError(err, args, tail)
 		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
 		})
 	})
+	if err == nil && ran && b.host != nil {
+		b.host.Assume(treeID(s.img)) // "/" holds the tree the step made
+	}
+	return err
+}
+
+// isolation is how RUN steps are isolated, decided at the first RUN: a
+// build without RUN works where no isolation does.
+func (b *dfBuild) isolation() (sandbox.Isolation, error) {
+	if b.iso == "" {
+		iso, err := b.o.Isolation.Resolve()
+		if err != nil {
+			return "", err
+		}
+		b.iso = iso
+	}
+	return b.iso, nil
+}
+
+// runError says which command failed, with its exit code and last lines.
+func runError(err error, args []string, tail *lastLines) error {
+	var ee *sandbox.ExitError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("%q failed with exit code %d; last output:\n%s", strings.Join(args, " "), ee.Code, tail)
+	}
+	return err
+}
+
+// runInContainer runs the step with the container gantry runs in as the
+// isolation: the stage's tree is laid over "/" (unless the last step left
+// it there), the command runs, and its changes become the layer.
+func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *lastLines) (layer.Built, error) {
+	b := s.b
+	if b.host == nil {
+		keep := append([]string{b.st.Root(), b.o.Context, filepath.Dir(b.o.Dockerfile)}, b.o.HostKeep...)
+		for _, dir := range b.o.Contexts {
+			keep = append(keep, dir)
+		}
+		var err error
+		if b.host, err = sandbox.NewHostRoot(keep...); err != nil {
+			return layer.Built{}, err
+		}
+	}
+	if err := b.host.Lay(treeID(s.img), spec.Lower); err != nil {
+		return layer.Built{}, err
+	}
+	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+		return runError(b.host.Run(b.ctx, spec, out, out, w), spec.Args, tail)
+	})
+}
+
+// treeID names the root filesystem of img: its layers' diff IDs in order.
+func treeID(img v1.Image) string {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	for _, d := range cf.RootFS.DiffIDs {
+		fmt.Fprintln(h, d)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // runEnv is RUN's environment: the build args and ENV in scope, a PATH if

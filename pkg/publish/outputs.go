@@ -20,6 +20,7 @@ import (
 //	type=daemon                loaded into the Docker/Podman engine at DOCKER_HOST
 //	type=image,name=N[,push=true]  stored under N (and pushed)
 //	type=registry[,name=N]     pushed to N (default: the -t names), not stored
+//	type=cacheonly             built (and its steps cached) only, as buildx has it
 type Output struct {
 	Type  string
 	Dest  string
@@ -72,7 +73,7 @@ func ParseOutput(s string) (Output, error) {
 		}
 	case "oci", "local", "tar":
 		err = needsDest()
-	case "daemon":
+	case "daemon", "cacheonly":
 	case "image":
 		if len(o.Names) == 0 {
 			err = fmt.Errorf("invalid -o %q: type=image needs name=NAME", s)
@@ -82,7 +83,7 @@ func ParseOutput(s string) (Output, error) {
 	case "":
 		err = fmt.Errorf("invalid -o %q: give type=docker|oci|local|tar|daemon|image|registry", s)
 	default:
-		err = fmt.Errorf("invalid -o %q: unknown type %q (gantry writes docker, oci, local, tar, daemon, image and registry)", s, o.Type)
+		err = fmt.Errorf("invalid -o %q: unknown type %q (gantry writes docker, oci, local, tar, daemon, image, registry and cacheonly)", s, o.Type)
 	}
 	for _, n := range o.Names {
 		if _, perr := reference.Parse(n); perr != nil && err == nil {

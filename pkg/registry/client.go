@@ -6,6 +6,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,6 +32,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Retry tunes retries; the zero value is the production policy.
 	Retry RetryPolicy
+	// SkipTLSVerify accepts any certificate (kaniko's --skip-tls-verify):
+	// for test registries with self-signed certificates only.
+	SkipTLSVerify bool
 }
 
 // Client talks to registries.
@@ -48,6 +52,15 @@ func New(o Options) (*Client, error) {
 	}
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
+	}
+	if o.SkipTLSVerify {
+		base, ok := o.Transport.(*http.Transport)
+		if o.Transport == nil || !ok {
+			base = http.DefaultTransport.(*http.Transport)
+		}
+		base = base.Clone()
+		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		o.Transport = base
 	}
 	// A mirror that fails is not worth the full patience: Docker Hub is the
 	// fallback, so mirrors get one retry.

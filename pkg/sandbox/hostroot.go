@@ -117,6 +117,19 @@ func (h *HostRoot) Lay(id, dir string) error {
 	return nil
 }
 
+// Clean empties the container's root filesystem but for the kept paths,
+// so that the container can run another build (kaniko's --cleanup).
+func (h *HostRoot) Clean() error {
+	empty, err := os.MkdirTemp("", ".gantry-empty-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(empty)
+	h.laid, h.snap = "", nil
+	keep := append(h.keep[:len(h.keep):len(h.keep)], strings.TrimPrefix(empty, "/"))
+	return rootfs.Sync(h.root, empty, keep)
+}
+
 // Assume records that "/" now holds the tree known as id: the tree the
 // last step started from plus the changes it wrote.
 func (h *HostRoot) Assume(id string) { h.laid = id }

@@ -53,6 +53,8 @@ func (iso Isolation) resolve(inContainer bool, why string, buildContainer bool, 
 	switch iso {
 	case IsolationSandbox:
 		return iso, nil
+	case "":
+		iso = IsolationAuto
 	case IsolationContainer:
 		if !inContainer {
 			return "", errors.New("--isolation container lays the image over the root filesystem it runs in, and this is not a container (" + why + "): run it only inside a throwaway container, or use --isolation sandbox")
