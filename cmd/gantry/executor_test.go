@@ -52,8 +52,8 @@ func TestExecutorRefusesWhatItCannotHonour(t *testing.T) {
 		"--context " + ctx + " --no-push --single-snapshot": "--single-snapshot is not supported",
 		"--context " + ctx + " --no-push --kaniko-dir /k":   "unknown flag: --kaniko-dir",
 		"--context git://github.com/x/y --no-push":          "builds from a folder",
-		"--context " + ctx:                                  "--destination",
-		"--context " + ctx + " --no-push --verbosity loud":  "invalid --verbosity",
+		"--context " + ctx: "--destination",
+		"--context " + ctx + " --no-push --verbosity loud": "invalid --verbosity",
 	} {
 		_, err := execute(t, append([]string{"--root", t.TempDir(), "executor"}, strings.Fields(args)...)...)
 		if err == nil || !strings.Contains(err.Error(), want) {
