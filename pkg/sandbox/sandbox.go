@@ -5,8 +5,10 @@
 // the changes, /proc, a minimal /dev, and the host's resolv.conf and hosts
 // for the run only.
 //
-// gantry re-executes itself: the child (Init) sets up the mounts inside the
-// new namespaces, chroots and execs the command.
+// gantry re-executes itself: the child (Init) reads its spec from a pipe,
+// sets up the mounts inside the new namespaces, switches its root and execs
+// the command. What goes wrong before the exec it reports on a second pipe,
+// closed by the exec: the command's exit code is never the sandbox's.
 package sandbox
 
 import (
@@ -67,9 +69,6 @@ type Result struct {
 	Overlay bool
 }
 
-// exitNoOverlay is the child's exit code when overlayfs cannot be mounted.
-const exitNoOverlay = 124
-
 var warnOnce sync.Once
 
 // Run runs spec, streaming the command's output to stdout and stderr. A
@@ -82,8 +81,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	}
 	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
 		err := run(ctx, spec, stdout, stderr, false)
-		var ee *ExitError
-		if !errors.As(err, &ee) || ee.Code != exitNoOverlay {
+		if !errors.Is(err, errNoOverlay) {
 			return Result{Overlay: true}, err
 		}
 		if spec.Persistent {
@@ -120,8 +118,23 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	if err != nil {
 		return err
 	}
+	// The child reads its spec from one pipe and reports on another when
+	// it cannot start the command; the command's exit code is the
+	// command's alone (a set-up failure has no exit code to claim).
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer specW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		return err
+	}
+	defer statusR.Close()
 	cmd := exec.CommandContext(ctx, self, childArg)
-	cmd.Env = []string{"GANTRY_SANDBOX_SPEC=" + string(raw)}
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
 	if spec.Network == "none" {
@@ -139,13 +152,52 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	runErr := cmd.Run()
+	err = cmd.Start()
+	specR.Close()
+	statusW.Close()
+	if err != nil {
+		return err
+	}
+	specW.Write(raw) // a child that dies before reading it reports why below
+	specW.Close()
+	// EOF here: the command was executed (the pipe is close-on-exec), or
+	// the child died without a word.
+	report, _ := io.ReadAll(statusR)
+	runErr := cmd.Wait()
 	cleanMountpoints(spec)
+	if len(report) > 0 {
+		var st status
+		if err := json.Unmarshal(report, &st); err != nil {
+			return fmt.Errorf("sandbox: unreadable report %q", report)
+		}
+		return st.err(stderr)
+	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &ExitError{Code: 128 + int(ws.Signal())}
+		}
 		return &ExitError{Code: ee.ExitCode()}
 	}
 	return runErr
+}
+
+// status is the child's report that it could not start the command.
+type status struct {
+	NoOverlay bool // overlayfs cannot be mounted: Run falls back to a copy
+	NotFound  bool // the command is not in the image
+	Err       string
+}
+
+func (st status) err(stderr io.Writer) error {
+	switch {
+	case st.NoOverlay:
+		return fmt.Errorf("%w: %s", errNoOverlay, st.Err)
+	case st.NotFound:
+		fmt.Fprintln(stderr, "gantry:", st.Err)
+		return &ExitError{Code: 127} // as a shell says it
+	}
+	return fmt.Errorf("sandbox: %s", st.Err)
 }
 
 // ExitError is a command that ran and failed.
@@ -192,66 +244,4 @@ func cleanMountpoints(spec Spec) {
 	if _, err := os.Lstat(filepath.Join(spec.Lower, "etc")); err != nil {
 		os.Remove(filepath.Join(spec.Upper, "etc"))
 	}
-}
-
-type childSpec struct {
-	Spec
-	Work     string
-	Merged   string
-	Copied   bool // Upper is a whole copy of the root: bind it, no overlay
-	Rootless bool // in a user namespace mapping only the caller's id
-	// UserXattr: not the host's root (rootless, or root of a mapped user
-	// namespace): overlayfs keeps its metadata in user.* xattrs.
-	UserXattr bool
-}
-
-// IsChild reports whether this process is a sandbox child; main calls Init
-// first thing when it is.
-func IsChild() bool { return len(os.Args) == 2 && os.Args[1] == childArg }
-
-// Init is the child: it never returns.
-func Init() {
-	var spec childSpec
-	if err := json.Unmarshal([]byte(os.Getenv("GANTRY_SANDBOX_SPEC")), &spec); err != nil {
-		fail(fmt.Errorf("bad sandbox spec: %w", err))
-	}
-	if err := setup(spec); err != nil {
-		if errors.Is(err, errNoOverlay) {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(exitNoOverlay)
-		}
-		fail(err)
-	}
-	path := lookPath(spec.Args[0], spec.Env)
-	err := syscall.Exec(path, spec.Args, spec.Env)
-	if errors.Is(err, syscall.ENOENT) {
-		fmt.Fprintf(os.Stderr, "gantry: %s: command not found in the image\n", spec.Args[0])
-		os.Exit(127) // as a shell says it
-	}
-	fail(fmt.Errorf("exec %s: %w", spec.Args[0], err))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "gantry sandbox:", err)
-	os.Exit(125)
-}
-
-// lookPath finds argv[0] in the chroot's PATH, as a shell would.
-func lookPath(name string, env []string) string {
-	if strings.Contains(name, "/") {
-		return name
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return name
 }

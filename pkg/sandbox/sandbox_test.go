@@ -1,0 +1,152 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The test binary is its own sandbox child (Run re-executes it), and, with
+// helperEnv set, a helper command the tests run inside the sandbox for the
+// system calls the host's shell tools cannot make.
+const helperEnv = "GANTRY_SANDBOX_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if IsChild() {
+		Init()
+	}
+	if h := os.Getenv(helperEnv); h != "" {
+		os.Exit(helper(h, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// hostTools is a root filesystem made of the host's /usr, lent read-only:
+// the host's bash and coreutils, and this test binary at /helper. It needs
+// root (the sandbox's /dev and mounts are the subject of these tests).
+type hostTools struct {
+	lower, upper string
+	mounts       []Mount
+}
+
+func newHostTools(t *testing.T) *hostTools {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the sandbox tests mount file systems: run them as root (the e2e suite runs them as root)")
+	}
+	dir := t.TempDir()
+	h := &hostTools{lower: filepath.Join(dir, "lower"), upper: filepath.Join(dir, "upper")}
+	for _, d := range []string{"lower/etc", "lower/tmp", "upper"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(h.lower, "tmp"), 0o1777)
+	os.Chmod(h.upper, 0o755)
+	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
+		if err := os.Symlink("usr/"+l, filepath.Join(h.lower, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(h.lower, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"), 0o644)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mounts = []Mount{{Type: "bind", Source: "/usr", Target: "/usr", ReadOnly: true}, {Type: "bind", Source: self, Target: "/helper", ReadOnly: true}}
+	return h
+}
+
+// run runs a bash script in the sandbox; extra mounts come after the tools'.
+func (h *hostTools) run(t *testing.T, script string, extra ...Mount) (stdout, stderr string, res Result, err error) {
+	t.Helper()
+	return h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", script}, Mounts: extra})
+}
+
+func (h *hostTools) runSpec(t *testing.T, spec Spec) (stdout, stderr string, res Result, err error) {
+	t.Helper()
+	spec.Lower, spec.Upper = h.lower, h.upper
+	spec.Mounts = append(append([]Mount{}, h.mounts...), spec.Mounts...)
+	spec.Env = append(spec.Env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", helperEnv+"=")
+	if spec.Network == "" {
+		spec.Network = "host"
+	}
+	var o, e bytes.Buffer
+	res, err = Run(context.Background(), spec, &o, &e)
+	return o.String(), e.String(), res, err
+}
+
+// helper is the test binary run inside the sandbox as /helper.
+func helper(name string, args []string) int {
+	switch name {
+	default:
+		os.Stderr.WriteString("unknown helper " + name + "\n")
+		return 2
+	}
+}
+
+// A command's own exit code is never mistaken for the sandbox's report
+// that it could not be set up: exit 124 is the command's, once.
+func TestExitCodeIsTheCommands(t *testing.T) {
+	h := newHostTools(t)
+	count := t.TempDir()
+	_, stderr, res, err := h.run(t, "echo ran >> /count/runs; exit 124", Mount{Type: "bind", Source: count, Target: "/count"})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 124 {
+		t.Fatalf("exit 124 gave %v, want exit code 124\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "overlayfs") {
+		t.Errorf("a command's exit code was taken for missing overlayfs:\n%s", stderr)
+	}
+	if !res.Overlay {
+		t.Error("the run fell back to a copy of the root filesystem")
+	}
+	if b, _ := os.ReadFile(filepath.Join(count, "runs")); string(b) != "ran\n" {
+		t.Errorf("the command ran %d times, want once", strings.Count(string(b), "ran"))
+	}
+}
+
+// A sandbox that cannot be set up says why, as an error of its own: not
+// as an exit code a command could have given.
+func TestSetupFailureIsReported(t *testing.T) {
+	h := newHostTools(t)
+	_, _, _, err := h.run(t, "true", Mount{Type: "bind", Source: "/nonexistent-gantry-source", Target: "/x"})
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), "/nonexistent-gantry-source") {
+		t.Fatalf("a bind of a missing source gave %v (%T), want the sandbox's error naming it", err, err)
+	}
+	_, stderr, _, err := h.runSpec(t, Spec{Args: []string{"no-such-command"}})
+	if !errors.As(err, &ee) || ee.Code != 127 || !strings.Contains(stderr, "no-such-command") {
+		t.Errorf("a missing command gave %v, want exit code 127 and its name on stderr:\n%s", err, stderr)
+	}
+}
+
+// Where overlayfs cannot be mounted (here: a lower directory whose name
+// has a comma, which overlayfs's options cannot say), the run falls back
+// to a copy of the root filesystem, says so, and runs the command once.
+func TestNoOverlayFallsBackToACopy(t *testing.T) {
+	h := newHostTools(t)
+	lower := filepath.Join(filepath.Dir(h.lower), "lo,wer")
+	if err := os.Rename(h.lower, lower); err != nil {
+		t.Fatal(err)
+	}
+	h.lower = lower
+	count := t.TempDir()
+	_, stderr, res, err := h.run(t, "echo ran >> /count/runs; echo changed > /changed", Mount{Type: "bind", Source: count, Target: "/count"})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	if res.Overlay || !strings.Contains(stderr, "overlayfs is not available") {
+		t.Errorf("overlay %v, stderr %q: want the copy fallback, announced", res.Overlay, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(count, "runs")); string(b) != "ran\n" {
+		t.Errorf("the command ran %d times, want once", strings.Count(string(b), "ran"))
+	}
+	if b, _ := os.ReadFile(filepath.Join(h.upper, "changed")); string(b) != "changed\n" {
+		t.Errorf("the copy lacks the command's change: %q", b)
+	}
+}
