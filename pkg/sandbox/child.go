@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -55,6 +56,9 @@ func Init() {
 	// Gantry's go: the spec pipe closes (the network is ready).
 	io.Copy(io.Discard, in)
 	in.Close()
+	if err := closeExtraFiles(); err != nil {
+		fail(status{Err: err.Error()})
+	}
 	err := syscall.Exec(path, spec.Args, spec.Env)
 	if errors.Is(err, syscall.ENOENT) {
 		fail(status{NotFound: true, Err: spec.Args[0] + ": command not found in the image"})
@@ -66,6 +70,31 @@ func Init() {
 func fail(st status) {
 	json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(st)
 	os.Exit(125)
+}
+
+// closeExtraFiles marks every descriptor above stderr close-on-exec, the
+// ones gantry was started with included: an open folder of the host's
+// reaching the command would be its way out of the root (CVE-2024-21626).
+// The status pipe goes too, as the exec succeeds.
+func closeExtraFiles() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	// Before Linux 5.11: one by one, as the sandbox's /proc lists them.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("listing open descriptors: %w", err)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // lookPath finds argv[0] in the chroot's PATH, as a shell would.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary is its own sandbox child (Run re-executes it), and, with
@@ -148,5 +150,37 @@ func TestNoOverlayFallsBackToACopy(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(h.upper, "changed")); string(b) != "changed\n" {
 		t.Errorf("the copy lacks the command's change: %q", b)
+	}
+}
+
+// A descriptor gantry was started with (here: a host folder, open without
+// close-on-exec) does not reach the command: through it, the command could
+// climb out of its root (CVE-2024-21626).
+func TestNoExtraDescriptorsReachTheCommand(t *testing.T) {
+	h := newHostTools(t)
+	host := t.TempDir()
+	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	const leaked = 57
+	if err := unix.Dup3(fd, leaked, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(leaked)
+	stdout, stderr, _, err := h.run(t, "ls -l /proc/self/fd/")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	for _, l := range strings.Split(stdout, "\n") {
+		name, target, ok := strings.Cut(l, " -> ")
+		if !ok || strings.HasPrefix(target, "/proc/") { // ls's own
+			continue
+		}
+		f := strings.Fields(name)
+		if n := f[len(f)-1]; n != "0" && n != "1" && n != "2" {
+			t.Errorf("descriptor %s reached the command: %s", n, target)
+		}
 	}
 }
