@@ -59,6 +59,7 @@ func Init() {
 	if err := closeExtraFiles(); err != nil {
 		fail(status{Err: err.Error()})
 	}
+	unix.Umask(0o022) // runc's: the files a step makes do not depend on the caller's umask
 	err := syscall.Exec(path, spec.Args, spec.Env)
 	if errors.Is(err, syscall.ENOENT) {
 		fail(status{NotFound: true, Err: spec.Args[0] + ": command not found in the image"})

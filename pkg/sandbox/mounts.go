@@ -47,17 +47,9 @@ func setup(s childSpec) error {
 	if err := mountAt(m, "dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=65536k"); err != nil {
 		return err
 	}
-	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		target := filepath.Join(m, "dev", dev) // in the tmpfs just mounted: no links
-		if f, err := os.Create(target); err == nil {
-			f.Close()
-		}
-		if err := unix.Mount("/dev/"+dev, target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("/dev/%s: %w", dev, err)
-		}
+	if err := populateDev(filepath.Join(m, "dev")); err != nil { // the tmpfs just mounted: no links
+		return err
 	}
-	os.MkdirAll(filepath.Join(m, "dev", "shm"), 0o1777)
-	unix.Mount("shm", filepath.Join(m, "dev", "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=65536k")
 	// The host's files are lent read-only (a bind ignores MS_RDONLY until
 	// it is remounted): the step must not rewrite the host's name service.
 	hosts := "/etc/hosts"
@@ -311,8 +303,22 @@ func runMount(root string, m Mount) error {
 	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
+	// nodev: a device node in a bound folder (a cache the step filled, a
+	// host folder) must not open the host's devices.
+	attrs, flags := uint64(unix.MOUNT_ATTR_NODEV), uintptr(unix.MS_NODEV)
 	if m.ReadOnly {
-		return remount(target, unix.MS_RDONLY)
+		attrs, flags = attrs|unix.MOUNT_ATTR_RDONLY, flags|unix.MS_RDONLY
 	}
-	return nil
+	return restrictTree(target, attrs, flags)
+}
+
+// restrictTree adds attrs to the mount at target and every mount under it
+// (a bound folder's own submounts); before Linux 5.12, which lacks
+// mount_setattr, to the top mount only.
+func restrictTree(target string, attrs uint64, flags uintptr) error {
+	err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW, &unix.MountAttr{Attr_set: attrs})
+	if errors.Is(err, unix.ENOSYS) {
+		err = remount(target, flags)
+	}
+	return err
 }

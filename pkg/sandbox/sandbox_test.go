@@ -184,3 +184,94 @@ func TestNoExtraDescriptorsReachTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// hostDevices are the host's nodes a sandbox's /dev offers too.
+var hostDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
+
+type nodeState struct {
+	mode     os.FileMode
+	uid, gid uint32
+}
+
+func hostNodes(t *testing.T) map[string]nodeState {
+	t.Helper()
+	out := map[string]nodeState{}
+	for _, p := range hostDevices {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		out[p] = nodeState{os.FileMode(st.Mode & 0o7777), st.Uid, st.Gid}
+	}
+	return out
+}
+
+// The sandbox's /dev is its own: a step that changes the modes and owners
+// of its device nodes changes nothing of the host's, device nodes it makes
+// there cannot be opened, and /dev has what programs expect of a
+// container's (/dev/fd, /dev/stderr, a pty multiplexer, /dev/shm).
+func TestDevIsTheSandboxs(t *testing.T) {
+	h := newHostTools(t)
+	before := hostNodes(t)
+	t.Cleanup(func() { // a failing run must not leave the machine without /dev/null
+		for p, st := range before {
+			os.Chmod(p, st.mode)
+			os.Lchown(p, int(st.uid), int(st.gid))
+		}
+	})
+	stdout, stderr, _, err := h.run(t, `
+chmod 600 /dev/full; chown 1000 /dev/full; chmod 600 /dev/null; chown 1000:1000 /dev/tty
+echo to-stderr > /dev/stderr
+echo to-stdout > /dev/stdout
+cat <(echo process-substitution)
+echo x > /dev/null && echo null-writable
+head -c 3 /dev/zero | wc -c
+mknod /dev/made c 1 3 && { echo x > /dev/made && echo ESCAPED-opened-a-node-made-in-dev || echo made-node-refused; }
+exec 7<>/dev/ptmx && echo ptmx-opened
+stat -f -c 'pts=%T' /dev/pts/
+stat -f -c 'shm=%T' /dev/shm/
+echo s > /dev/shm/s && echo shm-writable
+`)
+	if err != nil {
+		t.Fatalf("run: %v\n%s%s", err, stdout, stderr)
+	}
+	if after := hostNodes(t); !equalNodes(before, after) {
+		t.Errorf("the step changed the host's device nodes:\nbefore %v\nafter  %v", before, after)
+	}
+	for _, want := range []string{"to-stdout", "process-substitution", "null-writable", "3\n", "made-node-refused", "ptmx-opened", "pts=devpts", "shm=tmpfs", "shm-writable"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s\nstderr:\n%s", want, stdout, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "to-stderr") {
+		t.Errorf("echo > /dev/stderr did not reach stderr: %q", stderr)
+	}
+	if entries, err := os.ReadDir(filepath.Join(h.upper, "dev")); err == nil {
+		t.Errorf("/dev reached the layer: %v", entries)
+	}
+}
+
+func equalNodes(a, b map[string]nodeState) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// A device node in a folder bound into the sandbox (a cache mount, a
+// build's bind, gantry run -v) cannot be opened: the binds are nodev.
+func TestBindMountsAreNodev(t *testing.T) {
+	h := newHostTools(t)
+	for _, ro := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := unix.Mknod(filepath.Join(dir, "node"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, _, err := h.run(t, "echo x > /mnt/node && echo ESCAPED-opened", Mount{Type: "bind", Source: dir, Target: "/mnt", ReadOnly: ro})
+		if err == nil || strings.Contains(stdout, "ESCAPED") || !strings.Contains(stderr, "Permission denied") {
+			t.Errorf("read-only %v: a node in a bound folder: %v\n%s%s", ro, err, stdout, stderr)
+		}
+	}
+}

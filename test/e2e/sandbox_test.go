@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A RUN whose command exits with 124 fails with exit code 124, runs once,
+// and is not taken for a sandbox without overlayfs.
+func TestSandboxExitCodeIsTheCommands(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN echo step-ran; exit 124\n"), 0o644)
+	_, stderr, err := e.run(nil, "--progress", "plain", "build", dir, "-t", "example.com/exit124:1")
+	if err == nil {
+		t.Fatal("a RUN that exits 124 succeeded")
+	}
+	if !strings.Contains(stderr, "exit code 124") || strings.Contains(stderr, "overlayfs") {
+		t.Errorf("want exit code 124 and no overlayfs fallback:\n%s", stderr)
+	}
+	if n := len(regexp.MustCompile(`(?m)^#\d+ step-ran$`).FindAllString(stderr, -1)); n != 1 {
+		t.Errorf("the step ran %d times, want once:\n%s", n, stderr)
+	}
+}
+
+type devNode struct {
+	mode     uint32
+	uid, gid uint32
+}
+
+func statDevs(t *testing.T) map[string]devNode {
+	t.Helper()
+	out := map[string]devNode{}
+	for _, p := range []string{"/dev/null", "/dev/full", "/dev/zero", "/dev/tty"} {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		out[p] = devNode{st.Mode, st.Uid, st.Gid}
+	}
+	return out
+}
+
+// A RUN step owns its /dev: chmod and chown there leave the host's nodes
+// as they were; /dev/stderr is the step's stderr, not a file of the layer.
+func TestSandboxDevIsItsOwn(t *testing.T) {
+	before := statDevs(t)
+	t.Cleanup(func() { // a failure must not leave the machine's /dev/null broken
+		for p, st := range before {
+			os.Chmod(p, os.FileMode(st.mode&0o7777))
+			os.Lchown(p, int(st.uid), int(st.gid))
+		}
+	})
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\n"+
+		"RUN /bin/busybox chmod 600 /dev/full; /bin/busybox chown 1000 /dev/full; /bin/busybox chmod 600 /dev/null; /bin/busybox chown 1000 /dev/tty; echo on-stderr-"+"marker > /dev/stderr; echo x > /dev/null\n"), 0o644)
+	_, stderr, err := e.run(nil, "--progress", "plain", "build", dir, "-t", "example.com/dev:1")
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	after := statDevs(t)
+	for p, st := range before {
+		if after[p] != st {
+			t.Errorf("the step changed the host's %s: %+v, was %+v", p, after[p], st)
+		}
+	}
+	if !strings.Contains(stderr, "on-stderr-marker") {
+		t.Errorf("echo > /dev/stderr did not reach the output:\n%s", stderr)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/dev:1", "--dir", root)
+	if entries, err := os.ReadDir(filepath.Join(root, "dev")); err == nil {
+		t.Errorf("/dev reached the image: %v", entries)
+	}
+}
+
+// Descriptors gantry is started with (here 3, 4 and 5: a host folder) do
+// not reach a RUN step (CVE-2024-21626).
+func TestSandboxNoInheritedDescriptors(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nRUN ls -l /proc/self/fd/ > /fds\n"), 0o644)
+	f, err := os.Open(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := e.command("build", dir, "-t", "example.com/fds:1")
+	cmd.ExtraFiles = []*os.File{f, f, f}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/fds:1", "--dir", root)
+	b, err := os.ReadFile(filepath.Join(root, "fds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		name, target, ok := strings.Cut(l, " -> ")
+		if !ok || strings.HasPrefix(target, "/proc/") { // ls's own
+			continue
+		}
+		if f := strings.Fields(name); f[len(f)-1] != "0" && f[len(f)-1] != "1" && f[len(f)-1] != "2" {
+			t.Errorf("descriptor %s reached the step: %s", f[len(f)-1], target)
+		}
+	}
+}
+
+// command is gantry as e runs it, for a test that needs the *exec.Cmd.
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(gantryBin, args...)
+	cmd.Env = e.environ()
+	return cmd
+}
