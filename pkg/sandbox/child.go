@@ -49,9 +49,11 @@ func Init() {
 	if err := json.NewDecoder(in).Decode(&spec); err != nil {
 		fail(status{Err: fmt.Sprintf("bad sandbox spec: %v", err)})
 	}
-	if err := setup(spec); err != nil {
-		fail(status{NoOverlay: errors.Is(err, errNoOverlay), Err: err.Error()})
+	t := &tree{root: spec.Merged}
+	if err := setup(spec, t); err != nil {
+		fail(status{NoOverlay: errors.Is(err, errNoOverlay), Created: t.created, Err: err.Error()})
 	}
+	report(status{Created: t.created})
 	path := lookPath(spec.Args[0], spec.Env)
 	// Gantry's go: the spec pipe closes (the network is ready).
 	io.Copy(io.Discard, in)
@@ -67,9 +69,14 @@ func Init() {
 	fail(status{Err: fmt.Sprintf("exec %s: %v", spec.Args[0], err)})
 }
 
+// report tells Run what it needs to know: what to clean up, what failed.
+func report(st status) {
+	json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(st)
+}
+
 // fail reports to Run why the command did not start.
 func fail(st status) {
-	json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(st)
+	report(st)
 	os.Exit(125)
 }
 

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -55,11 +54,6 @@ type Mount struct {
 	Target   string // absolute path in the image
 	ReadOnly bool
 }
-
-// Mountpoints are the paths the sandbox mounts over. When the image lacks
-// them they are created in the upper directory; Run removes them again so
-// they never reach the layer.
-var Mountpoints = []string{"proc", "dev", "sys", "etc/resolv.conf", "etc/hosts"}
 
 // Result says how the run's changes are to be read.
 type Result struct {
@@ -160,17 +154,24 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
 	specW.Close()
-	// EOF here: the command was executed (the pipe is close-on-exec), or
-	// the child died without a word.
-	report, _ := io.ReadAll(statusR)
-	runErr := cmd.Wait()
-	cleanMountpoints(spec)
-	if len(report) > 0 {
+	// The child's reports, up to EOF: the command was executed (the pipe is
+	// close-on-exec), or the child died.
+	var failed *status
+	var created []string
+	for dec := json.NewDecoder(statusR); ; {
 		var st status
-		if err := json.Unmarshal(report, &st); err != nil {
-			return fmt.Errorf("sandbox: unreadable report %q", report)
+		if err := dec.Decode(&st); err != nil {
+			break
 		}
-		return st.err(stderr)
+		created = append(created, st.Created...)
+		if st.failed() {
+			failed = &st
+		}
+	}
+	runErr := cmd.Wait()
+	removeCreated(spec.Upper, created)
+	if failed != nil {
+		return failed.err(stderr)
 	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
@@ -182,12 +183,17 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	return runErr
 }
 
-// status is the child's report that it could not start the command.
+// status is a report of the child: what it made in the root for its
+// mounts (to be removed after the run), and why it could not start the
+// command.
 type status struct {
-	NoOverlay bool // overlayfs cannot be mounted: Run falls back to a copy
-	NotFound  bool // the command is not in the image
-	Err       string
+	Created   []string `json:",omitempty"`
+	NoOverlay bool     `json:",omitempty"` // overlayfs cannot be mounted: Run falls back to a copy
+	NotFound  bool     `json:",omitempty"` // the command is not in the image
+	Err       string   `json:",omitempty"`
 }
+
+func (st status) failed() bool { return st.NoOverlay || st.NotFound || st.Err != "" }
 
 func (st status) err(stderr io.Writer) error {
 	switch {
@@ -204,44 +210,3 @@ func (st status) err(stderr io.Writer) error {
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
-
-// cleanMountpoints removes from the upper directory the mountpoints the run
-// created, when the image did not have them: they are the sandbox's, not the
-// command's.
-func cleanMountpoints(spec Spec) {
-	for _, m := range spec.Mounts {
-		rel := strings.TrimPrefix(filepath.Clean(m.Target), "/")
-		// The target and the parents made for it, while empty and new.
-		for p := rel; p != "." && p != "/" && p != ""; p = filepath.Dir(p) {
-			if _, err := os.Lstat(filepath.Join(spec.Lower, p)); err == nil {
-				break
-			}
-			fi, err := os.Lstat(filepath.Join(spec.Upper, p))
-			if err != nil || (!fi.IsDir() && fi.Size() != 0) {
-				break
-			}
-			if os.Remove(filepath.Join(spec.Upper, p)) != nil {
-				break
-			}
-		}
-	}
-	for _, m := range Mountpoints {
-		if _, err := os.Lstat(filepath.Join(spec.Lower, m)); err == nil {
-			continue
-		}
-		p := filepath.Join(spec.Upper, m)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if fi.IsDir() {
-			os.Remove(p) // only if empty: something the command put there stays
-		} else if fi.Size() == 0 {
-			os.Remove(p)
-		}
-	}
-	// An etc/ created only to hold the mountpoints goes too.
-	if _, err := os.Lstat(filepath.Join(spec.Lower, "etc")); err != nil {
-		os.Remove(filepath.Join(spec.Upper, "etc"))
-	}
-}

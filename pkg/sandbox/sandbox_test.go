@@ -275,3 +275,67 @@ func TestBindMountsAreNodev(t *testing.T) {
 		}
 	}
 }
+
+// A step that swaps the folders holding its mountpoints for links to a
+// host folder cannot make gantry's cleanup of the mountpoints it made
+// delete anything there (BuildKit's CVE-2024-23652).
+func TestCleanupFollowsNoLinks(t *testing.T) {
+	h := newHostTools(t)
+	canary := t.TempDir()
+	for _, d := range []string{"x", "deep/y"} {
+		os.MkdirAll(filepath.Join(canary, d), 0o755)
+	}
+	for _, f := range []string{"hosts", "resolv.conf", "z"} {
+		os.WriteFile(filepath.Join(canary, f), nil, 0o644)
+	}
+	listing := func() []string {
+		var out []string
+		filepath.Walk(canary, func(p string, _ os.FileInfo, _ error) error { out = append(out, p); return nil })
+		return out
+	}
+	before := listing()
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("f"), 0o644)
+	for _, copied := range []string{"", "1"} {
+		t.Setenv("GANTRY_SANDBOX_NO_OVERLAY", copied)
+		os.RemoveAll(h.upper)
+		os.Mkdir(h.upper, 0o755)
+		script := `set -e
+mv /run /run.moved; ln -s ` + canary + ` /run
+mv /a /a.moved; ln -s ` + canary + `/deep /a
+mv /b /b.moved; ln -s ` + canary + ` /b
+if [ -n "$COPIED" ]; then mv /etc /etc.moved && ln -s ` + canary + ` /etc; fi
+echo swapped`
+		stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", script}, Env: []string{"COPIED=" + copied},
+			Mounts: []Mount{{Type: "tmpfs", Target: "/run/x"}, {Type: "tmpfs", Target: "/a/y"}, {Type: "bind", Source: file, Target: "/b/z"}}})
+		if err != nil || !strings.Contains(stdout, "swapped") {
+			t.Fatalf("copy %q: the hostile step: %v\n%s%s", copied, err, stdout, stderr)
+		}
+		if after := listing(); strings.Join(after, "\n") != strings.Join(before, "\n") {
+			t.Errorf("copy %q: the cleanup changed the host folder the step linked to:\nbefore %v\nafter  %v", copied, before, after)
+		}
+	}
+}
+
+// The mountpoints the sandbox makes for a step are not the step's: gone
+// from the upper directory after it, the folders made for them too.
+func TestMountpointsLeaveNoTrace(t *testing.T) {
+	h := newHostTools(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("f"), 0o644)
+	_, stderr, _, err := h.run(t, "true", Mount{Type: "tmpfs", Target: "/a/b/c"}, Mount{Type: "bind", Source: file, Target: "/d/e"}, Mount{Type: "bind", Source: t.TempDir(), Target: "/tmp/f"})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	var left []string
+	filepath.Walk(h.upper, func(p string, fi os.FileInfo, _ error) error {
+		// Folders of the image that overlayfs copied up to hold a mountpoint.
+		if rel, _ := filepath.Rel(h.upper, p); rel != "." && rel != "etc" && rel != "tmp" {
+			left = append(left, rel)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("the sandbox's mountpoints stayed in the layer: %v", left)
+	}
+}

@@ -121,3 +121,34 @@ func (e *env) command(args ...string) *exec.Cmd {
 	cmd.Env = e.environ()
 	return cmd
 }
+
+// A hostile step swaps the folders that hold its mountpoints for links to
+// a host folder: gantry's removal of the mountpoints it made must not
+// follow them (BuildKit's CVE-2024-23652); the host folder stays whole.
+func TestSandboxCleanupStaysInside(t *testing.T) {
+	e := newEnv(t)
+	canary := t.TempDir()
+	for _, d := range []string{"x", "cache/y"} {
+		os.MkdirAll(filepath.Join(canary, d), 0o755)
+	}
+	for _, f := range []string{"hosts", "resolv.conf"} {
+		os.WriteFile(filepath.Join(canary, f), nil, 0o644)
+	}
+	walk := func() string {
+		var out []string
+		filepath.Walk(canary, func(p string, _ os.FileInfo, _ error) error { out = append(out, p); return nil })
+		return strings.Join(out, "\n")
+	}
+	before := walk()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\n"+
+		"RUN --mount=type=tmpfs,target=/run/x --mount=type=cache,target=/var/cache/y set -e; "+
+		"for d in run var etc; do /bin/busybox mv /$d /$d.moved; /bin/busybox ln -s "+canary+" /$d; done; echo swapped\n"), 0o644)
+	_, stderr, err := e.run(nil, "--progress", "plain", "build", dir, "-t", "example.com/swap:1")
+	if err != nil || !strings.Contains(stderr, "swapped") {
+		t.Fatalf("the hostile step did not run through: %v\n%s", err, stderr)
+	}
+	if after := walk(); after != before {
+		t.Errorf("gantry's cleanup changed the host folder the step linked to:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
