@@ -90,6 +90,10 @@ func setup(s childSpec, t *tree) error {
 	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 && errno != unix.ENOSYS {
 		return fmt.Errorf("a session keyring of its own: %w", errno)
 	}
+	// While the child still holds CAP_SYS_ADMIN: no no_new_privs needed.
+	if err := installSeccomp(); err != nil {
+		return err
+	}
 	// Before the identity changes: a command that runs as another user
 	// can still gain file capabilities up to this bound.
 	if err := limitCapabilities(); err != nil {

@@ -152,3 +152,24 @@ func TestSandboxCleanupStaysInside(t *testing.T) {
 		t.Errorf("gantry's cleanup changed the host folder the step linked to:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// The seccomp filter refuses busybox's unshare of a user namespace, as
+// Docker's default profile does; an ordinary step still works.
+func TestSandboxSeccompRefusesUserNamespaces(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\n"+
+		"RUN for f in -U -r; do /bin/busybox unshare $f true 2>&1 && echo unshared$f || echo refused$f; done > /out; /bin/busybox mkdir -p /a/b && echo ok > /a/b/c && /bin/busybox tar -cf /t.tar /a\n"), 0o644)
+	if _, stderr, err := e.run(nil, "build", dir, "-t", "example.com/seccomp:1"); err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/seccomp:1", "--dir", root)
+	b, _ := os.ReadFile(filepath.Join(root, "out"))
+	if s := string(b); !strings.Contains(s, "refused-U") || !strings.Contains(s, "refused-r") || !strings.Contains(s, "Operation not permitted") {
+		t.Errorf("unshare in RUN:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(root, "t.tar")); err != nil {
+		t.Errorf("an ordinary step failed: %v", err)
+	}
+}
