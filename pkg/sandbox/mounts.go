@@ -90,6 +90,9 @@ func setup(s childSpec, t *tree) error {
 	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 && errno != unix.ENOSYS {
 		return fmt.Errorf("a session keyring of its own: %w", errno)
 	}
+	if err := setUlimits(s.Ulimits); err != nil {
+		return err
+	}
 	// While the child still holds CAP_SYS_ADMIN: no no_new_privs needed.
 	if err := installSeccomp(); err != nil {
 		return err

@@ -41,6 +41,9 @@ type Spec struct {
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
 	Mounts    []Mount
+	// Ulimits are the command's resource limits (--ulimit); the others
+	// are gantry's own.
+	Ulimits []Ulimit `json:",omitempty"`
 	Stdin     io.Reader `json:"-"` // nil: /dev/null
 	// Persistent: Upper is a working container's layer, kept across runs;
 	// it must never be replaced by a copy, so there is no copy fallback.

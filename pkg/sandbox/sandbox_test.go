@@ -339,3 +339,37 @@ func TestMountpointsLeaveNoTrace(t *testing.T) {
 		t.Errorf("the sandbox's mountpoints stayed in the layer: %v", left)
 	}
 }
+
+func TestParseUlimit(t *testing.T) {
+	for in, want := range map[string]Ulimit{
+		"nofile=1024:2048": {"nofile", 1024, 2048},
+		"nproc=512":        {"nproc", 512, 512},
+		"core=-1":          {"core", -1, -1},
+		"stack=8192:-1":    {"stack", 8192, -1},
+	} {
+		if got, err := ParseUlimit(in); err != nil || got != want {
+			t.Errorf("%s: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"nofile", "files=1", "nofile=2:1", "nofile=a", "nofile=1:2:3", "nofile=-1:5"} {
+		if _, err := ParseUlimit(bad); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
+
+// --ulimit: the command runs with the limits asked for; a limit the
+// sandbox cannot set is an error that names it.
+func TestUlimits(t *testing.T) {
+	h := newHostTools(t)
+	stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", "ulimit -Sn; ulimit -Hn; ulimit -Su"},
+		Ulimits: []Ulimit{{"nofile", 100, 200}, {"nproc", 4000, 5000}}})
+	if err != nil || stdout != "100\n200\n4000\n" {
+		t.Errorf("limits in the sandbox: %q, %v\n%s", stdout, err, stderr)
+	}
+	_, _, _, err = h.runSpec(t, Spec{Args: []string{"true"}, Ulimits: []Ulimit{{"nofile", 1 << 40, 1 << 40}}})
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), "nofile") {
+		t.Errorf("an impossible limit: %v", err)
+	}
+}
