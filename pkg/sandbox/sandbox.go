@@ -43,8 +43,8 @@ type Spec struct {
 	Mounts    []Mount
 	// Ulimits are the command's resource limits (--ulimit); the others
 	// are gantry's own.
-	Ulimits []Ulimit `json:",omitempty"`
-	Stdin     io.Reader `json:"-"` // nil: /dev/null
+	Ulimits []Ulimit  `json:",omitempty"`
+	Stdin   io.Reader `json:"-"` // nil: /dev/null
 	// Persistent: Upper is a working container's layer, kept across runs;
 	// it must never be replaced by a copy, so there is no copy fallback.
 	Persistent bool `json:"-"`
