@@ -2,8 +2,12 @@
 // container would see it, without a daemon: new mount, PID, UTS and IPC
 // namespaces (and network, for --network none), an overlay mount whose
 // lower directory is the unpacked image and whose upper directory collects
-// the changes, /proc, a minimal /dev, and the host's resolv.conf and hosts
-// for the run only.
+// the changes, /proc (Docker's masked and read-only paths), a /dev of its
+// own (dev.go), and the host's resolv.conf and hosts, read-only, for the
+// run only. The command gets Docker's capability bounding set, a seccomp
+// filter like Docker's default profile (seccomp.go), its --ulimit limits,
+// and no descriptor of gantry's but 0-2. Mount targets are made without
+// following links (inroot.go), and so is their removal after the run.
 //
 // gantry re-executes itself: the child (Init) reads its spec from a pipe,
 // sets up the mounts inside the new namespaces, switches its root and execs
