@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
 var errNoOverlay = errors.New("overlayfs cannot be mounted")
 
-// setup runs inside the new namespaces: mounts, chroot, identity.
-func setup(s childSpec) error {
+// setup runs inside the new namespaces: mounts, root switch, identity.
+// What it creates for its mounts, t records.
+func setup(s childSpec, t *tree) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
@@ -37,56 +36,40 @@ func setup(s childSpec) error {
 			return fmt.Errorf("%w: %v", errNoOverlay, err)
 		}
 	}
-	m := s.Merged
-	if err := mountAt(m, "proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	proc, err := t.mount("/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	if err != nil {
 		return err
 	}
-	if err := confineProc(m); err != nil {
+	if err := confineProc(proc); err != nil {
 		return err
 	}
-	if err := mountAt(m, "dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=65536k"); err != nil {
+	dev, err := t.mount("/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=65536k")
+	if err != nil {
 		return err
 	}
-	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		target := filepath.Join(m, "dev", dev) // in the tmpfs just mounted: no links
-		if f, err := os.Create(target); err == nil {
-			f.Close()
-		}
-		if err := unix.Mount("/dev/"+dev, target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("/dev/%s: %w", dev, err)
-		}
+	if err := populateDev(dev); err != nil {
+		return err
 	}
-	os.MkdirAll(filepath.Join(m, "dev", "shm"), 0o1777)
-	unix.Mount("shm", filepath.Join(m, "dev", "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=65536k")
 	// The host's files are lent read-only (a bind ignores MS_RDONLY until
 	// it is remounted): the step must not rewrite the host's name service.
 	hosts := "/etc/hosts"
 	if s.HostsFile != "" {
 		hosts = s.HostsFile
 	}
-	for f, src := range map[string]string{"/etc/resolv.conf": "/etc/resolv.conf", "/etc/hosts": hosts} {
-		if _, err := os.Stat(src); err != nil {
+	for _, f := range [][2]string{{"/etc/resolv.conf", "/etc/resolv.conf"}, {"/etc/hosts", hosts}} {
+		if _, err := os.Stat(f[1]); err != nil {
 			continue
 		}
-		target, err := inRoot(m, f)
-		if err != nil {
-			return err
-		}
-		if err := ensureFile(target); err != nil {
-			return err
-		}
-		if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		if err := remount(target, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
-			return fmt.Errorf("%s read-only: %w", f, err)
+		if err := runMount(t, Mount{Type: "bind", Source: f[1], Target: f[0], ReadOnly: true}); err != nil {
+			return fmt.Errorf("%s: %w", f[0], err)
 		}
 	}
 	for _, mt := range s.Mounts {
-		if err := runMount(m, mt); err != nil {
+		if err := runMount(t, mt); err != nil {
 			return fmt.Errorf("--mount target=%s: %w", mt.Target, err)
 		}
 	}
+	m := s.Merged
 	unix.Sethostname([]byte("gantry"))
 	if err := pivotRoot(m); err != nil {
 		return err
@@ -106,6 +89,13 @@ func setup(s childSpec) error {
 	// of the step's reach.
 	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 && errno != unix.ENOSYS {
 		return fmt.Errorf("a session keyring of its own: %w", errno)
+	}
+	if err := setUlimits(s.Ulimits); err != nil {
+		return err
+	}
+	// While the child still holds CAP_SYS_ADMIN: no no_new_privs needed.
+	if err := installSeccomp(); err != nil {
+		return err
 	}
 	// Before the identity changes: a command that runs as another user
 	// can still gain file capabilities up to this bound.
@@ -133,9 +123,9 @@ var (
 	maskedProc   = []string{"acpi", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
 )
 
-func confineProc(root string) error {
+func confineProc(proc string) error {
 	for _, name := range readonlyProc {
-		p := filepath.Join(root, "proc", name)
+		p := filepath.Join(proc, name)
 		if _, err := os.Lstat(p); err != nil {
 			continue // not in this kernel
 		}
@@ -147,7 +137,7 @@ func confineProc(root string) error {
 		}
 	}
 	for _, name := range maskedProc {
-		p := filepath.Join(root, "proc", name)
+		p := filepath.Join(proc, name)
 		fi, err := os.Lstat(p)
 		if err != nil {
 			continue
@@ -246,94 +236,79 @@ func limitCapabilities() error {
 	return nil
 }
 
-// inRoot resolves rel inside root as the command will see it: links in
-// the image, absolute ones too, cannot lead out of it (to host paths that
-// would be created or mounted over before the root is switched).
-func inRoot(root, rel string) (string, error) {
-	p, err := securejoin.SecureJoin(root, rel)
+// mount mounts a file system at the folder p of the image, made as
+// needed, and returns where it is mounted (a path without links).
+func (t *tree) mount(p, source, fstype string, flags uintptr, data string) (string, error) {
+	tg, err := t.dir(p)
 	if err != nil {
-		return "", fmt.Errorf("/%s: %w", strings.TrimPrefix(rel, "/"), err)
+		return "", err
 	}
-	return p, nil
+	defer tg.close()
+	if err := unix.Mount(source, tg.path(), fstype, flags, data); err != nil {
+		return "", fmt.Errorf("mounting %s: %w", p, err)
+	}
+	return filepath.Join(t.root, tg.rel), nil
 }
 
-func mountAt(root, rel, source, fstype string, flags uintptr, data string) error {
-	target, err := inRoot(root, rel)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-		return fmt.Errorf("mounting /%s: %w", rel, err)
-	}
-	return nil
-}
-
-func ensureFile(p string) error {
-	if _, err := os.Lstat(p); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-func runMount(root string, m Mount) error {
-	target, err := inRoot(root, m.Target)
-	if err != nil {
-		return err
-	}
+// runMount makes a RUN --mount (or a file the sandbox lends) at its
+// target. Binds are nodev: a device node in a bound folder (a cache the
+// step filled, a host folder) must not open the host's devices.
+func runMount(t *tree, m Mount) error {
 	switch m.Type {
 	case "tmpfs":
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return err
-		}
-		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+		_, err := t.mount(m.Target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+		return err
 	case "file":
-		return memoryFile(target, m)
+		return memoryFile(t, m)
 	}
 	fi, err := os.Stat(m.Source)
 	if err != nil {
 		return err
 	}
+	var tg target
 	if fi.IsDir() {
-		err = os.MkdirAll(target, 0o755)
+		tg, err = t.dir(m.Target)
 	} else {
-		err = ensureFile(target)
+		tg, err = t.file(m.Target)
 	}
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	defer tg.close()
+	if err := unix.Mount(m.Source, tg.path(), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
+	attrs, flags := uint64(unix.MOUNT_ATTR_NODEV), uintptr(unix.MS_NODEV)
 	if m.ReadOnly {
-		return remount(target, unix.MS_RDONLY)
+		attrs, flags = attrs|unix.MOUNT_ATTR_RDONLY, flags|unix.MS_RDONLY
 	}
-	return nil
+	return restrictTree(filepath.Join(t.root, tg.rel), attrs, flags)
 }
 
-// memoryFile puts m.Data at target, read-only: written into a small tmpfs
-// mounted (in this private mount namespace only) at the target itself, then
-// the file bound over the tmpfs's mountpoint, so nothing of it is on a disk
-// and the tmpfs is gone with the namespace.
-func memoryFile(target string, m Mount) error {
-	if err := ensureFile(target); err != nil {
+// restrictTree adds attrs to the mount at target and every mount under it
+// (a bound folder's own submounts); before Linux 5.12, which lacks
+// mount_setattr, to the top mount only.
+func restrictTree(target string, attrs uint64, flags uintptr) error {
+	err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW, &unix.MountAttr{Attr_set: attrs})
+	if errors.Is(err, unix.ENOSYS) {
+		err = remount(target, flags)
+	}
+	return err
+}
+
+// memoryFile puts m.Data at m.Target, read-only: written into a small
+// tmpfs mounted in this private mount namespace only, then bound at the
+// target, so nothing of it is on a disk and the tmpfs goes with the
+// namespace.
+func memoryFile(t *tree, m Mount) error {
+	tg, err := t.file(m.Target)
+	if err != nil {
 		return err
 	}
-	stage, err := os.MkdirTemp("/tmp", ".gantry-file-*")
+	defer tg.close()
+	stage, err := os.MkdirTemp("", ".gantry-file-*")
 	if err != nil {
-		// The host's /tmp is not writable: the target's folder is ours.
-		if stage, err = os.MkdirTemp(filepath.Dir(target), ".gantry-file-*"); err != nil {
-			return err
-		}
+		return err
 	}
 	defer os.Remove(stage)
 	if err := unix.Mount("tmpfs", stage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=1m"); err != nil {
@@ -350,8 +325,8 @@ func memoryFile(target string, m Mount) error {
 	if err := os.Lchown(p, m.UID, m.GID); err != nil {
 		return err
 	}
-	if err := unix.Mount(p, target, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(p, tg.path(), "", unix.MS_BIND, ""); err != nil {
 		return err
 	}
-	return remount(target, unix.MS_RDONLY)
+	return restrictTree(filepath.Join(t.root, tg.rel), unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_RDONLY, unix.MS_NODEV|unix.MS_RDONLY)
 }

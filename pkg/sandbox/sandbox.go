@@ -2,11 +2,17 @@
 // container would see it, without a daemon: new mount, PID, UTS and IPC
 // namespaces (and network, for --network none), an overlay mount whose
 // lower directory is the unpacked image and whose upper directory collects
-// the changes, /proc, a minimal /dev, and the host's resolv.conf and hosts
-// for the run only.
+// the changes, /proc (Docker's masked and read-only paths), a /dev of its
+// own (dev.go), and the host's resolv.conf and hosts, read-only, for the
+// run only. The command gets Docker's capability bounding set, a seccomp
+// filter like Docker's default profile (seccomp.go), its --ulimit limits,
+// and no descriptor of gantry's but 0-2. Mount targets are made without
+// following links (inroot.go), and so is their removal after the run.
 //
-// gantry re-executes itself: the child (Init) sets up the mounts inside the
-// new namespaces, chroots and execs the command.
+// gantry re-executes itself: the child (Init) reads its spec from a pipe,
+// sets up the mounts inside the new namespaces, switches its root and execs
+// the command. What goes wrong before the exec it reports on a second pipe,
+// closed by the exec: the command's exit code is never the sandbox's.
 package sandbox
 
 import (
@@ -18,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -41,7 +46,10 @@ type Spec struct {
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
 	Mounts    []Mount
-	Stdin     io.Reader `json:"-"` // nil: /dev/null
+	// Ulimits are the command's resource limits (--ulimit); the others
+	// are gantry's own.
+	Ulimits []Ulimit  `json:",omitempty"`
+	Stdin   io.Reader `json:"-"` // nil: /dev/null
 	// Persistent: Upper is a working container's layer, kept across runs;
 	// it must never be replaced by a copy, so there is no copy fallback.
 	Persistent bool `json:"-"`
@@ -61,11 +69,6 @@ type Mount struct {
 	UID, GID int
 }
 
-// Mountpoints are the paths the sandbox mounts over. When the image lacks
-// them they are created in the upper directory; Run removes them again so
-// they never reach the layer.
-var Mountpoints = []string{"proc", "dev", "sys", "etc/resolv.conf", "etc/hosts"}
-
 // Result says how the run's changes are to be read.
 type Result struct {
 	// Overlay: Upper holds only the changes, overlayfs style. Otherwise
@@ -73,9 +76,6 @@ type Result struct {
 	// root filesystem, to be compared with Lower.
 	Overlay bool
 }
-
-// exitNoOverlay is the child's exit code when overlayfs cannot be mounted.
-const exitNoOverlay = 124
 
 var warnOnce sync.Once
 
@@ -89,8 +89,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	}
 	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
 		err := run(ctx, spec, stdout, stderr, false)
-		var ee *ExitError
-		if !errors.As(err, &ee) || ee.Code != exitNoOverlay {
+		if !errors.Is(err, errNoOverlay) {
 			return Result{Overlay: true}, err
 		}
 		if spec.Persistent {
@@ -127,8 +126,23 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	if err != nil {
 		return err
 	}
+	// The child reads its spec from one pipe and reports on another when
+	// it cannot start the command; the command's exit code is the
+	// command's alone (a set-up failure has no exit code to claim).
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer specW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		return err
+	}
+	defer statusR.Close()
 	cmd := exec.CommandContext(ctx, self, childArg)
-	cmd.Env = []string{"GANTRY_SANDBOX_SPEC=" + string(raw)}
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
 	if spec.Network == "none" {
@@ -146,119 +160,67 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	runErr := cmd.Run()
-	cleanMountpoints(spec)
+	err = cmd.Start()
+	specR.Close()
+	statusW.Close()
+	if err != nil {
+		return err
+	}
+	specW.Write(raw) // a child that dies before reading it reports why below
+	specW.Close()
+	// The child's reports, up to EOF: the command was executed (the pipe is
+	// close-on-exec), or the child died.
+	var failed *status
+	var created []string
+	for dec := json.NewDecoder(statusR); ; {
+		var st status
+		if err := dec.Decode(&st); err != nil {
+			break
+		}
+		created = append(created, st.Created...)
+		if st.failed() {
+			failed = &st
+		}
+	}
+	runErr := cmd.Wait()
+	removeCreated(spec.Upper, created)
+	if failed != nil {
+		return failed.err(stderr)
+	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &ExitError{Code: 128 + int(ws.Signal())}
+		}
 		return &ExitError{Code: ee.ExitCode()}
 	}
 	return runErr
+}
+
+// status is a report of the child: what it made in the root for its
+// mounts (to be removed after the run), and why it could not start the
+// command.
+type status struct {
+	Created   []string `json:",omitempty"`
+	NoOverlay bool     `json:",omitempty"` // overlayfs cannot be mounted: Run falls back to a copy
+	NotFound  bool     `json:",omitempty"` // the command is not in the image
+	Err       string   `json:",omitempty"`
+}
+
+func (st status) failed() bool { return st.NoOverlay || st.NotFound || st.Err != "" }
+
+func (st status) err(stderr io.Writer) error {
+	switch {
+	case st.NoOverlay:
+		return fmt.Errorf("%w: %s", errNoOverlay, st.Err)
+	case st.NotFound:
+		fmt.Fprintln(stderr, "gantry:", st.Err)
+		return &ExitError{Code: 127} // as a shell says it
+	}
+	return fmt.Errorf("sandbox: %s", st.Err)
 }
 
 // ExitError is a command that ran and failed.
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
-
-// cleanMountpoints removes from the upper directory the mountpoints the run
-// created, when the image did not have them: they are the sandbox's, not the
-// command's.
-func cleanMountpoints(spec Spec) {
-	for _, m := range spec.Mounts {
-		rel := strings.TrimPrefix(filepath.Clean(m.Target), "/")
-		// The target and the parents made for it, while empty and new.
-		for p := rel; p != "." && p != "/" && p != ""; p = filepath.Dir(p) {
-			if _, err := os.Lstat(filepath.Join(spec.Lower, p)); err == nil {
-				break
-			}
-			fi, err := os.Lstat(filepath.Join(spec.Upper, p))
-			if err != nil || (!fi.IsDir() && fi.Size() != 0) {
-				break
-			}
-			if os.Remove(filepath.Join(spec.Upper, p)) != nil {
-				break
-			}
-		}
-	}
-	for _, m := range Mountpoints {
-		if _, err := os.Lstat(filepath.Join(spec.Lower, m)); err == nil {
-			continue
-		}
-		p := filepath.Join(spec.Upper, m)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if fi.IsDir() {
-			os.Remove(p) // only if empty: something the command put there stays
-		} else if fi.Size() == 0 {
-			os.Remove(p)
-		}
-	}
-	// An etc/ created only to hold the mountpoints goes too.
-	if _, err := os.Lstat(filepath.Join(spec.Lower, "etc")); err != nil {
-		os.Remove(filepath.Join(spec.Upper, "etc"))
-	}
-}
-
-type childSpec struct {
-	Spec
-	Work     string
-	Merged   string
-	Copied   bool // Upper is a whole copy of the root: bind it, no overlay
-	Rootless bool // in a user namespace mapping only the caller's id
-	// UserXattr: not the host's root (rootless, or root of a mapped user
-	// namespace): overlayfs keeps its metadata in user.* xattrs.
-	UserXattr bool
-}
-
-// IsChild reports whether this process is a sandbox child; main calls Init
-// first thing when it is.
-func IsChild() bool { return len(os.Args) == 2 && os.Args[1] == childArg }
-
-// Init is the child: it never returns.
-func Init() {
-	var spec childSpec
-	if err := json.Unmarshal([]byte(os.Getenv("GANTRY_SANDBOX_SPEC")), &spec); err != nil {
-		fail(fmt.Errorf("bad sandbox spec: %w", err))
-	}
-	if err := setup(spec); err != nil {
-		if errors.Is(err, errNoOverlay) {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(exitNoOverlay)
-		}
-		fail(err)
-	}
-	path := lookPath(spec.Args[0], spec.Env)
-	err := syscall.Exec(path, spec.Args, spec.Env)
-	if errors.Is(err, syscall.ENOENT) {
-		fmt.Fprintf(os.Stderr, "gantry: %s: command not found in the image\n", spec.Args[0])
-		os.Exit(127) // as a shell says it
-	}
-	fail(fmt.Errorf("exec %s: %w", spec.Args[0], err))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "gantry sandbox:", err)
-	os.Exit(125)
-}
-
-// lookPath finds argv[0] in the chroot's PATH, as a shell would.
-func lookPath(name string, env []string) string {
-	if strings.Contains(name, "/") {
-		return name
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return name
-}

@@ -579,6 +579,8 @@ func TestSandboxConfinesRun(t *testing.T) {
 	for _, want := range []string{"chroot escape: confined", "mount: refused", "device node: made, not opened",
 		"proc: read-only: /proc/sysrq-trigger", "proc: read-only: /proc/sys/kernel/domainname", "proc: masked: /proc/kcore", "terminal: none", "keyring: not reachable",
 		"host file: read-only: /etc/hosts", "host file: read-only: /etc/resolv.conf",
+		"user namespace: refused: fork/exec /escape: operation not permitted", "keyctl: refused: operation not permitted", "bpf: refused",
+		"NoNewPrivs:\t0", "Seccomp:\t2", // a seccomp filter, and setuid programs still work
 		"CapBnd:\t00000000a80425fb"} { // Docker's default set for build steps
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)

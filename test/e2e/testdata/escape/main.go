@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 
@@ -14,6 +15,9 @@ import (
 
 func main() {
 	marker := os.Args[1]
+	if marker == "-" { // the child of the user namespace attempt
+		return
+	}
 	// The classic chroot escape: chroot into a subdirectory while the
 	// working directory stays outside it, climb, chroot there.
 	os.MkdirAll("/escape-jail", 0o755)
@@ -93,9 +97,29 @@ func main() {
 	} else {
 		fmt.Println("keyring: not reachable:", err)
 	}
+	// A user namespace would give the step every capability over what it
+	// makes: the seccomp filter refuses it, as Docker's default profile
+	// does, with the kernel's keyrings and eBPF.
+	cmd := exec.Command("/escape", "-")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+	if err := cmd.Run(); err == nil {
+		fmt.Println("ESCAPED: made a user namespace")
+	} else {
+		fmt.Println("user namespace: refused:", err)
+	}
+	if _, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0); err == nil {
+		fmt.Println("ESCAPED: keyctl works")
+	} else {
+		fmt.Println("keyctl: refused:", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_BPF, 0, 0, 0); errno == unix.EPERM {
+		fmt.Println("bpf: refused:", errno)
+	} else {
+		fmt.Println("ESCAPED: bpf answered:", errno)
+	}
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "CapBnd:") {
+		if strings.HasPrefix(l, "CapBnd:") || strings.HasPrefix(l, "NoNewPrivs:") || strings.HasPrefix(l, "Seccomp:") {
 			fmt.Println(l)
 		}
 	}
