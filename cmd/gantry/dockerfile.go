@@ -22,6 +22,7 @@ type dockerfileFlags struct {
 	labels             []string // --label, shared with builds from flags
 	network            string
 	isolation          string
+	ulimits            []string
 	iidfile            string
 	pull               bool
 	addHosts           []string
@@ -44,6 +45,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
+	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
 	f.StringVar(&d.cacheFrom, "cache-from", "", "registry repository to take cached steps from (REPO or type=registry,ref=REPO)")
@@ -98,6 +100,13 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 			defer mem.Close() // the secret lives as long as the build
 		}
 		opts.Secrets[id] = src
+	}
+	for _, u := range d.ulimits {
+		l, err := sandbox.ParseUlimit(u)
+		if err != nil {
+			return images.Artifact{}, err
+		}
+		opts.Ulimits = append(opts.Ulimits, l)
 	}
 	if opts.Isolation, err = sandbox.ParseIsolation(d.isolation); err != nil {
 		return images.Artifact{}, err

@@ -56,6 +56,7 @@ type DockerfileOptions struct {
 	// container isolation leaves alone (kaniko's --ignore-path); Cleanup
 	// empties the container's root filesystem after the build (--cleanup).
 	HostKeep    []string
+	Ulimits     []sandbox.Ulimit // docker build --ulimit, for every RUN step
 	Cleanup     bool
 	Created     time.Time
 	Compression string

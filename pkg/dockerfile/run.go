@@ -91,7 +91,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts, Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err
