@@ -3,11 +3,15 @@ package sandbox
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // greeter is a TCP listener of the host's that says hello to whoever
@@ -161,3 +165,98 @@ func TestDefaultNetworkWithoutPasta(t *testing.T) {
 		t.Error("the command ran without its network")
 	}
 }
+
+// fakeDNS answers A queries for name with ip on addr (UDP), and nothing
+// else; it counts the queries for name.
+func fakeDNS(t *testing.T, addr, name string, ip net.IP) *atomic.Int32 {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Fatalf("a resolver on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var asked atomic.Int32
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			if len(q) < 12 {
+				continue
+			}
+			// The question: labels from byte 12, then type and class.
+			var labels []string
+			i := 12
+			for i < len(q) && q[i] != 0 && i+1+int(q[i]) <= len(q) {
+				labels = append(labels, string(q[i+1:i+1+int(q[i])]))
+				i += 1 + int(q[i])
+			}
+			if i+5 > len(q) {
+				continue
+			}
+			qtype := int(q[i+1])<<8 | int(q[i+2])
+			question := q[12 : i+5]
+			match := strings.EqualFold(strings.Join(labels, "."), name)
+			if match {
+				asked.Add(1)
+			}
+			answers := 0
+			if match && qtype == 1 {
+				answers = 1
+			}
+			resp := append([]byte{q[0], q[1], 0x81, 0x80, 0, 1, 0, byte(answers), 0, 0, 0, 0}, question...)
+			if answers == 1 {
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+				resp = append(resp, ip.To4()...)
+			}
+			pc.WriteTo(resp, from)
+		}
+	}()
+	return &asked
+}
+
+// The step's resolv.conf names pasta's forwarder, which hands its queries
+// to the host's resolver, loopback ones included (systemd-resolved's
+// 127.0.0.53): names resolve as on the host, the host's search and options
+// lines kept. The test runs itself again in a mount namespace of its own
+// where the host's resolv.conf names a resolver of the test's.
+func TestDefaultNetworkResolves(t *testing.T) {
+	if os.Getenv(ownResolvEnv) == "" {
+		newHostTools(t) // root, or skipped as the other sandbox tests
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultNetworkResolves$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), ownResolvEnv+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("in a mount namespace of its own: %v\n%s", err, out)
+		}
+		return
+	}
+	conf := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(conf, []byte("# the host's\nnameserver 127.0.0.77\nnameserver 127.0.0.78\nsearch gantry.test\noptions ndots:1\n"), 0o644)
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(conf, "/etc/resolv.conf", "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	h := newHostTools(t)
+	asked := fakeDNS(t, "127.0.0.77:53", "probe.gantry.test", net.IPv4(192, 0, 2, 77))
+	stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", "cat /etc/resolv.conf; getent ahostsv4 probe | head -1"}, Network: "default"})
+	if err != nil {
+		t.Fatalf("run: %v\n%s%s", err, stdout, stderr)
+	}
+	want := "nameserver 10.0.2.3\n# the host's\nsearch gantry.test\noptions ndots:1\n"
+	if !strings.HasPrefix(stdout, want) {
+		t.Errorf("the step's resolv.conf:\n%s\nwant:\n%s", stdout, want)
+	}
+	if !strings.Contains(stdout, "192.0.2.77") || asked.Load() == 0 {
+		t.Errorf("probe did not resolve through the host's resolver (%d queries):\n%s%s", asked.Load(), stdout, stderr)
+	}
+}
+
+// ownResolvEnv marks the test binary run again in a mount namespace of
+// its own.
+const ownResolvEnv = "GANTRY_SANDBOX_TEST_OWN_RESOLV"

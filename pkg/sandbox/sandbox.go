@@ -42,7 +42,7 @@ type Spec struct {
 	UID     int
 	GID     int
 	Groups  []int  // supplementary groups, from the image's /etc/group
-	Network string // "host" (default) or "none"
+	Network string // NetworkDefault (or ""), NetworkHost or NetworkNone
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
 	Mounts    []Mount
@@ -107,6 +107,30 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 }
 
 func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) error {
+	if err := checkNetwork(spec.Network); err != nil {
+		return err
+	}
+	var own *ownNetwork
+	var resolvConf string
+	if spec.Network == "" || spec.Network == NetworkDefault {
+		var err error
+		if own, err = prepareOwnNetwork(); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(filepath.Dir(spec.Upper), ".resolv-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(own.resolvConf)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		resolvConf = f.Name()
+	}
 	work, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".work-*")
 	if err != nil {
 		return err
@@ -117,7 +141,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied,
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, ResolvConf: resolvConf,
 		Rootless: os.Geteuid() != 0, UserXattr: os.Geteuid() != 0 || userns.Inside()})
 	if err != nil {
 		return err
@@ -144,10 +168,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
-	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
-	if spec.Network == "none" {
-		flags |= syscall.CLONE_NEWNET
-	}
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | netnsFlags(spec.Network)
 	// Without an interactive stdin (a build step), the command gets a
 	// session of its own and no controlling terminal: it cannot open
 	// gantry's terminal and type into the user's shell (TIOCSTI).
@@ -167,6 +188,16 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
+	// While the child sets up its mounts, pasta sets up its network; the
+	// command starts when the spec pipe closes, or is not started at all
+	// when a byte follows the spec.
+	var stopNet func()
+	var netErr error
+	if own != nil {
+		if stopNet, netErr = own.start(ctx, cmd.Process.Pid, os.Geteuid() != 0); netErr != nil {
+			specW.Write([]byte(abortByte))
+		}
+	}
 	specW.Close()
 	// The child's reports, up to EOF: the command was executed (the pipe is
 	// close-on-exec), or the child died.
@@ -183,9 +214,15 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		}
 	}
 	runErr := cmd.Wait()
+	if stopNet != nil {
+		stopNet()
+	}
 	removeCreated(spec.Upper, created)
-	if failed != nil {
+	if failed != nil && !(netErr != nil && failed.Err == errAborted) {
 		return failed.err(stderr)
+	}
+	if netErr != nil {
+		return netErr
 	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
