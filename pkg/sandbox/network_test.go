@@ -255,6 +255,11 @@ func TestDefaultNetworkResolves(t *testing.T) {
 	if !strings.Contains(stdout, "192.0.2.77") || asked.Load() == 0 {
 		t.Errorf("probe did not resolve through the host's resolver (%d queries):\n%s%s", asked.Load(), stdout, stderr)
 	}
+	// Every user of the image reads it: apt resolves as _apt.
+	stdout, stderr, _, err = h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", "cat /etc/resolv.conf; getent ahostsv4 probe | head -1"}, Network: "default", UID: 65534, GID: 65534})
+	if err != nil || !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "192.0.2.77") {
+		t.Errorf("as nobody: %v\n%s%s", err, stdout, stderr)
+	}
 }
 
 // ownResolvEnv marks the test binary run again in a mount namespace of

@@ -123,6 +123,9 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		}
 		defer os.Remove(f.Name())
 		_, err = f.Write(own.resolvConf)
+		if err == nil { // every user of the image reads it (apt resolves as _apt)
+			err = f.Chmod(0o644)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
