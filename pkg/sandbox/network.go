@@ -161,9 +161,11 @@ func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop fu
 	if err != nil {
 		return nil, fmt.Errorf("starting pasta: %w", err)
 	}
+	// Killed, pasta takes some 20 ms to let go of its buffers: the run
+	// does not wait for that.
 	stop = func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		go cmd.Wait()
 	}
 	ready := make(chan error, 1)
 	go func() {
@@ -183,7 +185,8 @@ func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop fu
 		err = ctx.Err()
 	}
 	if err != nil {
-		stop()
+		cmd.Process.Kill()
+		cmd.Wait() // then its stderr is complete
 		return nil, fmt.Errorf("setting up RUN's network: %v%s (--network host or --network none do without pasta)", err, pastaSaid(stderr.String()))
 	}
 	return stop, nil

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -124,9 +125,23 @@ func TestDefaultNetworkIsTheSteps(t *testing.T) {
 	}
 }
 
-// noPastaLeft fails when a pasta the sandbox started outlives its run.
+// noPastaLeft fails when a pasta the sandbox started outlives its run (it
+// is killed as the run ends, and reaped a moment later).
 func noPastaLeft(t *testing.T) {
 	t.Helper()
+	var left []string
+	for try := 0; try < 50; try++ {
+		if left = pastas(); len(left) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("pasta outlived the run: %v", left)
+}
+
+// pastas are the pasta processes this test process started.
+func pastas() []string {
+	var out []string
 	entries, _ := os.ReadDir("/proc")
 	me := strconv.Itoa(os.Getpid())
 	for _, e := range entries {
@@ -144,9 +159,10 @@ func noPastaLeft(t *testing.T) {
 			}
 		}
 		if ppid == me && (strings.HasPrefix(name, "pasta") || strings.HasPrefix(name, "passt")) {
-			t.Errorf("pasta (pid %s, %s) outlived the run", e.Name(), name)
+			out = append(out, e.Name()+" "+name)
 		}
 	}
+	return out
 }
 
 // Without pasta the default network cannot be made: the run fails before
