@@ -1,10 +1,12 @@
 // Package sandbox runs a RUN command in an image's filesystem, as a
-// container would see it, without a daemon: new mount, PID, UTS and IPC
-// namespaces (and network, for --network none), an overlay mount whose
-// lower directory is the unpacked image and whose upper directory collects
-// the changes, /proc (Docker's masked and read-only paths), a /dev of its
-// own (dev.go), and the host's resolv.conf and hosts, read-only, for the
-// run only. The command gets Docker's capability bounding set, a seccomp
+// container would see it, without a daemon: new mount, PID, UTS, IPC and
+// network namespaces (the network one, by default, connected to the
+// outside through pasta, without the host's loopback: network.go; none
+// with --network host), an overlay mount whose lower directory is the
+// unpacked image and whose upper directory collects the changes, /proc
+// (Docker's masked and read-only paths), a /dev of its own (dev.go), and
+// the host's hosts and resolv.conf (naming pasta's DNS forwarder in a
+// network of its own), read-only, for the run only. The command gets Docker's capability bounding set, a seccomp
 // filter like Docker's default profile (seccomp.go), its --ulimit limits,
 // and no descriptor of gantry's but 0-2. Mount targets are made without
 // following links (inroot.go), and so is their removal after the run.
