@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -103,8 +103,8 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 					return ms, err
 				}
 				ms.temps = append(ms.temps, tmp)
-				if out, err := exec.Command("cp", "-a", source, filepath.Join(tmp, "src")).CombinedOutput(); err != nil {
-					return ms, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
+				if err := rootfs.CopyTree(source, filepath.Join(tmp, "src")); err != nil {
+					return ms, fmt.Errorf("--mount type=bind,rw: %w", err)
 				}
 				source = filepath.Join(tmp, "src")
 			}

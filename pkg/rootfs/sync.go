@@ -221,7 +221,9 @@ func (s *syncer) hardlink(first, to string) error {
 // times of from.
 func finishSynced(to, from string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(to, int(st.Uid), int(st.Gid)); err != nil {
+	// Without root a file keeps its maker as owner (cp -a does the same);
+	// the image's owner is then in the owner xattr.
+	if err := os.Lchown(to, int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, os.ErrPermission) {
 		return err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/userns"
 )
 
@@ -100,8 +101,8 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 		fmt.Fprintln(stderr, "gantry: overlayfs is not available here: RUN works on a copy of the root filesystem (slower)")
 	})
 	os.RemoveAll(spec.Upper)
-	if out, err := exec.Command("cp", "-a", spec.Lower, spec.Upper).CombinedOutput(); err != nil {
-		return Result{}, fmt.Errorf("copying the root filesystem: %v: %s", err, out)
+	if err := rootfs.CopyTree(spec.Lower, spec.Upper); err != nil {
+		return Result{}, fmt.Errorf("copying the root filesystem: %w", err)
 	}
 	return Result{}, run(ctx, spec, stdout, stderr, true)
 }
