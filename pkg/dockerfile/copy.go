@@ -176,7 +176,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
-			return s.archiveLayer(entries, o, archives, dest, lower)
+			return s.archiveLayer(entries, o, archives, dest, lower, c.chown != "")
 		}
 		return s.buildUnpacked(cmd, entries, o)
 	})

@@ -1,7 +1,10 @@
 package dockerfile
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -211,4 +214,37 @@ func TestCopyTypeConflicts(t *testing.T) {
 			t.Errorf("%s: %v, want %q", strings.TrimSpace(line), err, msg)
 		}
 	}
+}
+
+// ADD of a local archive: entries keep the archive's owners unless --chown
+// is given, 0:0 included (BuildKit's untar with ChownOpts); the folder it
+// unpacks into keeps its mode and owner when the image has it.
+func TestAddArchiveChown(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "top/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 5, Gid: 5})
+	tw.WriteHeader(&tar.Header{Name: "top/a", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 5, Gid: 5, Size: 1})
+	tw.Write([]byte("a"))
+	tw.Close()
+	mkTree(t, dir, map[string]string{"seed/keep/": ""}, map[string]os.FileMode{"seed/keep": 0o700})
+	os.WriteFile(filepath.Join(dir, "a.tar"), buf.Bytes(), 0o644)
+	tree, err := dfBuildTree(t, dir, `FROM scratch
+COPY --chown=3:3 seed /
+ADD --chown=0:0 a.tar /arch/
+ADD a.tar /arch2/
+ADD --chown=7:7 a.tar /arch3/
+ADD a.tar /keep/
+`, DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "arch", "d 755 0:0")
+	want(t, tree, "arch/top", "d 755 0:0")
+	want(t, tree, "arch/top/a", "f 644 0:0")
+	want(t, tree, "arch2/top/a", "f 644 5:5")
+	want(t, tree, "arch3", "d 755 7:7")
+	want(t, tree, "arch3/top/a", "f 644 7:7")
+	want(t, tree, "keep", "d 700 3:3")
+	want(t, tree, "keep/top/a", "f 644 5:5")
 }
