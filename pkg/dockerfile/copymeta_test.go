@@ -248,3 +248,37 @@ ADD a.tar /keep/
 	want(t, tree, "keep", "d 700 3:3")
 	want(t, tree, "keep/top/a", "f 644 5:5")
 }
+
+// WORKDIR makes the directories the image lacks owned by the current
+// USER (BuildKit's llb.Mkdir WithUser), and follows the image's symlinks
+// inside the image, a dangling one too; the config keeps the path as
+// written.
+func TestWorkdirOwnerAndSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{
+		"seed/etc/passwd": "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+		"seed/wl/": "", "seed/wlink": "-> /wl", "seed/wdang": "-> /wnone", "seed/up": "-> ../../..",
+	}, nil)
+	o := DockerfileOptions{}
+	tree, err := dfBuildTree(t, dir, `FROM scratch
+COPY seed /
+USER app
+WORKDIR /wd/sub
+WORKDIR /wlink/in
+WORKDIR /wdang/in
+USER 7:8
+WORKDIR /up/climbed
+`, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "wd", "d 755 1000:1001")
+	want(t, tree, "wd/sub", "d 755 1000:1001")
+	want(t, tree, "wlink", "l 777 0:0")
+	want(t, tree, "wl", "d 755 0:0")
+	want(t, tree, "wl/in", "d 755 1000:1001")
+	want(t, tree, "wdang", "l 777 0:0")
+	want(t, tree, "wnone", "d 755 1000:1001")
+	want(t, tree, "wnone/in", "d 755 1000:1001")
+	want(t, tree, "climbed", "d 755 7:8")
+}
