@@ -257,7 +257,7 @@ func TestWorkdirOwnerAndSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	mkTree(t, dir, map[string]string{
 		"seed/etc/passwd": "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
-		"seed/wl/": "", "seed/wlink": "-> /wl", "seed/wdang": "-> /wnone", "seed/up": "-> ../../..",
+		"seed/wl/":        "", "seed/wlink": "-> /wl", "seed/wdang": "-> /wnone", "seed/up": "-> ../../..",
 	}, nil)
 	o := DockerfileOptions{}
 	tree, err := dfBuildTree(t, dir, `FROM scratch
