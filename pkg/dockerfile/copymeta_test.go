@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -281,4 +282,30 @@ WORKDIR /up/climbed
 	want(t, tree, "wnone", "d 755 1000:1001")
 	want(t, tree, "wnone/in", "d 755 1000:1001")
 	want(t, tree, "climbed", "d 755 7:8")
+}
+
+// A .dockerignore that leaves out everything but some names ("*" then
+// "!a.txt"): COPY . copies what is brought back, and a folder left out
+// whose children come back is copied with its own mode, as BuildKit's
+// context transfer sends it.
+func TestDockerignoreReincludedChildren(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{
+		".dockerignore": "*\n!a.txt\n!sub/a.txt\n!sub/deep\n",
+		"a.txt":         "a", "b.txt": "b", "sub/a.txt": "s", "sub/x": "x", "sub/deep/a.txt": "d", "other/o": "o",
+	}, map[string]os.FileMode{"sub": 0o700, "sub/deep": 0o750})
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nCOPY . /app/\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for name := range tree {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	if w := "app app/a.txt app/sub app/sub/a.txt app/sub/deep app/sub/deep/a.txt"; strings.Join(got, " ") != w {
+		t.Errorf("files: %s\nwant:  %s", strings.Join(got, " "), w)
+	}
+	want(t, tree, "app/sub", "d 700 0:0")
+	want(t, tree, "app/sub/deep", "d 750 0:0")
 }

@@ -185,6 +185,19 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 	if err != nil {
 		return err
 	}
+	// Folders left out whose children an exception brings back are copied
+	// too, with their own mode, when the first such child is.
+	leftOut := map[string]Entry{}
+	bringBack := func(name string) {
+		for dir := path.Dir(name); ; dir = path.Dir(dir) {
+			e, ok := leftOut[dir]
+			if !ok {
+				return
+			}
+			out[dir] = e
+			delete(leftOut, dir)
+		}
+	}
 	return filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
@@ -198,17 +211,23 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		if !skip && o.Ignore != nil {
 			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, p))
 		}
+		name := path.Join(root, rel)
 		if skip {
 			if d.IsDir() && whole {
 				return filepath.SkipDir
 			}
+			if d.IsDir() {
+				if info, err := d.Info(); err == nil {
+					leftOut[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
+				}
+			}
 			return nil
 		}
+		bringBack(name)
 		info, err := d.Info()
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
 		}
-		name := path.Join(root, rel)
 		switch {
 		case info.IsDir():
 			out[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
@@ -265,7 +284,11 @@ func Excluded(o Options, p string) bool {
 	if o.Ignore == nil || o.ContextRoot == "" {
 		return false
 	}
-	skip, _ := o.Ignore.MatchesOrParentMatches(contextRel(o.ContextRoot, p))
+	rel := contextRel(o.ContextRoot, p)
+	if rel == "." {
+		return false // the context itself is never left out, only what it holds
+	}
+	skip, _ := o.Ignore.MatchesOrParentMatches(rel)
 	return skip
 }
 
