@@ -39,7 +39,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	root := b.o.Context
 	if c.from != "" {
 		var err error
-		if root, err = s.fromRoot(c.from); err != nil {
+		if root, err = s.fromRoot(c.from, ""); err != nil {
 			return err
 		}
 	}
@@ -195,10 +195,17 @@ func (s *stageState) oci() bool {
 }
 
 // fromRoot is the root filesystem COPY --from reads: a stage's, or an image's.
-func (s *stageState) fromRoot(from string) (string, error) {
+// A stage must come before this one, as BuildKit dispatches them in order.
+func (s *stageState) fromRoot(from string, mountTarget string) (string, error) {
 	b := s.b
 	var img v1.Image
 	if i := stageIndex(b.stages, from); i >= 0 {
+		if i > s.index {
+			if mountTarget != "" {
+				return "", fmt.Errorf("cannot mount from stage %q to %q, stage needs to be defined before current command", from, mountTarget)
+			}
+			return "", fmt.Errorf("cannot copy from stage %q, it needs to be defined before current stage %q", from, b.stages[s.index].Name)
+		}
 		st, err := b.stage(i)
 		if err != nil {
 			return "", err

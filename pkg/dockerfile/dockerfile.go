@@ -106,6 +106,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			done: map[int]*stageState{}, cache: rootfs.NewCache(st.RootfsCache())}
 		b.meta = b.metaArgs(metaArgs)
+		if err := b.checkStages(); err != nil {
+			return images.Artifact{}, err
+		}
 		s, err := b.stage(target)
 		if b.hosts != "" {
 			os.Remove(b.hosts)
@@ -171,9 +174,11 @@ func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgComma
 	return stages, metaArgs, ast.EscapeToken, nil
 }
 
+// stageIndex finds a stage by name (the last of that name, as BuildKit's
+// map of names keeps it) or by index.
 func stageIndex(stages []instructions.Stage, name string) int {
-	for i, s := range stages {
-		if strings.EqualFold(s.Name, name) {
+	for i := len(stages) - 1; i >= 0; i-- {
+		if strings.EqualFold(stages[i].Name, name) {
 			return i
 		}
 	}
@@ -198,6 +203,7 @@ type dfBuild struct {
 	step     int
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
 	pulled   map[string]bool                // bases refreshed for --pull
+	building map[int]bool                   // stages being built, to catch a cycle the check missed
 	hosts    string                         // /etc/hosts for RUN with --add-host, made once
 }
 
@@ -293,7 +299,15 @@ func (b *dfBuild) stage(i int) (*stageState, error) {
 	if name == "" {
 		name = strconv.Itoa(i)
 	}
-	s := &stageState{b: b, name: name, args: map[string]string{}}
+	if b.building == nil {
+		b.building = map[int]bool{}
+	}
+	if b.building[i] {
+		return nil, fmt.Errorf("circular dependency detected on stage: %s", st.Name)
+	}
+	b.building[i] = true
+	defer delete(b.building, i)
+	s := &stageState{b: b, name: name, index: i, args: map[string]string{}}
 	if err := s.from(i, st); err != nil {
 		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
 	}

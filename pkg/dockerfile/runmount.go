@@ -60,7 +60,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			root := b.o.Context
 			if m.From != "" {
 				var err error
-				if root, err = s.fromRoot(m.From); err != nil {
+				if root, err = s.fromRoot(m.From, m.Target); err != nil {
 					return ms, err
 				}
 			}
