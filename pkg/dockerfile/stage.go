@@ -18,13 +18,13 @@ import (
 // stageState is a stage being built: its layers so far (img) and its
 // config (cf), which is the truth; img's own config lags behind it.
 type stageState struct {
-	b    *dfBuild
+	b     *dfBuild
 	name  string
 	index int // in the Dockerfile
 	img   v1.Image
-	conf config.Stage      // the config, which is the truth; img's own lags behind it
-	args map[string]string // ARGs declared in this stage
-	env  map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
+	conf  config.Stage      // the config, which is the truth; img's own lags behind it
+	args  map[string]string // ARGs declared in this stage
+	env   map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
 }
 
 // image is the stage's result.

@@ -41,8 +41,8 @@ func TestStageDependencies(t *testing.T) {
 	}
 	for df, msg := range map[string]string{
 		"ARG X=a\nFROM scratch AS a\nFROM scratch\nCOPY --from=$X /f /f\n": "variable expansion is not supported for --from",
-		"FROM scratch AS Bad!\n":                      "invalid name for build stage",
-		"FROM scratch\nCOPY --from=7 /f /f\n":         "invalid stage index 7",
+		"FROM scratch AS Bad!\n":              "invalid name for build stage",
+		"FROM scratch\nCOPY --from=7 /f /f\n": "invalid stage index 7",
 	} {
 		if _, err := dfBuildTree(t, dir, df, DockerfileOptions{}); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want %q", df, err, msg)
