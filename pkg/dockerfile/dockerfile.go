@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -121,6 +122,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			return images.Artifact{}, err
 		}
 		if img, err = withLabels(img, o.Labels); err != nil {
+			return images.Artifact{}, err
+		}
+		if img, err = config.WithStartInterval(img, s.conf.StartInterval); err != nil {
 			return images.Artifact{}, err
 		}
 		built = append(built, img)

@@ -28,7 +28,13 @@ type stageState struct {
 }
 
 // image is the stage's result.
-func (s *stageState) image() (v1.Image, error) { return mutate.ConfigFile(s.img, s.conf.File) }
+func (s *stageState) image() (v1.Image, error) {
+	img, err := mutate.ConfigFile(s.img, s.conf.File)
+	if err != nil {
+		return nil, err
+	}
+	return config.WithStartInterval(img, s.conf.StartInterval)
+}
 
 // vars are what $VARS expand to and what RUN sees. As in BuildKit, ENV and
 // ARG set them in order: an ENV after an ARG of the same name wins, and an
@@ -90,6 +96,9 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		return err
 	}
 	s.conf.File = cf.DeepCopy()
+	if raw, err := s.img.RawConfigFile(); err == nil {
+		s.conf.StartInterval = config.StartIntervalOf(raw)
+	}
 	s.conf.File.Created = v1.Time{Time: b.o.Created} // the build's time, not the base's
 	if base == "scratch" {
 		s.conf.File.Config.WorkingDir = "/" // BuildKit's empty image starts in /
