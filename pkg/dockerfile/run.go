@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -31,10 +32,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err := in.Expand(s.expand); err != nil {
 		return err
 	}
-	args := config.CommandLine(in.ShellDependantCmdLine, s.conf.File.Config.Shell)
-	if len(in.Files) > 0 { // a heredoc: the body is the script
-		args = config.CommandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true}, s.conf.File.Config.Shell)
-	}
+	args, script := runArgs(in, s.conf.File.Config.Shell)
 	network := instructions.GetNetwork(in)
 	if network == instructions.NetworkDefault && b.o.Network != "" {
 		network = b.o.Network
@@ -46,6 +44,22 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	defer ms.cleanup()
 	if err != nil {
 		return err
+	}
+	if script != nil {
+		// A shebang heredoc runs as a file, mounted read-only where
+		// BuildKit mounts it.
+		dir, err := os.MkdirTemp(b.st.TempDir(), "heredoc-*")
+		if err != nil {
+			return err
+		}
+		ms.temps = append(ms.temps, dir)
+		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(dir, script.name), 0o755); err != nil {
+			return err
+		}
+		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: strings.TrimSuffix(pipesDir, "/"), ReadOnly: true})
 	}
 	return s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -149,7 +150,28 @@ func (s *stageState) run(cmd instructions.Command) error {
 			}
 		}
 	}
+	// Heredoc bodies of COPY and ADD expand as BuildKit's ExpandRaw does:
+	// variables, not quotes (a quoted delimiter turned this off already).
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		lex := shell.NewLex('\\')
+		lex.SkipProcessQuotes = true
+		env := shell.EnvsFromSlice(envList(s.vars()))
+		if err := ex.ExpandRaw(func(word string) (string, error) {
+			out, _, err := lex.ProcessWord(word, env)
+			return out, err
+		}); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+	}
 	return wrap(label, s.dispatch(label, cmd))
+}
+
+func envList(vars map[string]string) []string {
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 // dispatch runs one instruction: one line per kind, as BuildKit's
