@@ -85,6 +85,10 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
+		var groups []int
+		if !userns.Rootless() { // setgroups is denied where only the caller's id is mapped
+			groups = supplementaryGroups(lower, s.conf.File.Config.User, gid)
+		}
 		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
 		out := io.MultiWriter(&prefixWriter{w: b.o.Output, prefix: fmt.Sprintf("#%d ", b.step)}, tail)
@@ -95,7 +99,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts}
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {
 			var ee *sandbox.ExitError
