@@ -66,9 +66,10 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 			return err
 		}
 	}
+	var prev *stageState // the stage this one is built on, if it is
 	if i := stageIndex(b.stages[:index], base); i >= 0 && !strings.Contains(base, "/") && !strings.Contains(base, ":") {
-		prev, err := b.stage(i)
-		if err != nil {
+		var err error
+		if prev, err = b.stage(i); err != nil {
 			return err
 		}
 		if s.img, err = prev.image(); err != nil {
@@ -113,6 +114,17 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		k, v, _ := strings.Cut(kv, "=")
 		s.env[k] = v
 	}
+	if prev != nil {
+		// A stage built on a stage goes on with its variables, ARGs
+		// included, as BuildKit's dispatchState.init takes the base's
+		// state and build args.
+		for k, v := range prev.env {
+			s.env[k] = v
+		}
+		for k, v := range prev.args {
+			s.args[k] = v
+		}
+	}
 	// ONBUILD triggers of the base run now, and are not inherited further.
 	triggers := s.conf.File.Config.OnBuild
 	s.conf.File.Config.OnBuild = nil
@@ -143,8 +155,12 @@ func (s *stageState) run(cmd instructions.Command) error {
 	b := s.b
 	b.step++
 	label := fmt.Sprintf("#%d [%s] %s", b.step, s.name, cmd)
+	// RUN expands only its flags (runCommand); ARG only its default value
+	// (dispatchArg), its name never, as in BuildKit.
+	_, isRun := cmd.(*instructions.RunCommand)
+	_, isArg := cmd.(*instructions.ArgCommand)
 	if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
-		if _, isRun := cmd.(*instructions.RunCommand); !isRun {
+		if !isRun && !isArg {
 			if err := ex.Expand(s.expand); err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
@@ -217,11 +233,14 @@ func (s *stageState) dispatchArg(in *instructions.ArgCommand) error {
 	b := s.b
 	for _, kv := range in.Args {
 		v, declared := b.meta[kv.Key]
-		if kv.Value != nil {
-			v, declared = *kv.Value, true
-		}
 		if bv, ok := b.o.BuildArgs[kv.Key]; ok {
 			v, declared = bv, true
+		} else if kv.Value != nil {
+			expanded, err := s.expand(*kv.Value)
+			if err != nil {
+				return err
+			}
+			v, declared = expanded, true
 		}
 		s.args[kv.Key] = v
 		if declared { // an ARG with no value anywhere stays unset, not empty
