@@ -108,6 +108,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			}
 			return layer.Built{}, err
 		}
+		if err := leaveMountpoints(lower, upper); err != nil {
+			return layer.Built{}, err
+		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
 		})
@@ -130,4 +133,27 @@ func (s *stageState) runEnv(root string, uid int) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// runtimeDirs are the mount points BuildKit's runc makes for /dev, /proc and
+// /sys and leaves in the layer (the files it binds it removes).
+var runtimeDirs = []string{"dev", "proc", "sys"}
+
+// leaveMountpoints puts into the step's changes the empty 0755 directories
+// BuildKit's RUN leaves where the image has no /dev, /proc or /sys (the
+// sandbox removes the mount points it made).
+func leaveMountpoints(lower, upper string) error {
+	for _, d := range runtimeDirs {
+		if _, err := os.Lstat(filepath.Join(lower, d)); err == nil {
+			continue
+		}
+		p := filepath.Join(upper, d)
+		if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -34,4 +34,22 @@ func TestHeredocsBuildKitForms(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(root, "dev", "pipes")); err == nil {
 		t.Error("/dev/pipes, a mount target, reached the image")
 	}
+	// The base has no /dev, /proc, /sys: BuildKit's RUN leaves the mount
+	// points runc made for them, empty 0755 directories; the files it
+	// binds (/etc/hosts, /etc/resolv.conf) it removes.
+	for _, dir := range []string{"dev", "proc", "sys"} {
+		fi, err := os.Lstat(filepath.Join(root, dir))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+			t.Errorf("/%s after RUN: %v %v, want an empty 0755 directory as BuildKit leaves it", dir, fi, err)
+			continue
+		}
+		if names, _ := os.ReadDir(filepath.Join(root, dir)); len(names) != 0 {
+			t.Errorf("/%s holds %d entries, want none", dir, len(names))
+		}
+	}
+	for _, f := range []string{"etc/hosts", "etc/resolv.conf"} {
+		if _, err := os.Lstat(filepath.Join(root, f)); err == nil {
+			t.Errorf("/%s, a mount target, reached the image", f)
+		}
+	}
 }
