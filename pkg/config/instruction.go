@@ -5,6 +5,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -22,6 +23,9 @@ type Stage struct {
 	// ENTRYPOINT keeps it; otherwise ENTRYPOINT drops the inherited CMD,
 	// which was written for the old entrypoint.
 	CmdSet bool
+	// StartInterval is the healthcheck's --start-interval, which File has
+	// no field for (see WithStartInterval).
+	StartInterval time.Duration
 }
 
 // ErrNotMetadata is returned by Apply for instructions that make layers
@@ -85,6 +89,7 @@ func (s *Stage) Apply(cmd instructions.Command, expand func(string) (string, err
 		h := in.Health
 		// StartInterval has no field in go-containerregistry's config.
 		c.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		s.StartInterval = h.StartInterval
 	case *instructions.StopSignalCommand:
 		if err := CheckSignal(in.Signal); err != nil {
 			return err

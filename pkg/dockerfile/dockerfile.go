@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -111,6 +112,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			done: map[int]*stageState{}, cache: rootfs.NewCache(st.RootfsCache())}
 		b.meta = b.metaArgs(metaArgs)
+		if err := b.checkStages(); err != nil {
+			return images.Artifact{}, err
+		}
 		s, err := b.stage(target)
 		if b.hosts != "" {
 			os.Remove(b.hosts)
@@ -128,6 +132,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			return images.Artifact{}, err
 		}
 		if img, err = withLabels(img, o.Labels); err != nil {
+			return images.Artifact{}, err
+		}
+		if img, err = config.WithStartInterval(img, s.conf.StartInterval); err != nil {
 			return images.Artifact{}, err
 		}
 		built = append(built, img)
@@ -181,9 +188,11 @@ func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgComma
 	return stages, metaArgs, ast.EscapeToken, nil
 }
 
+// stageIndex finds a stage by name (the last of that name, as BuildKit's
+// map of names keeps it) or by index.
 func stageIndex(stages []instructions.Stage, name string) int {
-	for i, s := range stages {
-		if strings.EqualFold(s.Name, name) {
+	for i := len(stages) - 1; i >= 0; i-- {
+		if strings.EqualFold(stages[i].Name, name) {
 			return i
 		}
 	}
@@ -208,6 +217,7 @@ type dfBuild struct {
 	step     int
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
 	pulled   map[string]bool                // bases refreshed for --pull
+	building map[int]bool                   // stages being built, to catch a cycle the check missed
 	hosts    string                         // /etc/hosts for RUN with --add-host, made once
 	iso      sandbox.Isolation              // RUN's isolation, resolved at the first RUN
 	host     *sandbox.HostRoot              // the container isolation's root, made at the first RUN
@@ -305,7 +315,15 @@ func (b *dfBuild) stage(i int) (*stageState, error) {
 	if name == "" {
 		name = strconv.Itoa(i)
 	}
-	s := &stageState{b: b, name: name, args: map[string]string{}}
+	if b.building == nil {
+		b.building = map[int]bool{}
+	}
+	if b.building[i] {
+		return nil, fmt.Errorf("circular dependency detected on stage: %s", st.Name)
+	}
+	b.building[i] = true
+	defer delete(b.building, i)
+	s := &stageState{b: b, name: name, index: i, args: map[string]string{}}
 	if err := s.from(i, st); err != nil {
 		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
 	}

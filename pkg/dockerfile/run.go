@@ -36,10 +36,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err := in.Expand(s.expand); err != nil {
 		return err
 	}
-	args := config.CommandLine(in.ShellDependantCmdLine, s.conf.File.Config.Shell)
-	if len(in.Files) > 0 { // a heredoc: the body is the script
-		args = config.CommandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true}, s.conf.File.Config.Shell)
-	}
+	args, script := runArgs(in, s.conf.File.Config.Shell)
 	network := instructions.GetNetwork(in)
 	if network == instructions.NetworkDefault && b.o.Network != "" {
 		network = b.o.Network
@@ -51,6 +48,22 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	defer ms.cleanup()
 	if err != nil {
 		return err
+	}
+	if script != nil {
+		// A shebang heredoc runs as a file, mounted read-only where
+		// BuildKit mounts it.
+		dir, err := os.MkdirTemp(b.st.TempDir(), "heredoc-*")
+		if err != nil {
+			return err
+		}
+		ms.temps = append(ms.temps, dir)
+		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(dir, script.name), 0o755); err != nil {
+			return err
+		}
+		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: strings.TrimSuffix(pipesDir, "/"), ReadOnly: true})
 	}
 	ran := false
 	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
@@ -78,6 +91,10 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
+		var groups []int
+		if !userns.Rootless() { // setgroups is denied where only the caller's id is mapped
+			groups = supplementaryGroups(lower, s.conf.File.Config.User, gid)
+		}
 		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
 		id := fmt.Sprintf("#%d", b.step)
@@ -91,7 +108,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts, Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err
@@ -102,6 +119,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		res, err := sandbox.Run(b.ctx, spec, out, out)
 		if err != nil {
 			return layer.Built{}, runError(err, args, tail)
+		}
+		if err := leaveMountpoints(lower, upper); err != nil {
+			return layer.Built{}, err
 		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
@@ -187,4 +207,27 @@ func (s *stageState) runEnv(root string, uid int) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// runtimeDirs are the mount points BuildKit's runc makes for /dev, /proc and
+// /sys and leaves in the layer (the files it binds it removes).
+var runtimeDirs = []string{"dev", "proc", "sys"}
+
+// leaveMountpoints puts into the step's changes the empty 0755 directories
+// BuildKit's RUN leaves where the image has no /dev, /proc or /sys (the
+// sandbox removes the mount points it made).
+func leaveMountpoints(lower, upper string) error {
+	for _, d := range runtimeDirs {
+		if _, err := os.Lstat(filepath.Join(lower, d)); err == nil {
+			continue
+		}
+		p := filepath.Join(upper, d)
+		if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -60,7 +60,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			root := b.o.Context
 			if m.From != "" {
 				var err error
-				if root, err = s.fromRoot(m.From); err != nil {
+				if root, err = s.fromRoot(m.From, m.Target); err != nil {
 					return ms, err
 				}
 			}
@@ -71,11 +71,16 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 				return ms, err
 			}
 			lo.Ignore = ignore
-			src, err := glob(root, m.Source, lo)
+			// The source is found as COPY finds it: every symlink resolved
+			// inside its root (context, stage, named context).
+			src, err := sources(root, m.Source, lo)
+			if err == nil && len(src) != 1 {
+				err = fmt.Errorf("%s: not found", m.Source)
+			}
 			if err != nil {
 				return ms, fmt.Errorf("--mount type=bind: %w", err)
 			}
-			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, lo)
+			entries, err := layer.Collect([]layer.Add{{Src: src[0].path, Dest: "/m/"}}, lo)
 			if err != nil {
 				return ms, err
 			}
@@ -83,7 +88,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			if err != nil {
 				return ms, err
 			}
-			source := src[0]
+			source := src[0].path
 			if fi, err := os.Stat(source); err == nil && fi.IsDir() && lo.Ignore != nil {
 				// Ignored files must not show: the step gets the rest, hard
 				// linked where it can (read-only) or copied (read-write).

@@ -181,8 +181,8 @@ func decompress(r io.Reader) (io.Reader, error) {
 
 // archiveLayer writes one layer holding the plain sources and the contents
 // of each archive unpacked at dest, entries as the archive has them (owners
-// included), unless --chown.
-func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string) (layer.Built, error) {
+// included), unless chown (--chown given, 0:0 too, as BuildKit's untar).
+func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string, chown bool) (layer.Built, error) {
 	b := s.b
 	base := strings.TrimPrefix(path.Clean(dest), "/")
 	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
@@ -190,15 +190,16 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 		if err := layer.WriteEntries(tw, entries, o); err != nil {
 			return err
 		}
-		// The destination directory (and missing parents) belong to root,
-		// or --chown.
+		// The destination directory and its parents are made where the
+		// image lacks them (0755, root or --chown); those it has stay as
+		// they are. dest was resolved inside the image: no link on the way.
 		parts := strings.Split(base, "/")
 		for i := range parts {
 			p := strings.Join(parts[:i+1], "/")
 			if p == "" {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(lower, p)); err == nil && i < len(parts)-1 {
+			if _, err := os.Lstat(filepath.Join(lower, p)); err == nil {
 				continue
 			}
 			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
@@ -240,7 +241,7 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 				}
 				// Entries keep the archive's owners, as BuildKit does,
 				// unless --chown says otherwise.
-				if o.UID != 0 || o.GID != 0 {
+				if chown {
 					h.Uid, h.Gid = o.UID, o.GID
 				}
 				h.Uname, h.Gname = "", ""

@@ -52,14 +52,10 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 	hdr := &tar.Header{
 		Name:    e.Name,
 		Mode:    int64(e.Mode.Perm()) | specialBits(e.Mode),
-		Uid:     o.UID,
-		Gid:     o.GID,
 		ModTime: o.Time,
 		Format:  tar.FormatPAX,
 	}
-	if o.KeepOwners {
-		hdr.Uid, hdr.Gid = e.uid, e.gid
-	}
+	hdr.Uid, hdr.Gid = e.owner(o)
 	switch {
 	case e.Mode.IsDir():
 		hdr.Typeflag, hdr.Name = tar.TypeDir, e.Name+"/"

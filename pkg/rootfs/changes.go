@@ -28,6 +28,10 @@ type ChangeOptions struct {
 	// RootOwned writes every entry as 0:0: a rootless sandbox maps only the
 	// caller's id, as root, so host ownership is meaningless in the layer.
 	RootOwned bool
+	// EmptyDirs are folders to write as empty, 0755, root's (mount points a
+	// runtime leaves behind, as BuildKit's does for /dev, /proc and /sys);
+	// only WriteSnapshotChanges, whose tree has the host's there, uses it.
+	EmptyDirs []string
 }
 
 // WriteChanges writes the changeset from lower to upper as a layer tar with

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // Skip tells the paths (relative, slash-separated, no leading slash) that a
@@ -65,7 +66,8 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 	after := &Snapshot{root: before.root, paths: map[string]stamp{}}
 	type out struct {
 		name string
-		fi   fs.FileInfo // nil: whiteout
+		fi   fs.FileInfo // nil: whiteout (or an empty folder, with dir)
+		dir  bool
 	}
 	var all []out
 	err := walkSkipping(before.root, skip, func(rel string, fi fs.FileInfo) error {
@@ -97,11 +99,17 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 		}
 		all = append(all, out{name: path.Join(path.Dir(rel), whiteoutPrefix+path.Base(rel))})
 	}
+	for _, d := range o.EmptyDirs {
+		all = append(all, out{name: d, dir: true})
+	}
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
 	for _, e := range all {
-		if e.fi == nil {
+		switch {
+		case e.dir:
+			err = cw.tw.WriteHeader(&tar.Header{Name: e.name + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+		case e.fi == nil:
 			err = cw.whiteout(e.name)
-		} else {
+		default:
 			err = cw.add(e.name, e.fi)
 		}
 		if err != nil {

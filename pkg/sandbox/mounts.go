@@ -103,8 +103,8 @@ func setup(s childSpec, t *tree) error {
 		return err
 	}
 	if !s.Rootless { // setgroups is denied in a rootless user namespace
-		if err := syscall.Setgroups(nil); err != nil {
-			return err
+		if err := syscall.Setgroups(s.Groups); err != nil {
+			return fmt.Errorf("supplementary groups %v: %w", s.Groups, err)
 		}
 	}
 	if err := syscall.Setgid(s.GID); err != nil {

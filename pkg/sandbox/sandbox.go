@@ -35,14 +35,16 @@ const childArg = "__gantry_sandbox_init"
 
 // Spec is one command to run.
 type Spec struct {
-	Lower   string   // the image's root filesystem, read only
-	Upper   string   // receives every change (overlayfs upper directory)
-	Args    []string // argv
-	Env     []string
-	Dir     string // working directory in the image
-	UID     int
-	GID     int
-	Groups  []int  // supplementary groups, from the image's /etc/group
+	Lower string   // the image's root filesystem, read only
+	Upper string   // receives every change (overlayfs upper directory)
+	Args  []string // argv
+	Env   []string
+	Dir   string // working directory in the image
+	UID   int
+	GID   int
+	// Groups are the supplementary groups (setgroups), as the runtime sets
+	// them from the image's /etc/group; none when empty.
+	Groups  []int
 	Network string // "host" (default) or "none"
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
