@@ -1,1 +1,3 @@
-bar-contents
+//go:build ignore
+
+package bar

@@ -1,1 +1,3 @@
-foo-contents
+//go:build ignore
+
+package foo

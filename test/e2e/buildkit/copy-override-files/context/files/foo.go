@@ -1,1 +1,3 @@
-foo.go-contents
+//go:build ignore
+
+package foo
