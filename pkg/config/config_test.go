@@ -160,3 +160,14 @@ func TestApplyChanges(t *testing.T) {
 		}
 	}
 }
+
+// CMD marks the config ArgsEscaped, as BuildKit does for every CMD.
+func TestCmdSetsArgsEscaped(t *testing.T) {
+	cf := &v1.ConfigFile{}
+	if err := ApplyChanges(cf, []string{`CMD ["x"]`}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if !cf.Config.ArgsEscaped {
+		t.Error("CMD left ArgsEscaped unset")
+	}
+}

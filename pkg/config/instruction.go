@@ -79,6 +79,9 @@ func (s *Stage) Apply(cmd instructions.Command, expand func(string) (string, err
 		c.Shell = in.Shell
 	case *instructions.CmdCommand:
 		c.Cmd = CommandLine(in.ShellDependantCmdLine, c.Shell)
+		// As BuildKit's dispatchCmd sets it, whatever the form: Docker's
+		// image spec keeps the field for Windows command lines.
+		c.ArgsEscaped = true
 		s.CmdSet = true
 	case *instructions.EntrypointCommand:
 		c.Entrypoint = CommandLine(in.ShellDependantCmdLine, c.Shell)
