@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -111,12 +113,12 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
-			done: map[int]*stageState{}, cache: rootfs.NewCache(st.RootfsCache())}
+			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
 		b.meta = b.metaArgs(metaArgs)
 		if err := b.checkStages(); err != nil {
 			return images.Artifact{}, err
 		}
-		s, err := b.stage(target)
+		s, err := b.buildTarget(target)
 		if b.hosts != "" {
 			os.Remove(b.hosts)
 		}
@@ -215,15 +217,26 @@ type dfBuild struct {
 	escape   rune
 	platform v1.Platform
 	meta     map[string]string // args declared before the first FROM
-	done     map[int]*stageState
+	deps     [][]int           // the stages each stage reads (FROM, COPY --from)
 	cache    *rootfs.Cache
-	step     int
+	step     atomic.Int64
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
-	pulled   map[string]bool                // bases refreshed for --pull
-	building map[int]bool                   // stages being built, to catch a cycle the check missed
-	hosts    string                         // /etc/hosts for RUN with --add-host, made once
-	iso      sandbox.Isolation              // RUN's isolation, resolved at the first RUN
-	host     *sandbox.HostRoot              // the container isolation's root, made at the first RUN
+
+	// Stages build at the same time: what they share is guarded by mu.
+	mu      sync.Mutex
+	started map[int]*stageFuture // stages begun, by index
+	pulled  map[string]bool      // bases refreshed for --pull
+	hosts   string               // /etc/hosts for RUN with --add-host, made once
+	iso     sandbox.Isolation    // RUN's isolation, resolved at the first RUN
+	host    *sandbox.HostRoot    // the container isolation's root, made at the first RUN
+	hostMu  sync.Mutex           // the container's root is one: its RUN steps take turns
+}
+
+// stageFuture is a stage being built or built.
+type stageFuture struct {
+	done chan struct{}
+	s    *stageState
+	err  error
 }
 
 // ignoreOf is what a COPY or RUN --mount source leaves out: the build
@@ -250,11 +263,16 @@ func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
 		}
 		name = ref
 	}
-	if b.o.Pull && name != "scratch" && !b.pulled[name] {
-		if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
-			return nil, fmt.Errorf("--pull %s: %w", name, err)
-		}
+	if b.o.Pull && name != "scratch" {
+		b.mu.Lock()
+		pulled := b.pulled[name]
 		b.pulled[name] = true
+		b.mu.Unlock()
+		if !pulled {
+			if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
+				return nil, fmt.Errorf("--pull %s: %w", name, err)
+			}
+		}
 	}
 	return images.Resolve(b.ctx, b.st, b.rc, name, want)
 }
@@ -308,24 +326,69 @@ func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error
 	return out, err
 }
 
-// stage builds stage i once, and the stages it needs first.
-func (b *dfBuild) stage(i int) (*stageState, error) {
-	if s, ok := b.done[i]; ok {
-		return s, nil
+// buildTarget builds the target stage and every stage it needs, as BuildKit
+// schedules them: as a graph, stages that do not depend on each other at
+// the same time.
+func (b *dfBuild) buildTarget(target int) (*stageState, error) {
+	needed := map[int]bool{}
+	var visit func(i int)
+	visit = func(i int) {
+		if needed[i] {
+			return
+		}
+		needed[i] = true
+		for _, d := range b.deps[i] {
+			visit(d)
+		}
 	}
+	visit(target)
+	for i := range needed {
+		if i != target {
+			go b.stage(i) // its result is waited for where it is needed
+		}
+	}
+	s, err := b.stage(target)
+	// A failed build waits for the stages still running: nothing of it may
+	// outlive the call.
+	for i := range needed {
+		b.stage(i)
+	}
+	return s, err
+}
+
+// stage builds stage i once (other callers wait for that build), after
+// the stages it reads.
+func (b *dfBuild) stage(i int) (*stageState, error) {
+	b.mu.Lock()
+	if f, ok := b.started[i]; ok {
+		b.mu.Unlock()
+		<-f.done
+		return f.s, f.err
+	}
+	f := &stageFuture{done: make(chan struct{})}
+	b.started[i] = f
+	b.mu.Unlock()
+	f.s, f.err = b.buildStage(i)
+	close(f.done)
+	return f.s, f.err
+}
+
+func (b *dfBuild) buildStage(i int) (*stageState, error) {
+	if err := b.ctx.Err(); err != nil {
+		return nil, err
+	}
+	// The stages this one reads start (or are waited for) first, all at once.
+	var wg sync.WaitGroup
+	for _, d := range b.deps[i] {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.stage(d) }()
+	}
+	wg.Wait()
 	st := b.stages[i]
 	name := st.Name
 	if name == "" {
 		name = strconv.Itoa(i)
 	}
-	if b.building == nil {
-		b.building = map[int]bool{}
-	}
-	if b.building[i] {
-		return nil, fmt.Errorf("circular dependency detected on stage: %s", st.Name)
-	}
-	b.building[i] = true
-	defer delete(b.building, i)
 	s := &stageState{b: b, name: name, index: i, args: map[string]string{}}
 	if err := s.from(i, st); err != nil {
 		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
@@ -335,6 +398,5 @@ func (b *dfBuild) stage(i int) (*stageState, error) {
 			return nil, err
 		}
 	}
-	b.done[i] = s
 	return s, nil
 }

@@ -65,9 +65,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		}
 		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: strings.TrimSuffix(pipesDir, "/"), ReadOnly: true})
 	}
-	ran := false
 	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
-		ran = true
 		// Checked only when the step runs: a cached step needs no emulator.
 		emulator, err := sandbox.CanExec(b.platform)
 		if err != nil {
@@ -97,7 +95,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		}
 		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
-		id := fmt.Sprintf("#%d", b.step)
+		id, _, _ := strings.Cut(label, " ")
 		logs := progress.LogWriter(b.o.Progress, id)
 		defer logs.Close()
 		out := io.MultiWriter(logs, tail)
@@ -127,15 +125,14 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
 		})
 	})
-	if err == nil && ran && b.host != nil {
-		b.host.Assume(treeID(s.img)) // "/" holds the tree the step made
-	}
 	return err
 }
 
 // isolation is how RUN steps are isolated, decided at the first RUN: a
 // build without RUN works where no isolation does.
 func (b *dfBuild) isolation() (sandbox.Isolation, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.iso == "" {
 		iso, err := b.o.Isolation.Resolve()
 		if err != nil {
@@ -160,6 +157,10 @@ func runError(err error, args []string, tail *lastLines) error {
 // it there), the command runs, and its changes become the layer.
 func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *lastLines) (layer.Built, error) {
 	b := s.b
+	// The container's root is one: RUN steps of stages built at the same
+	// time take turns in it.
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
 	if b.host == nil {
 		keep := append([]string{b.st.Root(), b.o.Context, filepath.Dir(b.o.Dockerfile)}, b.o.HostKeep...)
 		for _, dir := range b.o.Contexts {
@@ -170,23 +171,32 @@ func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *last
 			return layer.Built{}, err
 		}
 	}
-	if err := b.host.Lay(treeID(s.img), spec.Lower); err != nil {
+	if err := b.host.Lay(treeID(s.img, v1.Hash{}), spec.Lower); err != nil {
 		return layer.Built{}, err
 	}
-	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+	built, err := layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 		return runError(b.host.Run(b.ctx, spec, out, out, w), spec.Args, tail)
 	})
+	if err == nil {
+		// "/" now holds the tree this step makes: the next step on it lays
+		// nothing.
+		b.host.Assume(treeID(s.img, built.DiffID))
+	}
+	return built, err
 }
 
-// treeID names the root filesystem of img: its layers' diff IDs in order.
-func treeID(img v1.Image) string {
+// treeID names the root filesystem of img, with one more layer on top when
+// next is set: the layers' diff IDs in order.
+func treeID(img v1.Image, next v1.Hash) string {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return ""
 	}
 	h := sha256.New()
-	for _, d := range cf.RootFS.DiffIDs {
-		fmt.Fprintln(h, d)
+	for _, d := range append(append([]v1.Hash{}, cf.RootFS.DiffIDs...), next) {
+		if d != (v1.Hash{}) {
+			fmt.Fprintln(h, d)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

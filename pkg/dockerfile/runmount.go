@@ -205,6 +205,8 @@ func (b *dfBuild) hostsFile() (string, error) {
 	if len(b.o.AddHosts) == 0 {
 		return "", nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.hosts != "" {
 		return b.hosts, nil
 	}

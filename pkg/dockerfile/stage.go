@@ -153,8 +153,7 @@ func (s *stageState) history(cmd instructions.Command) {
 
 func (s *stageState) run(cmd instructions.Command) error {
 	b := s.b
-	b.step++
-	label := fmt.Sprintf("#%d [%s] %s", b.step, s.name, cmd)
+	label := fmt.Sprintf("#%d [%s] %s", b.step.Add(1), s.name, cmd)
 	// RUN expands only its flags (runCommand); ARG only its default value
 	// (dispatchArg), its name never, as in BuildKit.
 	_, isRun := cmd.(*instructions.RunCommand)

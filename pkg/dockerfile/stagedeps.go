@@ -62,5 +62,6 @@ func (b *dfBuild) checkStages() error {
 			return fmt.Errorf("circular dependency detected on stage: %s", st.Name)
 		}
 	}
+	b.deps = deps
 	return nil
 }
