@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,21 +27,22 @@ import (
 // docker-build-style flags (translated for buildctl by buildctlArgs).
 type refBuild struct {
 	context    string
-	dockerfile string   // "" means context/Dockerfile
+	dockerfile string   // "": the builders look in context for their default name
 	flags      []string // --build-arg, --target, --platform, --label, --network, --add-host, --secret, --ssh
 	platform   string   // the platform to read from the pushed images; "" is linux/amd64
 }
 
 // buildctlArgs turns the build into buildctl's arguments, pushing to ref.
 func (b refBuild) buildctlArgs(ref string) ([]string, error) {
-	dockerfile := b.dockerfile
-	if dockerfile == "" {
-		dockerfile = filepath.Join(b.context, "Dockerfile")
-	}
 	args := []string{"build", "--progress", "plain", "--frontend", "dockerfile.v0",
-		"--local", "context=" + b.context, "--local", "dockerfile=" + filepath.Dir(dockerfile),
-		"--opt", "filename=" + filepath.Base(dockerfile),
-		"--output", "type=image,name=" + ref + ",push=true,registry.insecure=true"}
+		"--local", "context=" + b.context, "--output", "type=image,name=" + ref + ",push=true,registry.insecure=true"}
+	if b.dockerfile == "" {
+		// Unnamed, as docker build without -f: BuildKit looks for its
+		// default name (and falls back to "dockerfile").
+		args = append(args, "--local", "dockerfile="+b.context)
+	} else {
+		args = append(args, "--local", "dockerfile="+filepath.Dir(b.dockerfile), "--opt", "filename="+filepath.Base(b.dockerfile))
+	}
 	var hosts []string
 	for i := 0; i < len(b.flags); i++ {
 		flag, value, ok := strings.Cut(b.flags[i], "=")
@@ -252,13 +254,59 @@ func buildBoth(t *testing.T, e *env, dir, key string, extra ...string) string {
 // unlisted comparison must match, a listed one must still differ.
 func expectDiffs(t *testing.T, key string, diffs []string) {
 	t.Helper()
-	reason, listed := gantryFails()[key]
+	msg, failed := verdict(key, diffs, gantryFails())
+	switch {
+	case failed:
+		t.Error(msg)
+		if len(diffs) > 0 {
+			proposeFail(t, key, diffs)
+		}
+	case msg != "":
+		t.Log(msg)
+	}
+}
+
+// verdict judges a comparison's differences against the GANTRY_FAILS list:
+// what to say, and whether the test fails.
+func verdict(key string, diffs []string, fails map[string]string) (string, bool) {
+	reason, listed := fails[key]
 	switch {
 	case listed && len(diffs) == 0:
-		t.Errorf("%s now matches BuildKit: remove it from %s (it said: %s)", key, gantryFailsFile, reason)
+		return fmt.Sprintf("%s now matches BuildKit: remove it from %s (it said: %s)", key, gantryFailsFile, reason), true
 	case listed:
-		t.Logf("%s differs, as %s expects (%s):\n  %s", key, gantryFailsFile, reason, strings.Join(diffs, "\n  "))
+		return fmt.Sprintf("%s differs, as %s expects (%s):\n  %s", key, gantryFailsFile, reason, strings.Join(diffs, "\n  ")), false
 	case len(diffs) > 0:
-		t.Errorf("%s differs from BuildKit (%d):\n  %s", key, len(diffs), strings.Join(diffs, "\n  "))
+		return fmt.Sprintf("%s differs from BuildKit (%d):\n  %s", key, len(diffs), strings.Join(diffs, "\n  ")), true
+	}
+	return "", false
+}
+
+var proposeMu sync.Mutex
+
+// proposeFail appends a GANTRY_FAILS line for an unlisted difference to the
+// file GANTRY_E2E_PROPOSE_FAILS names, for whoever lists the differences
+// of new cases (after reading them: the line says what, not why).
+func proposeFail(t *testing.T, key string, diffs []string) {
+	file := os.Getenv("GANTRY_E2E_PROPOSE_FAILS")
+	if file == "" {
+		return
+	}
+	summary := strings.Join(diffs[:min(3, len(diffs))], "; ")
+	if len(diffs) > 3 {
+		summary += fmt.Sprintf("; and %d more", len(diffs)-3)
+	}
+	summary = strings.Join(strings.Fields(summary), " ")
+	if len(summary) > 300 {
+		summary = summary[:300] + "…"
+	}
+	proposeMu.Lock()
+	defer proposeMu.Unlock()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%s: %s\n", key, summary)
+		f.Close()
+	}
+	if err != nil {
+		t.Errorf("GANTRY_E2E_PROPOSE_FAILS: %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,5 +94,46 @@ func TestFlattenLayerRules(t *testing.T) {
 	}
 	if strings.Contains(diffs, "/extra") || strings.Contains(diffs, "/c/fresh") {
 		t.Errorf("the differences hold an ignored or equal path:\n%s", diffs)
+	}
+}
+
+// GANTRY_FAILS is an expected-failure list, not a skip list: a listed
+// comparison that matches fails the test, as an unlisted one that differs.
+func TestVerdictAgainstGantryFails(t *testing.T) {
+	fails := map[string]string{"listed": "a known bug"}
+	for _, c := range []struct {
+		key    string
+		diffs  []string
+		failed bool
+		says   string
+	}{
+		{"listed", nil, true, "listed now matches BuildKit: remove it from buildkit/GANTRY_FAILS"},
+		{"listed", []string{"/x: only in buildkit"}, false, "as buildkit/GANTRY_FAILS expects (a known bug)"},
+		{"other", []string{"/x: only in buildkit"}, true, "other differs from BuildKit (1)"},
+		{"other", nil, false, ""},
+	} {
+		msg, failed := verdict(c.key, c.diffs, fails)
+		if failed != c.failed || !strings.Contains(msg, c.says) {
+			t.Errorf("%s with %d differences: failed=%v %q", c.key, len(c.diffs), failed, msg)
+		}
+	}
+}
+
+// The lists are read strictly: a malformed or repeated line is an error,
+// markdown prose and items outside the list section are not entries.
+func TestListFiles(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "k.md")
+	os.WriteFile(md, []byte("# Title\n\n- `- CASE: reason` prose item\n\n"+listHeading+"\n\n- case-a: nondeterministic\n- case-b /etc/x: a path\n\nprose\n"), 0o644)
+	got, err := listFile(md, true)
+	if err != nil || len(got) != 2 || got["case-a"] != "nondeterministic" || got["case-b /etc/x"] != "a path" {
+		t.Errorf("markdown list: %v %v", got, err)
+	}
+	plain := filepath.Join(dir, "fails")
+	for _, bad := range []string{"case-a\n", "case-a: x\ncase-a: y\n", "case-a:\n"} {
+		os.WriteFile(plain, []byte("# comment\n"+bad), 0o644)
+		if got, err := listFile(plain, false); err == nil {
+			t.Errorf("%q was accepted: %v", bad, got)
+		}
 	}
 }
