@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -60,12 +59,12 @@ func ciJob(t *testing.T, image, context string, extra []string, args ...string) 
 
 // In gantry's image under Docker's default security the sandbox cannot
 // start, so RUN uses the container as its isolation: the corpus's RUN cases
-// give the same images as gantry's sandbox (itself compared with BuildKit).
-func TestCIContainerIsolationMatchesSandbox(t *testing.T) {
+// give the images BuildKit v0.34.2 gives.
+func TestCIContainerIsolationMatchesBuildKit(t *testing.T) {
 	img := gantryImage(t)
-	e := newEnv(t)
 	for _, name := range []string{"run-whiteouts", "user-by-name", "run-as-user", "dir-perms", "stage-chain", "env-arg", "run-exec-form", "multistage"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			dir, err := filepath.Abs(filepath.Join("dockerfiles", name))
 			if err != nil {
 				t.Fatal(err)
@@ -78,16 +77,15 @@ func TestCIContainerIsolationMatchesSandbox(t *testing.T) {
 			if !strings.Contains(out, "RUN") {
 				t.Errorf("no RUN step ran in the container:\n%s", out)
 			}
-			sandboxed := "example.com/ciso/" + name + ":1"
-			e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", sandboxed)
-			e.gantry("pull", inContainer)
-			if want, got := normalize(gantryConfig(t, e, sandboxed)), normalize(gantryConfig(t, e, inContainer)); !reflect.DeepEqual(want, got) {
-				t.Errorf("config differs\nsandbox:   %+v\ncontainer: %+v", want, got)
+			bkRef, _ := refTags("ci-container-" + name)
+			if err := runBuildKit(refBuild{context: dir, flags: []string{"--build-arg", "BASE=" + baseRef("amd64")}}, bkRef); err != nil {
+				t.Fatalf("the reference build failed: %v", err)
 			}
-			tmp := t.TempDir()
-			e.gantry("export", sandboxed, "-o", filepath.Join(tmp, "sandbox.tar"))
-			e.gantry("export", inContainer, "-o", filepath.Join(tmp, "container.tar"))
-			compareTrees(t, readTar(t, filepath.Join(tmp, "sandbox.tar")), readTar(t, filepath.Join(tmp, "container.tar")))
+			diffs, err := compareImages(bkRef, inContainer, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expectDiffs(t, "ci-container/"+name, diffs)
 		})
 	}
 }
