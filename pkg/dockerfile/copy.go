@@ -73,7 +73,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 			}
 			srcs = append(srcs, layer.Add{Src: p})
 		case c.add && isURL(src):
-			p, err := download(src, tmp, c.checksum)
+			p, err := download(b.ctx, src, tmp, c.checksum)
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
@@ -97,7 +98,7 @@ func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.Ha
 // download fetches an ADD URL into dir under the URL's last path element,
 // mode 0600, as Docker does. With checksum (ADD --checksum=sha256:…), the
 // content must have that digest.
-func download(raw, dir, checksum string) (string, error) {
+func download(ctx context.Context, raw, dir, checksum string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", err
@@ -122,7 +123,11 @@ func download(raw, dir, checksum string) (string, error) {
 	if name == "/" || name == "." || name == "" {
 		name = "download"
 	}
-	resp, err := http.Get(raw)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	resp, err := downloadClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("ADD %s: %w", raw, err)
 	}
@@ -154,6 +159,15 @@ func download(raw, dir, checksum string) (string, error) {
 	}
 	return p, nil
 }
+
+// downloadClient fetches ADD URLs: a server that accepts the connection but
+// never answers fails the step instead of hanging the build (the body may
+// take as long as it needs; the build's context ends it on a signal).
+var downloadClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	TLSHandshakeTimeout:   30 * time.Second,
+	ResponseHeaderTimeout: 60 * time.Second,
+}}
 
 // isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
 func isArchive(p string) bool {
