@@ -49,3 +49,21 @@ func TestPick(t *testing.T) {
 		t.Fatalf("Pick s390x error = %v", err)
 	}
 }
+
+// --platform is outside input: parsed or refused, never a crash, and what
+// parses prints back into something that parses to the same platform.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7", "windows/amd64", "linux", "/", "a/b/c/d", "Linux/AMD64", "linux/arm64,linux/amd64"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Parse(s)
+		if err != nil {
+			return
+		}
+		again, err := Parse(String(p))
+		if err != nil || again.OS != p.OS || again.Architecture != p.Architecture || again.Variant != p.Variant {
+			t.Fatalf("%q → %+v → %q → %+v, %v", s, p, String(p), again, err)
+		}
+	})
+}
