@@ -1,13 +1,12 @@
 package store
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Layer returns the stored blob d, whose uncompressed content hashes to
@@ -26,28 +25,21 @@ type storedLayer struct {
 
 func (l *storedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
+// Uncompressed is the layer's tar, checked against the diff ID at its end:
+// whatever unpacks it (into the unpacked-tree cache, keyed by diff IDs)
+// reads to the end and fails on a mismatch, however the blob got here.
 func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
 	f, err := l.s.OpenBlob(l.d.Digest)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case IsUncompressed(l.d.MediaType):
-		return f, nil
-	case l.d.MediaType == types.OCILayerZStd:
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		return &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
-	}
-	zr, err := kgzip.NewReader(f)
+	zr, err := Decompress(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("layer %s: %w", l.d.Digest, err)
 	}
-	return &closeBoth{Reader: zr, close: f.Close}, nil
+	rc := &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}
+	return &verifyingReader{rc: rc, h: sha256.New(), want: l.diffID, blob: l.d.Digest}, nil
 }
 
 type closeBoth struct {

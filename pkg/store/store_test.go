@@ -196,6 +196,17 @@ func TestPruneKeepsNamedDropsRest(t *testing.T) {
 	if tmp, _ := os.ReadDir(s.tmpDir()); len(tmp) != 0 {
 		t.Errorf("prune left temp files: %v", tmp)
 	}
+	// The diff ID records go with their blobs; the kept ones stay.
+	md, _ := dropped.Manifest()
+	for _, l := range md.Layers {
+		if _, ok := s.VerifiedDiffID(l.Digest); ok {
+			t.Errorf("the record of pruned layer %s survived", l.Digest)
+		}
+	}
+	mk, _ := kept.Manifest()
+	if _, ok := s.VerifiedDiffID(mk.Layers[0].Digest); !ok {
+		t.Error("prune dropped the record of a kept layer")
+	}
 }
 
 func TestPruneKeepsExtraRootsAndDropsCaches(t *testing.T) {
