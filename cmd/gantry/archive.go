@@ -51,7 +51,7 @@ func newSaveCommand(g *globals) *cobra.Command {
 			}
 			save := func(w io.Writer) error { return transfer.Save(cmd.Context(), st, w, args, opts) }
 			if output == "-" {
-				return save(cmd.OutOrStdout())
+				return save(stdout(cmd))
 			}
 			return atomicfile.Write(output, func(w io.Writer) error {
 				if strings.HasSuffix(output, ".gz") || strings.HasSuffix(output, ".tgz") {

@@ -39,7 +39,7 @@ func newExportCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if output == "-" {
-				return write(cmd.OutOrStdout())
+				return write(stdout(cmd))
 			}
 			return atomicfile.Write(output, write)
 		},

@@ -224,8 +224,20 @@ func LoadReader(ctx context.Context, st *store.Store, r io.Reader, rep progress.
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if _, err := io.Copy(f, r); err != nil {
-		return nil, fmt.Errorf("reading the archive from standard input: %w", err)
+	// A read from a pipe cannot be cancelled: the copy runs on its own so
+	// that an interrupted load returns (and removes its spool) at once.
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(f, r)
+		copied <- err
+	}()
+	select {
+	case err := <-copied:
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive from standard input: %w", err)
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	if err := f.Close(); err != nil {
 		return nil, err

@@ -180,15 +180,22 @@ func malformed(ref name.Reference, err error) error {
 	return fmt.Errorf("%s: the registry sent a malformed manifest: %s", reference.Familiar(ref), err)
 }
 
-// checkManifest parses the manifest the registry sent before anything is
-// fetched or stored on its word.
+// checkManifest parses the manifest the registry sent, and holds it to the
+// store's limits, before anything is fetched or stored on its word.
 func checkManifest(desc *remote.Descriptor) error {
-	var err error
 	switch {
 	case desc.MediaType.IsIndex():
-		_, err = v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return err
+		}
+		return store.CheckIndex(im)
 	case desc.MediaType.IsImage() && !desc.MediaType.IsSchema1():
-		_, err = v1.ParseManifest(bytes.NewReader(desc.Manifest))
+		m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return err
+		}
+		return store.CheckManifest(m)
 	}
-	return err
+	return nil
 }
