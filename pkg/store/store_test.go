@@ -271,3 +271,38 @@ func TestStoredLayersTakeDiffIDsFromTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// The store holds image content (build secrets baked into layers, private
+// base images): it is created readable by its owner only.
+func TestStoreIsPrivate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "new", "store")
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(100, 1)
+	d, err := s.WriteImage(context.Background(), img, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetName("example.com/a:1", d); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Writing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("store root mode %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: open to others", p, fi.Mode().Perm())
+		}
+		return nil
+	})
+}
