@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/userns"
 )
@@ -43,9 +44,15 @@ func main() {
 		os.Exit(signalExitCode(s))
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gantry: "+oneLine(err.Error()))
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// errorLine is the one line gantry prints for err. Errors quote what
+// registries, archives and images say, so it is escaped for the terminal.
+func errorLine(err error) string {
+	return "gantry: " + terminal.Escape(oneLine(err.Error()))
 }
 
 // interruptGrace is how long a command has, after SIGINT or SIGTERM, to

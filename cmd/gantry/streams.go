@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantry-build/gantry/internal/terminal"
 )
 
 // stdout is the command's standard output for a stream (an archive on -o -)
@@ -42,4 +45,15 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 		// touches p meanwhile, the command is ending.
 		return 0, c.ctx.Err()
 	}
+}
+
+// writeJSON prints v as indented JSON, with what a terminal would act on
+// escaped: listings carry names and paths images chose.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(terminal.JSON(b), '\n'))
+	return err
 }
