@@ -87,6 +87,9 @@ func ApplyChanges(cf *v1.ConfigFile, changes []string, created time.Time) error 
 			}
 			c.WorkingDir = w
 		case *instructions.StopSignalCommand:
+			if err := ValidStopSignal(in.Signal); err != nil {
+				return fmt.Errorf("--change %q: %w", change, err)
+			}
 			c.StopSignal = in.Signal
 		case *instructions.HealthCheckCommand:
 			h := in.Health

@@ -87,6 +87,9 @@ func (e Edits) Apply(cf *v1.ConfigFile, created time.Time) error {
 		record("LABEL " + k + "=" + strconv.Quote(v))
 	}
 	if e.StopSignal != nil {
+		if err := ValidStopSignal(*e.StopSignal); err != nil {
+			return err
+		}
 		c.StopSignal = *e.StopSignal
 		record("STOPSIGNAL " + c.StopSignal)
 	}
