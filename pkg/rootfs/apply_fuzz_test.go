@@ -50,7 +50,9 @@ const escapeCanary = "/gantry-fuzz-escape"
 func hostileLayers() map[string]hostileLayer {
 	reg := func(name string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeReg} }
 	dir := func(name string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755} }
-	sym := func(name, to string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: to} }
+	sym := func(name, to string) tar.Header {
+		return tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: to}
+	}
 	hard := func(name, to string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeLink, Linkname: to} }
 	return map[string]hostileLayer{
 		"dotdot name":           {reg("../outside"), reg("a/../../outside")},
