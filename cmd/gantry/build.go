@@ -290,16 +290,10 @@ func firstGiven(f *pflag.FlagSet, names []string) string {
 func layerOptions(chown, chmod string, excludes []string) (layer.Options, error) {
 	o := layer.Options{Excludes: excludes}
 	if chown != "" {
-		u, gs, hasGroup := strings.Cut(chown, ":")
-		uid, err := strconv.Atoi(u)
-		gid := uid
-		if err == nil && hasGroup {
-			gid, err = strconv.Atoi(gs)
+		var err error
+		if o.UID, o.GID, err = config.ParseChown(chown); err != nil {
+			return o, err
 		}
-		if err != nil || uid < 0 || gid < 0 {
-			return o, fmt.Errorf("invalid --chown %q: use numeric UID[:GID]", chown)
-		}
-		o.UID, o.GID = uid, gid
 	}
 	if chmod != "" {
 		m, err := strconv.ParseUint(chmod, 8, 32)

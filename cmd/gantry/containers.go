@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/container"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/store"
@@ -240,7 +241,7 @@ func newPsCommand(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tIMAGE\tCREATED")
 			for _, c := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Image, c.Created.Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", terminal.Escape(c.Name), terminal.Escape(c.Image), c.Created.Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
 		},

@@ -94,7 +94,7 @@ func (s *Stage) Apply(cmd instructions.Command, expand func(string) (string, err
 		c.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 		s.StartInterval = h.StartInterval
 	case *instructions.StopSignalCommand:
-		if err := CheckSignal(in.Signal); err != nil {
+		if err := ValidStopSignal(in.Signal); err != nil {
 			return err
 		}
 		c.StopSignal = in.Signal

@@ -202,14 +202,14 @@ func storeStream(ctx context.Context, st *store.Store, compression string, mt ty
 		return Built{}, err
 	}
 	size := bw.Size()
-	h, err := bw.Commit()
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
+	// The store records the diff ID taken from the bytes compressed, so
+	// storing an image made of this layer needs no second read of it.
+	h, err := bw.CommitLayer(diffID)
 	if err != nil {
 		return Built{}, err
 	}
-	return Built{
-		Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h},
-		DiffID:     v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
-	}, nil
+	return Built{Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h}, DiffID: diffID}, nil
 }
 
 func hasContent(e Entry) bool { return e.Mode.IsRegular() && !e.HardLink }

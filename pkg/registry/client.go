@@ -241,3 +241,10 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// MaxManifestSize bounds a manifest or index read from a registry. It is
+// containerd's MaxManifestSize (core/remotes/docker/resolver.go, spelled
+// 4 * 1048 * 1048 there): "4M bytes represents a much larger upper bound
+// for images which may contain large annotations". go-containerregistry
+// alone would read 100 MiB.
+const MaxManifestSize = 4 * 1048 * 1048

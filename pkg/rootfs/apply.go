@@ -113,6 +113,12 @@ func (a *applier) forget(rel string) {
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
+	if isSparse(hdr) {
+		// archive/tar hands out a sparse file's holes as zeros: a few
+		// hundred bytes of tar would write terabytes. Image tools write no
+		// sparse entries.
+		return fmt.Errorf("layer entry %q is a sparse file, which image layers never hold", hdr.Name)
+	}
 	rel, err := clean(hdr.Name)
 	if err != nil || rel == "" {
 		return err
@@ -122,7 +128,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return a.opaque(path.Dir(rel))
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		gone := path.Join(path.Dir(rel), strings.TrimPrefix(base, whiteoutPrefix))
+		name := strings.TrimPrefix(base, whiteoutPrefix)
+		if name == "" || name == "." || name == ".." {
+			// ".wh..." would name the parent: joined below, it removed the
+			// folder holding the root filesystem.
+			return fmt.Errorf("layer entry %q: a whiteout must name a file", hdr.Name)
+		}
+		gone := path.Join(path.Dir(rel), name)
 		target, err := a.resolve(gone)
 		if err != nil {
 			return err
@@ -298,6 +310,19 @@ func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// isSparse tells GNU sparse entries, old ('S') and PAX (GNU.sparse.*).
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // opaque empties dir of what lower layers put there, keeping what this layer

@@ -11,7 +11,7 @@ import (
 // flock holds an advisory lock on a file in the store; the kernel drops it
 // when the process dies, so a killed gantry never leaves the store locked.
 func (s *Store) flock(name string, how int) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.root, name), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.root, name), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock %s: %w", name, err)
 	}

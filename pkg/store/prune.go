@@ -51,6 +51,9 @@ func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 		}
 		res.Blobs++
 	}
+	if err := s.pruneRecords(&res); err != nil {
+		return res, err
+	}
 	for _, k := range allCaches {
 		if err := s.removeCounting(s.CacheDir(k), &res); err != nil {
 			return res, err
@@ -100,4 +103,29 @@ func (s *Store) reachable(also []v1.Descriptor) (map[string]bool, error) {
 		}
 	}
 	return keep, nil
+}
+
+// pruneRecords drops the diff ID records (verify.go) of blobs that are gone.
+func (s *Store) pruneRecords(res *PruneResult) error {
+	dir := s.diffIDDir()
+	records, _ := os.ReadDir(dir)
+	for _, e := range records {
+		if _, err := os.Stat(filepath.Join(s.blobDir(), e.Name())); err == nil {
+			continue
+		}
+		if err := s.removeCounting(filepath.Join(dir, e.Name()), res); err != nil {
+			return err
+		}
+	}
+	dir = s.compressedDir()
+	records, _ = os.ReadDir(dir)
+	for _, e := range records {
+		if _, _, ok := s.CompressedOf(v1.Hash{Algorithm: "sha256", Hex: e.Name()}); ok {
+			continue
+		}
+		if err := s.removeCounting(filepath.Join(dir, e.Name()), res); err != nil {
+			return err
+		}
+	}
+	return nil
 }

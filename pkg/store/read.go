@@ -46,7 +46,11 @@ func (s *Store) Image(h v1.Hash) (v1.Image, error) {
 		}
 		return cf.RootFS.DiffIDs
 	})
-	return partial.CompressedToImage(img)
+	out, err := partial.CompressedToImage(img)
+	if err != nil {
+		return nil, err
+	}
+	return Verified(out), nil
 }
 
 // Index returns the stored index with digest h.
