@@ -81,9 +81,10 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 			return err
 		}
 		if base != "scratch" {
-			// The base's layers come into the store once: RUN unpacks them
-			// and steps are cached against them.
-			desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress})
+			// The base comes into the store once, its layers lazily: a RUN
+			// fetches them when it unpacks them; a build that only copies
+			// files onto the base and pushes never downloads them.
+			desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress, Lazy: true})
 			if err != nil {
 				return err
 			}

@@ -26,6 +26,10 @@ type WriteOptions struct {
 	// Stored, when set, is called as each layer blob gets its final name,
 	// so that a reader can start on it while the others still arrive.
 	Stored func(v1.Hash)
+	// Lazy leaves layers that live in a registry (a base read from there)
+	// where they are: the store records where, and fetches them when their
+	// bytes are first needed (see lazy.go). A push never moves them.
+	Lazy bool
 }
 
 func (o WriteOptions) reporter() progress.Reporter {
@@ -102,6 +106,17 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 				}
 				rep.Skip(ld.Digest.String(), label, "already in store")
 				continue
+			}
+		}
+		if opts.Lazy && !s.HasBlob(ld.Digest) {
+			if l, err := img.LayerByDigest(ld.Digest); err == nil {
+				if repo, ok := lazySource(l); ok {
+					if err := s.recordSource(ld.Digest, repo); err != nil {
+						return v1.Descriptor{}, err
+					}
+					rep.Skip(ld.Digest.String(), label, "left in "+repo)
+					continue
+				}
 			}
 		}
 		g.Go(func() error {

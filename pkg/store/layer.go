@@ -25,10 +25,21 @@ type storedLayer struct {
 
 func (l *storedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
+// Compressed is the blob, fetched first if it was stored lazily.
+func (l *storedLayer) Compressed() (io.ReadCloser, error) {
+	if err := l.s.ensureBlob(l.d, l.diffID); err != nil {
+		return nil, err
+	}
+	return l.storedBlob.Compressed()
+}
+
 // Uncompressed is the layer's tar, checked against the diff ID at its end:
 // whatever unpacks it (into the unpacked-tree cache, keyed by diff IDs)
 // reads to the end and fails on a mismatch, however the blob got here.
 func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
+	if err := l.s.ensureBlob(l.d, l.diffID); err != nil {
+		return nil, err
+	}
 	f, err := l.s.OpenBlob(l.d.Digest)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,9 @@ func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 	if err := s.pruneRecords(&res); err != nil {
 		return res, err
 	}
+	if err := s.pruneSources(keep, &res); err != nil {
+		return res, err
+	}
 	for _, k := range allCaches {
 		if err := s.removeCounting(s.CacheDir(k), &res); err != nil {
 			return res, err

@@ -38,7 +38,8 @@ const (
 
 // Store is an OCI image layout at Root.
 type Store struct {
-	root string
+	root  string
+	fetch Fetcher // fetches lazily stored blobs; nil: none can be
 }
 
 // DefaultRoot returns $GANTRY_ROOT, else $XDG_DATA_HOME/gantry, else
