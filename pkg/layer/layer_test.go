@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -250,5 +251,23 @@ func TestDevicesOfARootFilesystem(t *testing.T) {
 	}
 	if !found {
 		t.Error("the fifo is not in the layer as a fifo")
+	}
+}
+
+// The stat cache's file round-trips, and a damaged or older one reads as
+// empty (it only costs a re-hash).
+func TestHashCacheEncoding(t *testing.T) {
+	in := map[string]hashEntry{
+		"/src/a.go":   {Stat: fileStat{Size: 10, Mtime: 1700000000123456789, Ctime: 1700000000987654321, Dev: 2049, Ino: 12345}, Sum: strings.Repeat("ab", 32)},
+		"/src/ü b.go": {Stat: fileStat{Size: 0, Mtime: -1, Ctime: 0, Dev: 0, Ino: 1}, Sum: strings.Repeat("01", 32)},
+	}
+	raw := encodeHashes(in)
+	if got := decodeHashes(raw); !reflect.DeepEqual(got, in) {
+		t.Errorf("round trip:\n%v\nwant\n%v", got, in)
+	}
+	for _, bad := range [][]byte{raw[:len(raw)-5], []byte(`{"/x":{"st":{},"h":""}}`), nil} {
+		if got := decodeHashes(bad); len(got) != 0 {
+			t.Errorf("a damaged cache gave %d entries", len(got))
+		}
 	}
 }
