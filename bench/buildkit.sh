@@ -113,9 +113,10 @@ exec crane mutate --insecure --entrypoint /bin/sh $REG/bench/seed-crane:1 >/dev/
 EOF
 	cat >"$work/gantry-seed-cold" <<EOF
 #!/bin/sh
-rm -rf "$work/store" && "$work/drop" && exec "$work/gantry" --progress quiet --insecure build --from $BASE --add $work/seed/src:/src --entrypoint /bin/sh -t $REG/bench/seed-gantry:1 --push
+rm -rf "$work/store-seed" && exec "$work/gantry" --root "$work/store-seed" --progress quiet --insecure build --from $BASE --add $work/seed/src:/src --entrypoint /bin/sh -t $REG/bench/seed-gantry:1 --push
 EOF
 	chmod +x "$work/crane-job" "$work/gantry-seed-cold"
+	# Cold store, warm page cache for both: crane's tar is as warm as the folder.
 	vs "seed job, cold store (gantry) vs crane append of a ready tar" "$work/gantry-seed-cold" "$work/crane-job"
 	vs "seed job, unchanged" "$work/gantry --progress quiet --insecure build --from $BASE --add $work/seed/src:/src --entrypoint /bin/sh -t $REG/bench/seed-gantry:1 --push" "$work/crane-job"
 }
