@@ -47,11 +47,14 @@ cat >"$work/bk-cold" <<EOF
 buildctl prune --all >/dev/null 2>&1; "$work/drop"; exec "$work/bk-build" "\$@"
 EOF
 chmod +x "$work/gantry-cold" "$work/bk-build" "$work/bk-cold"
-touchone() { echo "sh -c 'echo // \$\$ >>$1 && exec $2'"; }
-
-vs() { # label, gantry command, buildkit command
+mkdir -p "$work/cmd"
+n=0
+vs() { # label, gantry shell command, peer shell command: each run as a script
+	n=$((n + 1))
+	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
+	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
 	echo "== $1"
-	farm-bench -n "$RUNS" --warmup 1 --timeout 1800 --vs "$3" -- $2 2>&1 | grep -E 'wall|ratio|A/B' || true
+	farm-bench -n "$RUNS" --warmup 1 --timeout 1800 --vs "$work/cmd/$n-b" -- "$work/cmd/$n-a" 2>&1 | grep -E 'wall|A/B' || true
 }
 
 tree() {
@@ -59,8 +62,8 @@ tree() {
 	printf 'ARG BASE\nFROM $BASE\nCOPY src /src\nRUN find /src -type f | wc -l > /count\n' >"$work/tree/Dockerfile"
 	vs "tree, cold" "$work/gantry-cold $work/tree --build-arg BASE=$BASE -t bench/tree:1" "$work/bk-cold $work/tree"
 	vs "tree, unchanged" "$work/gantry --progress quiet build $work/tree --build-arg BASE=$BASE -t bench/tree:1" "$work/bk-build $work/tree"
-	vs "tree, one file changed" "sh -c 'echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/gantry --progress quiet build $work/tree --build-arg BASE=$BASE -t bench/tree:1'" \
-		"sh -c 'echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/bk-build $work/tree'"
+	vs "tree, one file changed" "echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/gantry --progress quiet build $work/tree --build-arg BASE=$BASE -t bench/tree:1" \
+		"echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/bk-build $work/tree"
 }
 
 small() {
@@ -82,8 +85,8 @@ PY
 	printf 'ARG BASE\nFROM $BASE\nCOPY node_modules /app/node_modules\nRUN find /app -type f | wc -l > /count\n' >"$work/small/Dockerfile"
 	vs "small files, cold" "$work/gantry-cold $work/small --build-arg BASE=$BASE -t bench/small:1" "$work/bk-cold $work/small"
 	vs "small files, unchanged" "$work/gantry --progress quiet build $work/small --build-arg BASE=$BASE -t bench/small:1" "$work/bk-build $work/small"
-	vs "small files, one file changed" "sh -c 'echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/gantry --progress quiet build $work/small --build-arg BASE=$BASE -t bench/small:1'" \
-		"sh -c 'echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/bk-build $work/small'"
+	vs "small files, one file changed" "echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/gantry --progress quiet build $work/small --build-arg BASE=$BASE -t bench/small:1" \
+		"echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/bk-build $work/small"
 }
 
 stages() {
