@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -206,6 +207,9 @@ func treeID(img v1.Image, next v1.Hash) string {
 // as the container runtime sets it.
 func (s *stageState) runEnv(root string, uid int) []string {
 	vars := s.vars()
+	for k, v := range proxyEnv(s.b.o.BuildArgs) {
+		vars[k] = v
+	}
 	if _, ok := vars["PATH"]; !ok {
 		vars["PATH"] = config.DefaultPath
 	}
@@ -218,6 +222,37 @@ func (s *stageState) runEnv(root string, uid int) []string {
 	}
 	return env
 }
+
+// proxyEnv is what the predefined proxy args given with --build-arg add
+// to RUN's environment, as BuildKit's proxyEnvFromBuildArgs and its exec
+// op set them: each in upper and lower case, over the stage's variables,
+// whether an ARG declares it or not. They are not in the step's cache key.
+// Names match in any case; of two spellings, the later in sorted order wins.
+func proxyEnv(buildArgs map[string]string) map[string]string {
+	keys := make([]string, 0, len(buildArgs))
+	for k := range buildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	found := map[string]string{}
+	for _, k := range keys {
+		for _, name := range proxyArgs {
+			if strings.EqualFold(k, name) {
+				found[name] = buildArgs[k]
+			}
+		}
+	}
+	out := map[string]string{}
+	for name, v := range found {
+		if v != "" {
+			out[name] = v
+			out[strings.ToUpper(name)] = v
+		}
+	}
+	return out
+}
+
+var proxyArgs = []string{"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
 
 // runtimeDirs are the mount points BuildKit's runc makes for /dev, /proc and
 // /sys and leaves in the layer (the files it binds it removes).
