@@ -114,7 +114,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
-		b.meta = b.metaArgs(metaArgs)
+		if b.meta, err = b.metaArgs(metaArgs); err != nil {
+			return images.Artifact{}, err
+		}
 		if err := b.checkStages(); err != nil {
 			return images.Artifact{}, err
 		}
@@ -292,29 +294,55 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// metaArgs resolves the ARGs before the first FROM, with the predefined
-// platform args that Docker provides.
-func (b *dfBuild) metaArgs(args []instructions.ArgCommand) map[string]string {
+// metaArgs resolves the ARGs before the first FROM, after the predefined
+// platform and target args (which --build-arg may override), as BuildKit's
+// defaultArgs and buildMetaArgs do: a given build arg wins and its default
+// is never read; a default that fails to expand (${X:?msg}) fails the
+// build; an ARG with neither stays unset.
+func (b *dfBuild) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
 	host := platform.Host()
 	out := map[string]string{
 		"TARGETPLATFORM": platform.String(b.platform), "TARGETOS": b.platform.OS,
 		"TARGETARCH": b.platform.Architecture, "TARGETVARIANT": b.platform.Variant,
 		"BUILDPLATFORM": platform.String(host), "BUILDOS": host.OS,
 		"BUILDARCH": host.Architecture, "BUILDVARIANT": host.Variant,
+		"TARGETOSVERSION": b.platform.OSVersion, "BUILDOSVERSION": host.OSVersion,
+		"TARGETSTAGE": b.targetStage(),
+	}
+	for k := range out {
+		if v, ok := b.o.BuildArgs[k]; ok {
+			out[k] = v
+		}
 	}
 	for _, a := range args {
 		for _, kv := range a.Args {
-			v := ""
-			if kv.Value != nil {
-				v, _ = b.expandWith(*kv.Value, out)
+			if v, ok := b.o.BuildArgs[kv.Key]; ok {
+				out[kv.Key] = v
+				continue
 			}
-			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
-				v = bv
+			if kv.Value == nil {
+				continue
+			}
+			v, err := b.expandWith(*kv.Value, out)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", b.o.Dockerfile, a.String(), err)
 			}
 			out[kv.Key] = v
 		}
 	}
-	return out
+	return out, nil
+}
+
+// targetStage is TARGETSTAGE: the --target given, else the last stage's
+// name, else "default", as BuildKit names it.
+func (b *dfBuild) targetStage() string {
+	if b.o.Target != "" {
+		return b.o.Target
+	}
+	if n := b.stages[len(b.stages)-1].Name; n != "" {
+		return n
+	}
+	return "default"
 }
 
 func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error) {
