@@ -72,6 +72,13 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
+	// A missing Dockerfile falls back to "dockerfile" beside it, as
+	// BuildKit's dockerui does for the default name (moby/moby#10858).
+	if filepath.Base(o.Dockerfile) == "Dockerfile" && !exists(o.Dockerfile) {
+		if lower := filepath.Join(filepath.Dir(o.Dockerfile), "dockerfile"); exists(lower) {
+			o.Dockerfile = lower
+		}
+	}
 	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
 		return images.Artifact{}, err
