@@ -134,7 +134,12 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	o.Lower = lower
 	if c.chown != "" {
-		if o.UID, o.GID, err = rootfs.LookupUser(lower, c.chown, true); err != nil {
+		// USER: (an empty group) is USER, as BuildKit's llb.WithUser reads it.
+		spec := c.chown
+		if u, g, ok := strings.Cut(spec, ":"); ok && g == "" {
+			spec = u
+		}
+		if o.UID, o.GID, err = rootfs.LookupUser(lower, spec, true); err != nil {
 			return err
 		}
 	} else {

@@ -309,3 +309,23 @@ func TestDockerignoreReincludedChildren(t *testing.T) {
 	want(t, tree, "app/sub", "d 700 0:0")
 	want(t, tree, "app/sub/deep", "d 750 0:0")
 }
+
+// --chown=USER: with an empty group is --chown=USER, as BuildKit's
+// llb.WithUser reads it: a name takes its primary group from /etc/passwd,
+// a number the same number.
+func TestCopyChownEmptyGroup(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{
+		"f":      "f",
+		"passwd": "root:x:0:0:root:/root:/bin/sh\ntestuser:x:1000:2000::/home/testuser:/bin/sh\n",
+		"group":  "root:x:0:\ntestgroup:x:2000:testuser\n",
+	}, nil)
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nCOPY passwd group /etc/\n"+
+		"COPY --chown=testuser: f /byname\nCOPY --chown=1000: f /bynumber\nCOPY --chown=testuser f /plain\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "byname", "f 644 1000:2000")
+	want(t, tree, "bynumber", "f 644 1000:1000")
+	want(t, tree, "plain", "f 644 1000:2000")
+}
