@@ -147,8 +147,12 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
 			key = append(key, "cache "+target)
 		case instructions.MountTypeTmpfs:
-			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target})
-			key = append(key, "tmpfs "+target)
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target, Size: m.SizeLimit})
+			k := "tmpfs " + target
+			if m.SizeLimit > 0 {
+				k += fmt.Sprintf(" size=%d", m.SizeLimit)
+			}
+			key = append(key, k)
 		case instructions.MountTypeSecret:
 			k, err := s.secretMount(ms, m, target)
 			if err != nil {

@@ -65,6 +65,7 @@ type Mount struct {
 	Source   string // host path for bind
 	Target   string // absolute path in the image
 	ReadOnly bool
+	Size     int64 // a tmpfs's size limit in bytes; 0 is the kernel's default
 	// A file: its content, mode and owner. The sandbox writes it into a
 	// tmpfs of its own mount namespace, so it never reaches a disk.
 	Data     []byte
