@@ -27,10 +27,8 @@ import (
 // filesystem; the overlay's upper directory becomes the new layer.
 func (s *stageState) runCommand(label string, in *instructions.RunCommand) error {
 	b := s.b
-	for _, f := range in.FlagsUsed {
-		if f != "network" && f != "mount" {
-			return fmt.Errorf("RUN --%s is not supported yet", f)
-		}
+	if err := checkRunFlags(in); err != nil {
+		return err
 	}
 	// Expanding a RUN only parses its --mount flags ($VARS in them included);
 	// the command itself is the shell's to expand.
@@ -127,6 +125,24 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		})
 	})
 	return err
+}
+
+// checkRunFlags refuses the RUN flags gantry does not do. --security=sandbox
+// is BuildKit's default, which every RUN step has; insecure needs BuildKit's
+// security.insecure entitlement, which gantry never grants.
+func checkRunFlags(in *instructions.RunCommand) error {
+	for _, f := range in.FlagsUsed {
+		switch f {
+		case "network", "mount":
+		case "security":
+			if sec := instructions.GetSecurity(in); sec != instructions.SecuritySandbox {
+				return fmt.Errorf("RUN --security=%s needs the security.insecure entitlement, which gantry does not grant: drop the flag (steps run with the default capabilities)", sec)
+			}
+		default:
+			return fmt.Errorf("RUN --%s is not supported yet", f)
+		}
+	}
+	return nil
 }
 
 // isolation is how RUN steps are isolated, decided at the first RUN: a
