@@ -1,10 +1,13 @@
 package dockerfile
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/gantry-build/gantry/internal/testenv"
 	"github.com/gantry-build/gantry/pkg/config"
 )
 
@@ -35,5 +38,36 @@ func TestTmpfsMountSize(t *testing.T) {
 	}
 	if len(keys) != 3 {
 		t.Errorf("tmpfs sizes share a cache key: %v", keys)
+	}
+}
+
+// The build arg BUILDKIT_SANDBOX_HOSTNAME is RUN steps' hostname, as
+// BuildKit's dockerui reads it: the sandbox's UTS name, a 127.0.0.1 line of
+// the steps' /etc/hosts (after the host's, with the --add-host names),
+// and part of the steps' cache key. Without it, the host's /etc/hosts is
+// lent as it is.
+func TestSandboxHostnameArg(t *testing.T) {
+	st := testenv.Store(t)
+	b := &dfBuild{st: st, o: DockerfileOptions{BuildArgs: map[string]string{"BUILDKIT_SANDBOX_HOSTNAME": "foo"}, AddHosts: []string{"extra:10.0.0.1"}}}
+	if got := b.sandboxHostname(); got != "foo" {
+		t.Errorf("hostname %q, want foo", got)
+	}
+	p, err := b.hostsFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "127.0.0.1\tfoo\n") || !strings.Contains(string(raw), "10.0.0.1\textra\n") {
+		t.Errorf("hosts file:\n%s\nwant lines for foo and extra", raw)
+	}
+	plain := &dfBuild{st: st}
+	if p, err := plain.hostsFile(); err != nil || p != "" || plain.sandboxHostname() != "" {
+		t.Errorf("without the arg: hosts file %q, %v, hostname %q; want the host's", p, err, plain.sandboxHostname())
+	}
+	if b.runKey() == plain.runKey() {
+		t.Errorf("the hostname is not in the cache key: %q", b.runKey())
 	}
 }

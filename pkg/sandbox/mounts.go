@@ -77,7 +77,13 @@ func setup(s childSpec, t *tree) error {
 		}
 	}
 	m := s.Merged
-	unix.Sethostname([]byte("gantry"))
+	hostname := s.Hostname
+	if hostname == "" {
+		hostname = "gantry"
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("hostname %q: %w", hostname, err)
+	}
 	if err := pivotRoot(m); err != nil {
 		return err
 	}

@@ -48,7 +48,10 @@ type Spec struct {
 	Network string // "host" (default) or "none"
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
-	Mounts    []Mount
+	// Hostname is the command's hostname (in its own UTS namespace);
+	// "" is gantry.
+	Hostname string `json:",omitempty"`
+	Mounts   []Mount
 	// Ulimits are the command's resource limits (--ulimit); the others
 	// are gantry's own.
 	Ulimits []Ulimit  `json:",omitempty"`

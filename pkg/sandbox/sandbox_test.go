@@ -388,3 +388,14 @@ func TestTmpfsSize(t *testing.T) {
 		t.Errorf("mounts:\n%s\nwant one /dev/shm of 131072k and /t of 1024k", stdout)
 	}
 }
+
+// Spec.Hostname is the command's hostname, gantry's by default.
+func TestHostname(t *testing.T) {
+	h := newHostTools(t)
+	for name, want := range map[string]string{"": "gantry", "foo": "foo"} {
+		stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/cat", "/proc/sys/kernel/hostname"}, Hostname: name})
+		if err != nil || strings.TrimSpace(stdout) != want {
+			t.Errorf("Hostname %q: %q, %v, want %s\n%s", name, stdout, err, want, stderr)
+		}
+	}
+}
