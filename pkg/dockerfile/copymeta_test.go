@@ -329,3 +329,19 @@ func TestCopyChownEmptyGroup(t *testing.T) {
 	want(t, tree, "bynumber", "f 644 1000:1000")
 	want(t, tree, "plain", "f 644 1000:2000")
 }
+
+// A symlink ADD unpacks from an archive has mode 0777 in the layer,
+// whatever the archive says, as BuildKit's untar makes it on disk.
+func TestAddArchiveSymlinkMode(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "symlink", Typeflag: tar.TypeSymlink, Linkname: "tmp/target", Mode: 0o755})
+	tw.Close()
+	os.WriteFile(filepath.Join(dir, "t.tar"), buf.Bytes(), 0o644)
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nADD t.tar /\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "symlink", "l 777 0:0")
+}

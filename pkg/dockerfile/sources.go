@@ -250,6 +250,11 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 				if h.Typeflag == tar.TypeDir {
 					h.Name += "/"
 				}
+				if h.Typeflag == tar.TypeSymlink {
+					// A symlink on disk has mode 0777, which the layer
+					// BuildKit diffs after unpacking records.
+					h.Mode = h.Mode&^0o7777 | 0o777
+				}
 				if h.Typeflag == tar.TypeLink {
 					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
 				}
