@@ -1,7 +1,9 @@
 package dockerfile
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -177,7 +179,12 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if !ok {
 			return "", nil
 		}
-		return s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
+		// An archive is unpacked, not collected: its content is hashed here.
+		sums, err := fileDigests(archives)
+		if err != nil {
+			return "", err
+		}
+		return s.stepKey(cmd, fp, sums)
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
@@ -185,6 +192,25 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		}
 		return s.buildUnpacked(cmd, entries, o)
 	})
+}
+
+// fileDigests is the sha256 of each file, one line each.
+func fileDigests(files []string) (string, error) {
+	var out strings.Builder
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&out, "archive %x\n", h.Sum(nil))
+	}
+	return out.String(), nil
 }
 
 func trailing(p string) string {

@@ -3,11 +3,17 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/gantry-build/gantry/internal/testenv"
 )
 
 // COPY leaves the directories the image already has as they are (mode and
@@ -419,6 +425,30 @@ ADD payload.tar /sub/
 	for name := range tree {
 		if strings.HasPrefix(name, "var/run/") || strings.HasPrefix(name, "sub/var/run/") {
 			t.Errorf("%s: written through the link instead of at its target", name)
+		}
+	}
+}
+
+// An ADD archive's content is part of the step's cache key: a changed
+// archive of the same name is unpacked again, not taken from the cache.
+func TestAddArchiveContentInCacheKey(t *testing.T) {
+	dir := t.TempDir()
+	st, rc := testenv.Store(t), testenv.Client(t)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nADD t.tar /\n"), 0o644)
+	for _, body := range []string{"one", "two"} {
+		os.WriteFile(filepath.Join(dir, "t.tar"), tarOf(t, tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: body}), 0o644)
+		res, err := FromDockerfile(context.Background(), st, rc, DockerfileOptions{Context: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(mutate.Extract(res.Image))
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(tr)
+		if h.Name != "f" || string(got) != body {
+			t.Errorf("after writing %q into the archive: %s has %q", body, h.Name, got)
 		}
 	}
 }
