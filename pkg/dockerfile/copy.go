@@ -53,7 +53,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 
 	dest := c.dest
 	if !path.IsAbs(dest) {
-		dest = path.Join("/", s.conf.File.Config.WorkingDir, dest) + trailing(dest)
+		dest = path.Join("/", s.workdir(), dest) + trailing(dest)
 	}
 	// What COPY sees of the context is what its .dockerignore leaves; a
 	// stage's or an image's files are all there.

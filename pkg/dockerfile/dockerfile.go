@@ -139,6 +139,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		if err != nil {
 			return images.Artifact{}, err
 		}
+		normalizePlatform(s.conf.File)
 		img, err := s.image()
 		if err != nil {
 			return images.Artifact{}, err
@@ -155,6 +156,17 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		return images.Artifact{Image: built[0]}, nil
 	}
 	return images.Combine(built)
+}
+
+// normalizePlatform spells the result's platform in containerd's normal
+// form, as BuildKit does at the end of its dispatch (an arm64/v8 base gives
+// an arm64 image without a variant).
+func normalizePlatform(cf *v1.ConfigFile) {
+	if cf.OS == "" && cf.Architecture == "" {
+		return // no platform to spell (images crane appended on scratch)
+	}
+	p := platform.Normalize(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 }
 
 // withLabels sets docker build's --label values on the final image, as

@@ -105,7 +105,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err

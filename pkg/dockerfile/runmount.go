@@ -53,7 +53,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 	for _, m := range instructions.GetMounts(in) {
 		target := m.Target
 		if !filepath.IsAbs(target) {
-			target = filepath.Join("/", s.conf.File.Config.WorkingDir, target)
+			target = filepath.Join("/", s.workdir(), target)
 		}
 		switch m.Type {
 		case instructions.MountTypeBind:
