@@ -98,3 +98,25 @@ func TestResultPlatformNormalized(t *testing.T) {
 		}
 	}
 }
+
+// A stage FROM --platform=$BUILDPLATFORM runs its RUN steps for the build
+// platform, whatever the target (BuildKit's dispatchState platform); a
+// stage built on it inherits its platform; TARGETPLATFORM stays the target.
+func TestStagePlatformRunsRun(t *testing.T) {
+	dir := t.TempDir()
+	target, _ := platform.Parse("darwin/ppc64le")
+	for df, cannot := range map[string]bool{
+		"FROM scratch\nRUN true\n":                                        true,
+		"FROM --platform=$BUILDPLATFORM scratch\nRUN true\n":              false,
+		"FROM --platform=$BUILDPLATFORM scratch AS b\nFROM b\nRUN true\n": false,
+	} {
+		os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+		_, err := FromDockerfile(context.Background(), testenv.Store(t), testenv.Client(t), DockerfileOptions{Context: dir, Platforms: []v1.Platform{target}})
+		if err == nil {
+			t.Fatalf("%q: RUN true in an empty image built", df)
+		}
+		if got := strings.Contains(err.Error(), "cannot RUN for darwin/ppc64le"); got != cannot {
+			t.Errorf("%q: %v; want a refusal for darwin/ppc64le: %v", df, err, cannot)
+		}
+	}
+}

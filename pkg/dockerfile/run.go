@@ -66,7 +66,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	}
 	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+b.runKey(), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.
-		emulator, err := sandbox.CanExec(b.platform)
+		emulator, err := sandbox.CanExec(s.platform)
 		if err != nil {
 			return layer.Built{}, err
 		}
@@ -99,7 +99,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		defer logs.Close()
 		out := io.MultiWriter(logs, tail)
 		if emulator != "" {
-			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(b.platform), emulator))
+			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(s.platform), emulator))
 		}
 		hosts, err := b.hostsFile()
 		if err != nil {

@@ -22,6 +22,9 @@ type stageState struct {
 	b     *dfBuild
 	name  string
 	index int // in the Dockerfile
+	// platform is what the stage is for: its FROM --platform, its base
+	// stage's, else the target; RUN runs for it.
+	platform v1.Platform
 	img   v1.Image
 	conf  config.Stage      // the config, which is the truth; img's own lags behind it
 	args  map[string]string // ARGs declared in this stage
@@ -75,6 +78,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		if s.img, err = prev.image(); err != nil {
 			return err
 		}
+		want = prev.platform // as BuildKit's dispatchState.init takes it
 	} else {
 		img, err := b.base(base, &want)
 		if err != nil {
@@ -93,6 +97,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		}
 		s.img = img
 	}
+	s.platform = want
 	cf, err := s.img.ConfigFile()
 	if err != nil {
 		return err
