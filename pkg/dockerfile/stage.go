@@ -25,10 +25,10 @@ type stageState struct {
 	// platform is what the stage is for: its FROM --platform, its base
 	// stage's, else the target; RUN runs for it.
 	platform v1.Platform
-	img   v1.Image
-	conf  config.Stage      // the config, which is the truth; img's own lags behind it
-	args  map[string]string // ARGs declared in this stage
-	env   map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
+	img      v1.Image
+	conf     config.Stage      // the config, which is the truth; img's own lags behind it
+	args     map[string]string // ARGs declared in this stage
+	env      map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
 }
 
 // image is the stage's result.
