@@ -136,11 +136,11 @@ func expandPorts(ports []string, expand func(string) (string, error)) ([]string,
 			}
 		}
 		for _, f := range strings.Fields(p) {
-			port, err := ParsePort(f)
+			ports, err := ParsePorts(f)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, port)
+			out = append(out, ports...)
 		}
 	}
 	sort.Strings(out)

@@ -1,7 +1,9 @@
 package dockerfile
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -51,7 +53,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 
 	dest := c.dest
 	if !path.IsAbs(dest) {
-		dest = path.Join("/", s.conf.File.Config.WorkingDir, dest) + trailing(dest)
+		dest = path.Join("/", s.workdir(), dest) + trailing(dest)
 	}
 	// What COPY sees of the context is what its .dockerignore leaves; a
 	// stage's or an image's files are all there.
@@ -64,6 +66,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	var srcs []layer.Add
 	var archives []string
+	parentsBased := false // a COPY --parents base was found: the destination is made
 	for _, src := range c.srcs {
 		switch {
 		case c.add && isGitSource(src):
@@ -82,6 +85,13 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 			} else {
 				srcs = append(srcs, layer.Add{Src: p})
 			}
+		case c.parents:
+			adds, based, err := parentsSources(root, src, o)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, adds...)
+			parentsBased = parentsBased || based
 		default:
 			found, err := sources(root, src, o)
 			if err != nil {
@@ -91,8 +101,6 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 				switch {
 				case c.add && (c.unpack == nil || *c.unpack) && isArchive(m.path):
 					archives = append(archives, m.path)
-				case c.parents:
-					srcs = append(srcs, layer.Add{Src: m.path, Dest: parentsPath(root, src, m.path), Name: m.name})
 				default:
 					srcs = append(srcs, layer.Add{Src: m.path, Name: m.name})
 				}
@@ -100,10 +108,19 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		}
 	}
 	if len(srcs)+len(archives)+len(c.contents) == 0 {
-		// Only wildcards that matched nothing: BuildKit copies nothing
-		// and makes no destination.
-		s.history(cmd)
-		return nil
+		if !parentsBased {
+			// Only wildcards that matched nothing: BuildKit copies
+			// nothing and makes no destination.
+			s.history(cmd)
+			return nil
+		}
+		// A --parents pattern that matched nothing in a base that
+		// exists: BuildKit's copy still makes the destination.
+		empty := filepath.Join(tmp, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return err
+		}
+		srcs = append(srcs, layer.Add{Src: empty, Dest: "/"})
 	}
 	for i, hd := range c.contents {
 		p := filepath.Join(tmp, fmt.Sprintf("heredoc-%d", i), path.Base(hd.Path))
@@ -134,7 +151,12 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	o.Lower = lower
 	if c.chown != "" {
-		if o.UID, o.GID, err = rootfs.LookupUser(lower, c.chown, true); err != nil {
+		// USER: (an empty group) is USER, as BuildKit's llb.WithUser reads it.
+		spec := c.chown
+		if u, g, ok := strings.Cut(spec, ":"); ok && g == "" {
+			spec = u
+		}
+		if o.UID, o.GID, err = rootfs.LookupUser(lower, spec, true); err != nil {
 			return err
 		}
 	} else {
@@ -172,7 +194,12 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if !ok {
 			return "", nil
 		}
-		return s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
+		// An archive is unpacked, not collected: its content is hashed here.
+		sums, err := fileDigests(archives)
+		if err != nil {
+			return "", err
+		}
+		return s.stepKey(cmd, fp, sums)
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
@@ -180,6 +207,25 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		}
 		return s.buildUnpacked(cmd, entries, o)
 	})
+}
+
+// fileDigests is the sha256 of each file, one line each.
+func fileDigests(files []string) (string, error) {
+	var out strings.Builder
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&out, "archive %x\n", h.Sum(nil))
+	}
+	return out.String(), nil
 }
 
 func trailing(p string) string {
@@ -227,28 +273,6 @@ func (s *stageState) fromRoot(from string, mountTarget string) (string, error) {
 
 // rootDir is the stage's root filesystem so far, unpacked (cached).
 func (s *stageState) rootDir() (string, error) { return s.b.cache.Get(s.img) }
-
-// parentsPath is where COPY --parents puts source m, matched by pattern
-// src, below the destination: its path in the context (or below a "/./"
-// in src, which marks where the kept part starts), a directory for a file.
-func parentsPath(root, src, m string) string {
-	base := root
-	if before, _, ok := strings.Cut(src, "/./"); ok {
-		base = filepath.Join(root, path.Clean("/"+before))
-	}
-	rel, err := filepath.Rel(base, m)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		rel = filepath.Base(m)
-	}
-	rel = filepath.ToSlash(rel)
-	if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-		return "/" + rel
-	}
-	if dir := path.Dir(rel); dir != "." {
-		return "/" + dir + "/"
-	}
-	return "/"
-}
 
 func (s *stageState) dispatchCopy(label string, in *instructions.CopyCommand) error {
 	return s.copy(label, in, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, from: in.From, chown: in.Chown, chmod: in.Chmod,

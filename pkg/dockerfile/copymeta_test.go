@@ -3,11 +3,17 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/gantry-build/gantry/internal/testenv"
 )
 
 // COPY leaves the directories the image already has as they are (mode and
@@ -308,4 +314,141 @@ func TestDockerignoreReincludedChildren(t *testing.T) {
 	}
 	want(t, tree, "app/sub", "d 700 0:0")
 	want(t, tree, "app/sub/deep", "d 750 0:0")
+}
+
+// --chown=USER: with an empty group is --chown=USER, as BuildKit's
+// llb.WithUser reads it: a name takes its primary group from /etc/passwd,
+// a number the same number.
+func TestCopyChownEmptyGroup(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{
+		"f":      "f",
+		"passwd": "root:x:0:0:root:/root:/bin/sh\ntestuser:x:1000:2000::/home/testuser:/bin/sh\n",
+		"group":  "root:x:0:\ntestgroup:x:2000:testuser\n",
+	}, nil)
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nCOPY passwd group /etc/\n"+
+		"COPY --chown=testuser: f /byname\nCOPY --chown=1000: f /bynumber\nCOPY --chown=testuser f /plain\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "byname", "f 644 1000:2000")
+	want(t, tree, "bynumber", "f 644 1000:1000")
+	want(t, tree, "plain", "f 644 1000:2000")
+}
+
+// A symlink ADD unpacks from an archive has mode 0777 in the layer,
+// whatever the archive says, as BuildKit's untar makes it on disk.
+func TestAddArchiveSymlinkMode(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "symlink", Typeflag: tar.TypeSymlink, Linkname: "tmp/target", Mode: 0o755})
+	tw.Close()
+	os.WriteFile(filepath.Join(dir, "t.tar"), buf.Bytes(), 0o644)
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nADD t.tar /\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "symlink", "l 777 0:0")
+}
+
+// tarOf is an archive of headers; a regular file's body is its Linkname
+// field (moved into the content).
+func tarOf(t *testing.T, hs ...tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hs {
+		body := ""
+		if h.Typeflag == tar.TypeReg {
+			body, h.Linkname, h.Size = h.Linkname, "", int64(len(h.Linkname))
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// ADD unpacks an archive as BuildKit's chrootarchive.Untar does: parents
+// the archive leaves out are made (0755, root, --chown or not; moby/moby
+// #53257), and paths go through the symlinks of the image and of the
+// archive, resolved with the destination as their root (moby/moby#53258),
+// hard links too.
+func TestAddArchiveImpliedParentsAndSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{"seed/var/run": "-> /run", "seed/run/": "", "seed/run/lowerfile": "low",
+		"seed/sub/var/run": "-> /run", "seed/sub/run/lowerfile": "sublow"}, nil)
+	os.WriteFile(filepath.Join(dir, "implied.tar"), tarOf(t,
+		tar.Header{Name: "etc/dnf/", Typeflag: tar.TypeDir, Mode: 0o700},
+		tar.Header{Name: "etc/dnf/dnf.conf", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "conf"},
+	), 0o644)
+	os.WriteFile(filepath.Join(dir, "payload.tar"), tarOf(t,
+		tar.Header{Name: "var/run/act/", Typeflag: tar.TypeDir, Mode: 0o750},
+		tar.Header{Name: "var/run/act/HEAD", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "ref"},
+		tar.Header{Name: "var/run/act/HEAD.link", Typeflag: tar.TypeLink, Linkname: "var/run/act/HEAD"},
+		tar.Header{Name: "var/run/act/up", Typeflag: tar.TypeSymlink, Linkname: "/var/run", Mode: 0o755},
+		tar.Header{Name: "var/run/act/up/viaup", Typeflag: tar.TypeReg, Mode: 0o600, Linkname: "v"},
+		tar.Header{Name: "var/run/low.link", Typeflag: tar.TypeLink, Linkname: "var/run/lowerfile"},
+	), 0o644)
+	tree, err := dfBuildTree(t, dir, `FROM scratch
+COPY seed /
+ADD implied.tar /
+ADD --chown=7:7 implied.tar /c/
+ADD payload.tar /
+ADD payload.tar /sub/
+`, DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "etc", "d 755 0:0")
+	want(t, tree, "etc/dnf", "d 700 0:0")
+	want(t, tree, "c", "d 755 7:7")
+	want(t, tree, "c/etc", "d 755 0:0")
+	want(t, tree, "c/etc/dnf/dnf.conf", "f 644 7:7")
+	want(t, tree, "var/run", "l 777 0:0")
+	for _, root := range []string{"", "sub/"} {
+		want(t, tree, root+"run/act", "d 750 0:0")
+		want(t, tree, root+"run/act/HEAD", "f 644 0:0")
+		want(t, tree, root+"run/act/up", "l 777 0:0")
+		want(t, tree, root+"run/viaup", "f 600 0:0")
+		if n, ok := tree[root+"run/act/HEAD.link"]; !ok || n.link != root+"run/act/HEAD" && n.body != "ref" {
+			t.Errorf("%srun/act/HEAD.link: %v, want a link to %srun/act/HEAD", root, n, root)
+		}
+		if n := tree[root+"run/low.link"]; n.link != root+"run/lowerfile" {
+			t.Errorf("%srun/low.link: %v, want a link to %srun/lowerfile", root, n, root)
+		}
+		want(t, tree, root+"run/lowerfile", "f 644 0:0")
+	}
+	for name := range tree {
+		if strings.HasPrefix(name, "var/run/") || strings.HasPrefix(name, "sub/var/run/") {
+			t.Errorf("%s: written through the link instead of at its target", name)
+		}
+	}
+}
+
+// An ADD archive's content is part of the step's cache key: a changed
+// archive of the same name is unpacked again, not taken from the cache.
+func TestAddArchiveContentInCacheKey(t *testing.T) {
+	dir := t.TempDir()
+	st, rc := testenv.Store(t), testenv.Client(t)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nADD t.tar /\n"), 0o644)
+	for _, body := range []string{"one", "two"} {
+		os.WriteFile(filepath.Join(dir, "t.tar"), tarOf(t, tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: body}), 0o644)
+		res, err := FromDockerfile(context.Background(), st, rc, DockerfileOptions{Context: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(mutate.Extract(res.Image))
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(tr)
+		if h.Name != "f" || string(got) != body {
+			t.Errorf("after writing %q into the archive: %s has %q", body, h.Name, got)
+		}
+	}
 }

@@ -72,6 +72,13 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
+	// A missing Dockerfile falls back to "dockerfile" beside it, as
+	// BuildKit's dockerui does for the default name (moby/moby#10858).
+	if filepath.Base(o.Dockerfile) == "Dockerfile" && !exists(o.Dockerfile) {
+		if lower := filepath.Join(filepath.Dir(o.Dockerfile), "dockerfile"); exists(lower) {
+			o.Dockerfile = lower
+		}
+	}
 	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
 		return images.Artifact{}, err
@@ -114,7 +121,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
-		b.meta = b.metaArgs(metaArgs)
+		if b.meta, err = b.metaArgs(metaArgs); err != nil {
+			return images.Artifact{}, err
+		}
 		if err := b.checkStages(); err != nil {
 			return images.Artifact{}, err
 		}
@@ -130,6 +139,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		if err != nil {
 			return images.Artifact{}, err
 		}
+		normalizePlatform(s.conf.File)
 		img, err := s.image()
 		if err != nil {
 			return images.Artifact{}, err
@@ -146,6 +156,17 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		return images.Artifact{Image: built[0]}, nil
 	}
 	return images.Combine(built)
+}
+
+// normalizePlatform spells the result's platform in containerd's normal
+// form, as BuildKit does at the end of its dispatch (an arm64/v8 base gives
+// an arm64 image without a variant).
+func normalizePlatform(cf *v1.ConfigFile) {
+	if cf.OS == "" && cf.Architecture == "" {
+		return // no platform to spell (images crane appended on scratch)
+	}
+	p := platform.Normalize(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 }
 
 // withLabels sets docker build's --label values on the final image, as
@@ -292,29 +313,55 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// metaArgs resolves the ARGs before the first FROM, with the predefined
-// platform args that Docker provides.
-func (b *dfBuild) metaArgs(args []instructions.ArgCommand) map[string]string {
+// metaArgs resolves the ARGs before the first FROM, after the predefined
+// platform and target args (which --build-arg may override), as BuildKit's
+// defaultArgs and buildMetaArgs do: a given build arg wins and its default
+// is never read; a default that fails to expand (${X:?msg}) fails the
+// build; an ARG with neither stays unset.
+func (b *dfBuild) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
 	host := platform.Host()
 	out := map[string]string{
 		"TARGETPLATFORM": platform.String(b.platform), "TARGETOS": b.platform.OS,
 		"TARGETARCH": b.platform.Architecture, "TARGETVARIANT": b.platform.Variant,
 		"BUILDPLATFORM": platform.String(host), "BUILDOS": host.OS,
 		"BUILDARCH": host.Architecture, "BUILDVARIANT": host.Variant,
+		"TARGETOSVERSION": b.platform.OSVersion, "BUILDOSVERSION": host.OSVersion,
+		"TARGETSTAGE": b.targetStage(),
+	}
+	for k := range out {
+		if v, ok := b.o.BuildArgs[k]; ok {
+			out[k] = v
+		}
 	}
 	for _, a := range args {
 		for _, kv := range a.Args {
-			v := ""
-			if kv.Value != nil {
-				v, _ = b.expandWith(*kv.Value, out)
+			if v, ok := b.o.BuildArgs[kv.Key]; ok {
+				out[kv.Key] = v
+				continue
 			}
-			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
-				v = bv
+			if kv.Value == nil {
+				continue
+			}
+			v, err := b.expandWith(*kv.Value, out)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", b.o.Dockerfile, a.String(), err)
 			}
 			out[kv.Key] = v
 		}
 	}
-	return out
+	return out, nil
+}
+
+// targetStage is TARGETSTAGE: the --target given, else the last stage's
+// name, else "default", as BuildKit names it.
+func (b *dfBuild) targetStage() string {
+	if b.o.Target != "" {
+		return b.o.Target
+	}
+	if n := b.stages[len(b.stages)-1].Name; n != "" {
+		return n
+	}
+	return "default"
 }
 
 func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,10 +27,8 @@ import (
 // filesystem; the overlay's upper directory becomes the new layer.
 func (s *stageState) runCommand(label string, in *instructions.RunCommand) error {
 	b := s.b
-	for _, f := range in.FlagsUsed {
-		if f != "network" && f != "mount" {
-			return fmt.Errorf("RUN --%s is not supported yet", f)
-		}
+	if err := checkRunFlags(in); err != nil {
+		return err
 	}
 	// Expanding a RUN only parses its --mount flags ($VARS in them included);
 	// the command itself is the shell's to expand.
@@ -65,9 +64,9 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		}
 		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: strings.TrimSuffix(pipesDir, "/"), ReadOnly: true})
 	}
-	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
+	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+b.runKey(), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.
-		emulator, err := sandbox.CanExec(b.platform)
+		emulator, err := sandbox.CanExec(s.platform)
 		if err != nil {
 			return layer.Built{}, err
 		}
@@ -100,13 +99,13 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		defer logs.Close()
 		out := io.MultiWriter(logs, tail)
 		if emulator != "" {
-			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(b.platform), emulator))
+			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(s.platform), emulator))
 		}
 		hosts, err := b.hostsFile()
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err
@@ -126,6 +125,24 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		})
 	})
 	return err
+}
+
+// checkRunFlags refuses the RUN flags gantry does not do. --security=sandbox
+// is BuildKit's default, which every RUN step has; insecure needs BuildKit's
+// security.insecure entitlement, which gantry never grants.
+func checkRunFlags(in *instructions.RunCommand) error {
+	for _, f := range in.FlagsUsed {
+		switch f {
+		case "network", "mount":
+		case "security":
+			if sec := instructions.GetSecurity(in); sec != instructions.SecuritySandbox {
+				return fmt.Errorf("RUN --security=%s needs the security.insecure entitlement, which gantry does not grant: drop the flag (steps run with the default capabilities)", sec)
+			}
+		default:
+			return fmt.Errorf("RUN --%s is not supported yet", f)
+		}
+	}
+	return nil
 }
 
 // isolation is how RUN steps are isolated, decided at the first RUN: a
@@ -206,6 +223,9 @@ func treeID(img v1.Image, next v1.Hash) string {
 // as the container runtime sets it.
 func (s *stageState) runEnv(root string, uid int) []string {
 	vars := s.vars()
+	for k, v := range proxyEnv(s.b.o.BuildArgs) {
+		vars[k] = v
+	}
 	if _, ok := vars["PATH"]; !ok {
 		vars["PATH"] = config.DefaultPath
 	}
@@ -218,6 +238,37 @@ func (s *stageState) runEnv(root string, uid int) []string {
 	}
 	return env
 }
+
+// proxyEnv is what the predefined proxy args given with --build-arg add
+// to RUN's environment, as BuildKit's proxyEnvFromBuildArgs and its exec
+// op set them: each in upper and lower case, over the stage's variables,
+// whether an ARG declares it or not. They are not in the step's cache key.
+// Names match in any case; of two spellings, the later in sorted order wins.
+func proxyEnv(buildArgs map[string]string) map[string]string {
+	keys := make([]string, 0, len(buildArgs))
+	for k := range buildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	found := map[string]string{}
+	for _, k := range keys {
+		for _, name := range proxyArgs {
+			if strings.EqualFold(k, name) {
+				found[name] = buildArgs[k]
+			}
+		}
+	}
+	out := map[string]string{}
+	for name, v := range found {
+		if v != "" {
+			out[name] = v
+			out[strings.ToUpper(name)] = v
+		}
+	}
+	return out
+}
+
+var proxyArgs = []string{"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
 
 // runtimeDirs are the mount points BuildKit's runc makes for /dev, /proc and
 // /sys and leaves in the layer (the files it binds it removes).

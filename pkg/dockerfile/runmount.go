@@ -53,7 +53,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 	for _, m := range instructions.GetMounts(in) {
 		target := m.Target
 		if !filepath.IsAbs(target) {
-			target = filepath.Join("/", s.conf.File.Config.WorkingDir, target)
+			target = filepath.Join("/", s.workdir(), target)
 		}
 		switch m.Type {
 		case instructions.MountTypeBind:
@@ -147,8 +147,12 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
 			key = append(key, "cache "+target)
 		case instructions.MountTypeTmpfs:
-			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target})
-			key = append(key, "tmpfs "+target)
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target, Size: m.SizeLimit})
+			k := "tmpfs " + target
+			if m.SizeLimit > 0 {
+				k += fmt.Sprintf(" size=%d", m.SizeLimit)
+			}
+			key = append(key, k)
 		case instructions.MountTypeSecret:
 			k, err := s.secretMount(ms, m, target)
 			if err != nil {
@@ -191,18 +195,31 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 	return ms, nil
 }
 
-// hostsKey is what --add-host adds to a RUN step's cache key.
-func hostsKey(hosts []string) string {
-	if len(hosts) == 0 {
-		return ""
+// runKey is what the build's --add-host names and sandbox hostname add to
+// a RUN step's cache key.
+func (b *dfBuild) runKey() string {
+	key := ""
+	if len(b.o.AddHosts) > 0 {
+		key = " hosts=" + strings.Join(b.o.AddHosts, ",")
 	}
-	return " hosts=" + strings.Join(hosts, ",")
+	if h := b.sandboxHostname(); h != "" {
+		key += " hostname=" + h
+	}
+	return key
 }
 
-// hostsFile is the /etc/hosts of RUN steps with --add-host: the host's,
-// then the added names ("" without any: the host's own file is lent).
+// sandboxHostname is RUN steps' hostname from the build arg
+// BUILDKIT_SANDBOX_HOSTNAME, as BuildKit's dockerui reads it ("" is the
+// sandbox's own).
+func (b *dfBuild) sandboxHostname() string { return b.o.BuildArgs["BUILDKIT_SANDBOX_HOSTNAME"] }
+
+// hostsFile is the /etc/hosts of RUN steps with --add-host or a sandbox
+// hostname: the host's, then the added names and the hostname, as
+// BuildKit's hosts file names it ("" without any: the host's own file is
+// lent).
 func (b *dfBuild) hostsFile() (string, error) {
-	if len(b.o.AddHosts) == 0 {
+	hostname := b.sandboxHostname()
+	if len(b.o.AddHosts) == 0 && hostname == "" {
 		return "", nil
 	}
 	b.mu.Lock()
@@ -213,6 +230,9 @@ func (b *dfBuild) hostsFile() (string, error) {
 	content, _ := os.ReadFile("/etc/hosts")
 	if len(content) > 0 && content[len(content)-1] != '\n' {
 		content = append(content, '\n')
+	}
+	if hostname != "" {
+		content = append(content, fmt.Sprintf("127.0.0.1\t%s\n", hostname)...)
 	}
 	for _, h := range b.o.AddHosts {
 		name, ip, ok := strings.Cut(h, "=")

@@ -194,8 +194,7 @@ func decompress(r io.Reader) (io.Reader, error) {
 }
 
 // archiveLayer writes one layer holding the plain sources and the contents
-// of each archive unpacked at dest, entries as the archive has them (owners
-// included), unless chown (--chown given, 0:0 too, as BuildKit's untar).
+// of each archive unpacked at dest (see untarView.untar).
 func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string, chown bool) (layer.Built, error) {
 	b := s.b
 	base := strings.TrimPrefix(path.Clean(dest), "/")
@@ -204,6 +203,8 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 		if err := layer.WriteEntries(tw, entries, o); err != nil {
 			return err
 		}
+		view := newUntarView(lower, base)
+		view.record(entries)
 		// The destination directory and its parents are made where the
 		// image lacks them (0755, root or --chown); those it has stay as
 		// they are. dest was resolved inside the image: no link on the way.
@@ -217,58 +218,15 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 				continue
 			}
 			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
+			view.put(p, hdr)
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
 			}
 		}
 		for _, a := range archives {
-			f, err := os.Open(a)
-			if err != nil {
-				return err
+			if err := view.untar(tw, a, chown, o.UID, o.GID, b.o.Created); err != nil {
+				return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
 			}
-			r, err := decompress(f)
-			if err != nil {
-				f.Close()
-				return err
-			}
-			tr := tar.NewReader(r)
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					f.Close()
-					return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
-				}
-				if path.Clean("/"+h.Name) == "/" {
-					// The archive's own root is the destination, which
-					// keeps the owner and mode it gets as a parent.
-					continue
-				}
-				h.Name = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Name)), "/")
-				if h.Typeflag == tar.TypeDir {
-					h.Name += "/"
-				}
-				if h.Typeflag == tar.TypeLink {
-					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
-				}
-				// Entries keep the archive's owners, as BuildKit does,
-				// unless --chown says otherwise.
-				if chown {
-					h.Uid, h.Gid = o.UID, o.GID
-				}
-				h.Uname, h.Gname = "", ""
-				if err := tw.WriteHeader(h); err != nil {
-					f.Close()
-					return err
-				}
-				if _, err := io.Copy(tw, tr); err != nil {
-					f.Close()
-					return err
-				}
-			}
-			f.Close()
 		}
 		return tw.Close()
 	})

@@ -22,10 +22,13 @@ type stageState struct {
 	b     *dfBuild
 	name  string
 	index int // in the Dockerfile
-	img   v1.Image
-	conf  config.Stage      // the config, which is the truth; img's own lags behind it
-	args  map[string]string // ARGs declared in this stage
-	env   map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
+	// platform is what the stage is for: its FROM --platform, its base
+	// stage's, else the target; RUN runs for it.
+	platform v1.Platform
+	img      v1.Image
+	conf     config.Stage      // the config, which is the truth; img's own lags behind it
+	args     map[string]string // ARGs declared in this stage
+	env      map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
 }
 
 // image is the stage's result.
@@ -75,6 +78,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		if s.img, err = prev.image(); err != nil {
 			return err
 		}
+		want = prev.platform // as BuildKit's dispatchState.init takes it
 	} else {
 		img, err := b.base(base, &want)
 		if err != nil {
@@ -94,6 +98,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		}
 		s.img = img
 	}
+	s.platform = want
 	cf, err := s.img.ConfigFile()
 	if err != nil {
 		return err
@@ -104,8 +109,14 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 	}
 	s.conf.File.Created = v1.Time{Time: b.o.Created} // the build's time, not the base's
 	if base == "scratch" {
-		s.conf.File.Config.WorkingDir = "/" // BuildKit's empty image starts in /
+		// BuildKit's empty image is the target's, OS version included, and
+		// starts in /.
+		s.conf.File.OSVersion, s.conf.File.OSFeatures = want.OSVersion, want.OSFeatures
+		s.conf.File.Config.WorkingDir = "/"
 	}
+	// The working directory is in the OS's form, as BuildKit's
+	// NormalizeWorkdir sets it at the start of each stage (\ on Windows).
+	s.conf.File.Config.WorkingDir = s.osPath(s.conf.File.Config.WorkingDir)
 	// As BuildKit does, a stage whose base sets no PATH gets the default one.
 	if !config.HasEnv(s.conf.File.Config.Env, "PATH") && want.OS != "windows" {
 		s.conf.File.Config.Env = append(s.conf.File.Config.Env, "PATH="+config.DefaultPath)
@@ -143,6 +154,33 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		}
 	}
 	return nil
+}
+
+// windows is whether the stage's image is a Windows one, whose config
+// paths use backslashes.
+func (s *stageState) windows() bool { return s.conf.File.OS == "windows" }
+
+// osPath is p (slash-separated) in the form the stage's OS writes paths in
+// its config.
+func (s *stageState) osPath(p string) string {
+	if s.windows() {
+		return strings.ReplaceAll(p, "/", `\`)
+	}
+	return p
+}
+
+// workdir is the stage's working directory as a slash-separated path in
+// the image, whatever the OS writes in its config (a Windows drive letter
+// dropped, as BuildKit's CheckSystemDriveAndRemoveDriveLetter does).
+func (s *stageState) workdir() string {
+	wd := s.conf.File.Config.WorkingDir
+	if s.windows() {
+		if len(wd) >= 2 && wd[1] == ':' {
+			wd = wd[2:]
+		}
+		wd = strings.ReplaceAll(wd, `\`, "/")
+	}
+	return wd
 }
 
 // history records a config-only instruction, as BuildKit does.

@@ -102,7 +102,7 @@ func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string,
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.b.platform), cmd)
+	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.platform), cmd)
 	keys := make([]string, 0, len(s.args))
 	for k := range s.args {
 		keys = append(keys, k)

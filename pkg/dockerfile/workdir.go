@@ -70,8 +70,12 @@ func (s *stageState) ensureDir(dir string, cmd instructions.Command) error {
 // dispatchWorkdir sets the working directory and makes it when the image
 // lacks it.
 func (s *stageState) dispatchWorkdir(in *instructions.WorkdirCommand) error {
-	if err := s.conf.Apply(in, nil); err != nil {
+	s.conf.File.Config.WorkingDir = s.workdir()
+	err := s.conf.Apply(in, nil)
+	wd := s.conf.File.Config.WorkingDir
+	s.conf.File.Config.WorkingDir = s.osPath(wd)
+	if err != nil {
 		return err
 	}
-	return s.ensureDir(s.conf.File.Config.WorkingDir, in)
+	return s.ensureDir(wd, in)
 }

@@ -386,6 +386,13 @@ func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi, src)
 }
 
+// ImageOwner is the owner the file at path (fi its Lstat) has in the
+// image, in an unpacked tree (see withOwner).
+func ImageOwner(fi fs.FileInfo, path string) (uid, gid int) {
+	e := withOwner(Entry{}, fi, path)
+	return e.uid, e.gid
+}
+
 // withOwner records the owner a file has in the image: its owner on disk,
 // except in trees a rootless gantry unpacked, where the files are the
 // caller's and the image's owner is in an xattr (root when there is none).

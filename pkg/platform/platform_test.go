@@ -10,14 +10,22 @@ import (
 
 func TestParse(t *testing.T) {
 	for in, want := range map[string]string{
-		"linux/amd64":    "linux/amd64",
-		"linux/arm64":    "linux/arm64/v8",
-		"linux/aarch64":  "linux/arm64/v8",
-		"Linux/ARM/v6":   "linux/arm/v6",
-		"linux/arm":      "linux/arm/v7",
-		"windows/amd64":  "windows/amd64",
-		"linux/x86_64":   "linux/amd64",
-		"linux/amd64/v1": "linux/amd64",
+		"linux/amd64":                    "linux/amd64",
+		"linux/arm64":                    "linux/arm64",
+		"linux/aarch64":                  "linux/arm64",
+		"linux/arm64/v8":                 "linux/arm64",
+		"linux/arm64/8":                  "linux/arm64",
+		"linux/arm64/9.0":                "linux/arm64/v9",
+		"linux/i386":                     "linux/386",
+		"linux/arm/7":                    "linux/arm/v7",
+		"windows(1.2.3)/amd64":           "windows(1.2.3)/amd64",
+		"windows(10.0.20348.1006)/amd64": "windows(10.0.20348.1006)/amd64",
+		"Windows(10.0+win32k)/AMD64":     "windows(10.0+win32k)/amd64",
+		"Linux/ARM/v6":                   "linux/arm/v6",
+		"linux/arm":                      "linux/arm/v7",
+		"windows/amd64":                  "windows/amd64",
+		"linux/x86_64":                   "linux/amd64",
+		"linux/amd64/v1":                 "linux/amd64",
 	} {
 		p, err := Parse(in)
 		if err != nil {
@@ -27,7 +35,11 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %s, want %s", in, got, want)
 		}
 	}
-	for _, bad := range []string{"", "linux", "linux/", "/amd64", "a/b/c/d"} {
+	p, err := Parse("windows(10.0.1)/amd64")
+	if err != nil || p.OS != "windows" || p.OSVersion != "10.0.1" || p.Architecture != "amd64" {
+		t.Errorf("Parse(windows(10.0.1)/amd64) = %+v, %v; want OS windows, OSVersion 10.0.1", p, err)
+	}
+	for _, bad := range []string{"", "linux", "linux/", "/amd64", "a/b/c/d", "win dows/amd64", "windows(1 2)/amd64", "windows(1.2/amd64", "linux/am d64"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) succeeded", bad)
 		}
@@ -43,6 +55,11 @@ func TestPick(t *testing.T) {
 	i, err := Pick(ds, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
 	if err != nil || i != 1 {
 		t.Fatalf("Pick arm64 = %d, %v", i, err)
+	}
+	// An index that says arm64/v8 serves arm64 (containerd's normal form).
+	v8 := []v1.Descriptor{{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}}
+	if i, err := Pick(v8, v1.Platform{OS: "linux", Architecture: "arm64"}); err != nil || i != 0 {
+		t.Fatalf("Pick arm64 from arm64/v8 = %d, %v", i, err)
 	}
 	_, err = Pick(ds, v1.Platform{OS: "linux", Architecture: "s390x"})
 	if err == nil || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {

@@ -48,7 +48,10 @@ type Spec struct {
 	Network string // "host" (default) or "none"
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
-	Mounts    []Mount
+	// Hostname is the command's hostname (in its own UTS namespace);
+	// "" is gantry.
+	Hostname string `json:",omitempty"`
+	Mounts   []Mount
 	// Ulimits are the command's resource limits (--ulimit); the others
 	// are gantry's own.
 	Ulimits []Ulimit  `json:",omitempty"`
@@ -65,6 +68,7 @@ type Mount struct {
 	Source   string // host path for bind
 	Target   string // absolute path in the image
 	ReadOnly bool
+	Size     int64 // a tmpfs's size limit in bytes; 0 is the kernel's default
 	// A file: its content, mode and owner. The sandbox writes it into a
 	// tmpfs of its own mount namespace, so it never reaches a disk.
 	Data     []byte
