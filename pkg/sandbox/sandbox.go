@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package sandbox runs a RUN command in an image's filesystem, as a
 // container would see it, without a daemon: new mount, PID, UTS and IPC
 // namespaces (and network, for --network none), an overlay mount whose
