@@ -18,6 +18,9 @@ import (
 // fromImage stores the image ref names (pulling it when needed) and makes
 // a working container of it.
 func fromImage(cmd *cobra.Command, g *globals, st *store.Store, ref, name string) (*container.Container, error) {
+	if err := container.Supported(); err != nil {
+		return nil, err // before a pull that would be of no use
+	}
 	e, err := transfer.Resolve(st, ref)
 	if err != nil {
 		rc, rerr := g.registry()

@@ -13,16 +13,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-
-	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // Add is one --add SRC:DEST.
@@ -241,8 +235,9 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			out[name] = fileEntry(name, p, info, o)
 		case o.Devices && info.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
 			e := withOwner(Entry{Name: name, Mode: info.Mode()}, info, p)
-			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				e.rdev = uint64(st.Rdev)
+			var err error
+			if e.rdev, err = hostRdev(info, p); err != nil {
+				return fmt.Errorf("--add %s: %w", a.Src, err)
 			}
 			out[name] = e
 		default:
@@ -378,11 +373,11 @@ func chmod(mode fs.FileMode, o Options) fs.FileMode {
 }
 
 func dirEntry(name string, mode fs.FileMode, o Options) Entry {
-	return Entry{Name: name, Mode: fs.ModeDir | chmod(mode|fs.ModeDir, o)}
+	return Entry{Name: name, Mode: fs.ModeDir | chmod(hostMode(mode)|fs.ModeDir, o)}
 }
 
 func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
-	perm := chmod(fi.Mode(), o)
+	perm := chmod(hostMode(fi.Mode()), o)
 	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi, src)
 }
 
@@ -391,46 +386,6 @@ func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 func ImageOwner(fi fs.FileInfo, path string) (uid, gid int) {
 	e := withOwner(Entry{}, fi, path)
 	return e.uid, e.gid
-}
-
-// withOwner records the owner a file has in the image: its owner on disk,
-// except in trees a rootless gantry unpacked, where the files are the
-// caller's and the image's owner is in an xattr (root when there is none).
-func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return e
-	}
-	e.uid, e.gid = int(st.Uid), int(st.Gid)
-	euid := effectiveUID()
-	// Trees unpacked without root keep owners the inodes cannot hold in an
-	// xattr (rootfs.Apply): all of them with only the caller's id mapped,
-	// those beyond the subordinate range in a mapped user namespace.
-	if (euid != 0 && e.uid == euid) || (euid == 0 && e.uid == 0 && userns.Inside()) {
-		e.uid, e.gid = 0, 0
-		buf := make([]byte, 32)
-		if n, err := unix.Lgetxattr(path, ownerXattr, buf); err == nil {
-			fmt.Sscanf(string(buf[:n]), "%d:%d", &e.uid, &e.gid)
-		}
-	}
-	return e
-}
-
-// effectiveUID does not change while gantry runs; asking once per file of a
-// large tree is a system call per file.
-var effectiveUID = sync.OnceValue(os.Geteuid)
-
-// ownerXattr is rootfs.OwnerXattr (layer cannot import rootfs).
-const ownerXattr = "user.gantry.owner"
-
-// inodeKey identifies a host file so that hard links within the sources stay
-// hard links; linkHardLinks replaces it by the first name.
-func inodeKey(fi fs.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink < 2 {
-		return ""
-	}
-	return fmt.Sprintf("inode:%d:%d", st.Dev, st.Ino)
 }
 
 func linkHardLinks(entries []Entry) {

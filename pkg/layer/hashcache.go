@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -22,15 +20,6 @@ type fileStat struct {
 	Ctime int64  `json:"c"`
 	Dev   uint64 `json:"d"`
 	Ino   uint64 `json:"i"`
-}
-
-func statOf(fi fs.FileInfo) fileStat {
-	s := fileStat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.Ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
-		s.Dev, s.Ino = uint64(st.Dev), st.Ino
-	}
-	return s
 }
 
 // hashCache maps host files to their content hashes across builds, so that an

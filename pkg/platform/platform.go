@@ -12,10 +12,15 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Host is the platform gantry runs on, in containerd's normal form (arm64
-// has no variant, arm is v7).
-func Host() v1.Platform {
-	return Normalize(v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH})
+// Host is the platform of the machine's images: Linux on its architecture,
+// with containerd's default variants (arm64 is v8, arm is v7). On macOS and
+// Windows, images are Linux's too, as Docker Desktop runs them in a Linux
+// of the same architecture.
+func Host() v1.Platform { return hostOf(runtime.GOOS, runtime.GOARCH) }
+
+// hostOf leaves goos aside: gantry makes and picks Linux images only.
+func hostOf(goos, goarch string) v1.Platform {
+	return Normalize(v1.Platform{OS: "linux", Architecture: goarch})
 }
 
 var (

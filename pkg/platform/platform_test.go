@@ -84,3 +84,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Images are Linux's: on macOS and Windows the platform gantry pulls and
+// builds by default is Linux on the same architecture, as Docker Desktop's
+// is; asking a registry for darwin/arm64 finds nothing.
+func TestHostIsLinuxOnEverySystem(t *testing.T) {
+	for _, c := range []struct{ goos, goarch, want string }{
+		{"linux", "amd64", "linux/amd64"},
+		{"linux", "arm64", "linux/arm64/v8"},
+		{"darwin", "arm64", "linux/arm64/v8"},
+		{"darwin", "amd64", "linux/amd64"},
+		{"windows", "amd64", "linux/amd64"},
+		{"windows", "arm64", "linux/arm64/v8"},
+	} {
+		if got := String(hostOf(c.goos, c.goarch)); got != c.want {
+			t.Errorf("on %s/%s: %s, want %s", c.goos, c.goarch, got, c.want)
+		}
+	}
+}

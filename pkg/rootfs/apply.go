@@ -1,10 +1,5 @@
-// Package rootfs applies image layers to directories: unpacking with
-// whiteouts (.wh.NAME deletes NAME below, .wh..wh..opq hides a directory's
-// lower contents) and flattening an image into one root filesystem.
-//
-// Layers are hostile input: every path is resolved inside the target with
-// filepath-securejoin, so "../", absolute names, symlinks planted by an
-// earlier entry and hard links to outside files cannot reach outside it.
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -28,11 +23,6 @@ import (
 // OwnerXattr records a file's owner in the image on trees unpacked without
 // root, where chown is not possible.
 const OwnerXattr = "user.gantry.owner"
-
-const (
-	whiteoutPrefix = ".wh."
-	opaqueWhiteout = ".wh..wh..opq"
-)
 
 // Apply unpacks the layer tar r onto dir. Owners are applied when running
 // as root, device nodes are created when the kernel lets us, and xattrs
@@ -67,21 +57,6 @@ type applier struct {
 type dirTime struct {
 	path  string
 	mtime time.Time
-}
-
-// clean turns a tar name into a path relative to the root, refusing names
-// that climb out of it.
-func clean(name string) (string, error) {
-	p := path.Clean("/" + name)
-	if p == "/" {
-		return "", nil
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("layer entry %q escapes the root filesystem", name)
-		}
-	}
-	return strings.TrimPrefix(p, "/"), nil
 }
 
 // resolve returns where rel goes on disk: its parent resolved safely inside

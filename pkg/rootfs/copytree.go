@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -61,7 +63,7 @@ func (s *syncer) copyOne(from, to string, fi fs.FileInfo) error {
 		return finishSynced(to, from, fi)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if err := unix.Mknod(to, st.Mode, int(st.Rdev)); err != nil {
+	if err := unix.Mknod(to, uint32(st.Mode), int(st.Rdev)); err != nil {
 		return err
 	}
 	return finishSynced(to, from, fi)

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -33,10 +35,6 @@ type stamp struct {
 	ino, dev   uint64
 	rdev       uint64
 	linkTarget string
-}
-
-func stampOf(st *syscall.Stat_t) stamp {
-	return stamp{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, mtime: st.Mtim, ctime: st.Ctim, ino: st.Ino, dev: st.Dev, rdev: st.Rdev}
 }
 
 // TakeSnapshot walks root, leaving out what skip names.

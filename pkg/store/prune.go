@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 )
 
 // PruneResult says what Prune removed.
@@ -23,7 +22,7 @@ type PruneResult struct {
 // ones while it runs.
 func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 	var res PruneResult
-	unlockGC, err := s.flock("gc.lock", unix.LOCK_EX)
+	unlockGC, err := s.flock("gc.lock", lockExclusive)
 	if err != nil {
 		return res, err
 	}
