@@ -13,7 +13,7 @@ import (
 )
 
 // Host is the platform of the machine's images: Linux on its architecture,
-// with containerd's default variants (arm64 is v8, arm is v7). On macOS and
+// in containerd's normal form (arm64 has no variant, arm is v7). On macOS and
 // Windows, images are Linux's too, as Docker Desktop runs them in a Linux
 // of the same architecture.
 func Host() v1.Platform { return hostOf(runtime.GOOS, runtime.GOARCH) }
