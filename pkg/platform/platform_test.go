@@ -91,7 +91,7 @@ func FuzzParse(f *testing.F) {
 func TestHostIsLinuxOnEverySystem(t *testing.T) {
 	for _, c := range []struct{ goos, goarch, want string }{
 		{"linux", "amd64", "linux/amd64"},
-		{"linux", "arm64", "linux/arm64"}, // containerd's normal form: no v8
+		{"linux", "arm64", "linux/arm64"},  // containerd's normal form: no v8
 		{"darwin", "arm64", "linux/arm64"}, // containerd's normal form: no v8
 		{"darwin", "amd64", "linux/amd64"},
 		{"windows", "amd64", "linux/amd64"},
