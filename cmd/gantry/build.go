@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -354,17 +353,4 @@ func newMutateCommand(g *globals) *cobra.Command {
 	cf.register(f)
 	tf.register(f)
 	return cmd
-}
-
-// cacheRepo accepts REPO and buildx's type=registry,ref=REPO.
-func cacheRepo(s string) string {
-	if !strings.Contains(s, "=") {
-		return s
-	}
-	for _, kv := range strings.Split(s, ",") {
-		if k, v, _ := strings.Cut(kv, "="); k == "ref" {
-			return v
-		}
-	}
-	return ""
 }

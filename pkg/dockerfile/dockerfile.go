@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,9 +52,10 @@ type DockerfileOptions struct {
 	// what COPY --from=NAME (or RUN --mount from=NAME) reads, or the image
 	// FROM NAME means.
 	Contexts map[string]string
-	// CacheFrom and CacheTo are registry repositories holding step results
-	// tagged by cache key, shared between machines (kaniko's --cache-repo).
-	CacheFrom, CacheTo string
+	// CacheFrom and CacheTo hold step results tagged by cache key, shared
+	// between machines (kaniko's --cache-repo): a registry repository or
+	// an OCI layout folder.
+	CacheFrom, CacheTo CacheSpec
 	// Isolation of RUN steps: auto (""), sandbox, or container (the build
 	// container is the isolation), resolved at the first RUN.
 	Isolation sandbox.Isolation
@@ -96,6 +99,10 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Progress == nil {
 		o.Progress = progress.Nop()
 	}
+	if unused := unusedBuildArgs(stages, metaArgs, o.BuildArgs); len(unused) > 0 {
+		// As docker build warns: a misspelt --build-arg changes nothing.
+		o.Progress.Printf("[Warning] One or more build-args %v were not consumed", unused)
+	}
 	ignore, err := contextIgnore(o)
 	if err != nil {
 		return images.Artifact{}, err
@@ -121,6 +128,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
 			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
+		b.target = target
 		if b.meta, err = b.metaArgs(metaArgs); err != nil {
 			return images.Artifact{}, err
 		}
@@ -239,6 +247,7 @@ type dfBuild struct {
 	platform v1.Platform
 	meta     map[string]string // args declared before the first FROM
 	deps     [][]int           // the stages each stage reads (FROM, COPY --from)
+	target   int               // the stage the build makes
 	cache    *rootfs.Cache
 	step     atomic.Int64
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
@@ -446,4 +455,35 @@ func (b *dfBuild) buildStage(i int) (*stageState, error) {
 		}
 	}
 	return s, nil
+}
+
+// unusedBuildArgs are the --build-arg names no ARG of the Dockerfile
+// declares and that are not predefined (platform args, proxy args,
+// BuildKit's own), sorted.
+func unusedBuildArgs(stages []instructions.Stage, meta []instructions.ArgCommand, given map[string]string) []string {
+	declared := map[string]bool{}
+	for _, a := range meta {
+		for _, kv := range a.Args {
+			declared[kv.Key] = true
+		}
+	}
+	for _, st := range stages {
+		for _, cmd := range st.Commands {
+			if a, ok := cmd.(*instructions.ArgCommand); ok {
+				for _, kv := range a.Args {
+					declared[kv.Key] = true
+				}
+			}
+		}
+	}
+	var unused []string
+	for k := range given {
+		predefined := strings.HasPrefix(k, "BUILDKIT_") || strings.HasPrefix(k, "TARGET") || strings.HasPrefix(k, "BUILD") ||
+			slices.Contains(proxyArgs, strings.ToLower(k))
+		if !declared[k] && !predefined {
+			unused = append(unused, k)
+		}
+	}
+	sort.Strings(unused)
+	return unused
 }
