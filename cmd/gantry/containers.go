@@ -116,7 +116,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory for this run")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
-	f.StringVar(&o.Network, "network", "host", "host or none")
+	f.StringVar(&o.Network, "network", "default", "default (a namespace of its own, out through pasta; not the host's loopback), host or none")
 	return cmd
 }
 

@@ -44,7 +44,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.addHosts, "add-host", nil, "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
-	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: host (the default) or none")
+	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: default (a namespace of its own, out through pasta; not the host's loopback), host or none")
 	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
@@ -120,7 +120,7 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 	case "", "default", "host", "none":
 		opts.Network = d.network
 	default:
-		return images.Artifact{}, fmt.Errorf("invalid --network %q: use host or none", d.network)
+		return images.Artifact{}, fmt.Errorf("invalid --network %q: use default, host or none", d.network)
 	}
 	opts.Contexts = map[string]string{}
 	for _, kv := range d.contexts {

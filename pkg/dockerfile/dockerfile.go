@@ -45,7 +45,7 @@ type DockerfileOptions struct {
 	Secrets    map[string]string // RUN --mount=type=secret id → host file; never in a layer or cache key
 	SSH        map[string]string // RUN --mount=type=ssh id → ssh-agent socket on the host
 	Labels     map[string]string // docker build --label: set on the final image, no history line
-	Network    string            // docker build --network: host or none for RUN steps without --network
+	Network    string            // docker build --network: default, host or none for RUN steps without --network
 	Pull       bool              // docker build --pull: look for a newer version of every base image
 	AddHosts   []string          // docker build --add-host NAME:IP, in RUN steps' /etc/hosts
 	// Contexts are buildx's --build-context NAME=DIR|docker-image://REF:

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +20,13 @@ import (
 
 type childSpec struct {
 	Spec
-	Work     string
-	Merged   string
-	Copied   bool // Upper is a whole copy of the root: bind it, no overlay
-	Rootless bool // in a user namespace mapping only the caller's id
+	Work   string
+	Merged string
+	Copied bool // Upper is a whole copy of the root: bind it, no overlay
+	// ResolvConf is the step's /etc/resolv.conf in a network of its own
+	// (its resolver is pasta's forwarder); empty: the host's.
+	ResolvConf string `json:",omitempty"`
+	Rootless   bool   // in a user namespace mapping only the caller's id
 	// UserXattr: not the host's root (rootless, or root of a mapped user
 	// namespace): overlayfs keeps its metadata in user.* xattrs.
 	UserXattr bool
@@ -34,6 +38,13 @@ type childSpec struct {
 const (
 	specFD   = 3
 	statusFD = 4
+)
+
+// abortByte, written after the spec, tells the child not to start the
+// command; it says errAborted.
+const (
+	abortByte  = "!"
+	errAborted = "gantry could not set up the sandbox's network"
 )
 
 // IsChild reports whether this process is a sandbox child; main calls Init
@@ -48,7 +59,8 @@ func Init() {
 	unix.CloseOnExec(statusFD)
 	in := os.NewFile(specFD, "sandbox-spec")
 	var spec childSpec
-	if err := json.NewDecoder(in).Decode(&spec); err != nil {
+	dec := json.NewDecoder(in)
+	if err := dec.Decode(&spec); err != nil {
 		fail(status{Err: fmt.Sprintf("bad sandbox spec: %v", err)})
 	}
 	t := &tree{root: spec.Merged}
@@ -57,9 +69,13 @@ func Init() {
 	}
 	report(status{Created: t.created})
 	path := lookPath(spec.Args[0], spec.Env)
-	// Gantry's go: the spec pipe closes (the network is ready).
-	io.Copy(io.Discard, in)
+	// Gantry's go: the spec pipe closes (the network is ready), or its
+	// no-go: a byte after the spec (the network could not be made).
+	rest, _ := io.ReadAll(io.MultiReader(dec.Buffered(), in))
 	in.Close()
+	if bytes.Contains(rest, []byte(abortByte)) {
+		fail(status{Err: errAborted})
+	}
 	if err := closeExtraFiles(); err != nil {
 		fail(status{Err: err.Error()})
 	}

@@ -54,11 +54,14 @@ func setup(s childSpec, t *tree) error {
 	}
 	// The host's files are lent read-only (a bind ignores MS_RDONLY until
 	// it is remounted): the step must not rewrite the host's name service.
-	hosts := "/etc/hosts"
+	hosts, resolv := "/etc/hosts", "/etc/resolv.conf"
 	if s.HostsFile != "" {
 		hosts = s.HostsFile
 	}
-	for _, f := range [][2]string{{"/etc/resolv.conf", "/etc/resolv.conf"}, {"/etc/hosts", hosts}} {
+	if s.ResolvConf != "" {
+		resolv = s.ResolvConf
+	}
+	for _, f := range [][2]string{{"/etc/resolv.conf", resolv}, {"/etc/hosts", hosts}} {
 		if _, err := os.Stat(f[1]); err != nil {
 			continue
 		}

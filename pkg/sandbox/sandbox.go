@@ -65,6 +65,30 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 }
 
 func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) error {
+	if err := checkNetwork(spec.Network); err != nil {
+		return err
+	}
+	var own *ownNetwork
+	var resolvConf string
+	if spec.Network == "" || spec.Network == NetworkDefault {
+		var err error
+		if own, err = prepareOwnNetwork(); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(filepath.Dir(spec.Upper), ".resolv-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(own.resolvConf)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		resolvConf = f.Name()
+	}
 	work, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".work-*")
 	if err != nil {
 		return err
@@ -75,7 +99,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied,
+	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, ResolvConf: resolvConf,
 		Rootless: os.Geteuid() != 0, UserXattr: os.Geteuid() != 0 || userns.Inside()})
 	if err != nil {
 		return err
@@ -102,10 +126,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
-	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
-	if spec.Network == "none" {
-		flags |= syscall.CLONE_NEWNET
-	}
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | netnsFlags(spec.Network)
 	// Without an interactive stdin (a build step), the command gets a
 	// session of its own and no controlling terminal: it cannot open
 	// gantry's terminal and type into the user's shell (TIOCSTI).
@@ -125,6 +146,16 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
+	// While the child sets up its mounts, pasta sets up its network; the
+	// command starts when the spec pipe closes, or is not started at all
+	// when a byte follows the spec.
+	var stopNet func()
+	var netErr error
+	if own != nil {
+		if stopNet, netErr = own.start(ctx, cmd.Process.Pid, os.Geteuid() != 0); netErr != nil {
+			specW.Write([]byte(abortByte))
+		}
+	}
 	specW.Close()
 	// The child's reports, up to EOF: the command was executed (the pipe is
 	// close-on-exec), or the child died.
@@ -141,9 +172,15 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		}
 	}
 	runErr := cmd.Wait()
+	if stopNet != nil {
+		stopNet()
+	}
 	removeCreated(spec.Upper, created)
-	if failed != nil {
+	if failed != nil && !(netErr != nil && failed.Err == errAborted) {
 		return failed.err(stderr)
+	}
+	if netErr != nil {
+		return netErr
 	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {

@@ -20,7 +20,7 @@ type Spec struct {
 	// Groups are the supplementary groups (setgroups), as the runtime sets
 	// them from the image's /etc/group; none when empty.
 	Groups  []int
-	Network string // "host" (default) or "none"
+	Network string // NetworkDefault (or ""), NetworkHost or NetworkNone
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
 	// Hostname is the command's hostname (in its own UTS namespace);
@@ -63,3 +63,17 @@ type Result struct {
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
+
+// The values of Spec.Network.
+const (
+	// NetworkDefault (or "") is a network namespace of the step's own whose
+	// traffic goes out through pasta, a user-mode network stack, as
+	// rootless Podman and BuildKit give a container: the host's loopback
+	// services are out of its reach, and its raw sockets see nothing of the
+	// host's traffic.
+	NetworkDefault = "default"
+	// NetworkHost is the host's network namespace, loopback included.
+	NetworkHost = "host"
+	// NetworkNone is a namespace with the loopback interface only.
+	NetworkNone = "none"
+)

@@ -83,6 +83,7 @@ func rootlessUser(t *testing.T, user string, subids bool) *rootless {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test creates an unprivileged user and needs root (CI runs as root)")
 	}
+	usableTun(t) // RUN's default network: rootless pasta opens /dev/net/tun
 	if _, err := shErr("id", user); err != nil {
 		sh(t, "useradd", "--no-create-home", "--shell", "/bin/false", user)
 	}

@@ -1,0 +1,201 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The step's side of pasta's network, slirp4netns's and rootlesskit's
+// addresses: its own address (not the host's, so the host's addresses
+// are outside machines to it), the gateway, and the DNS forwarder, which
+// pasta maps to the host's first resolver.
+const (
+	netAddr    = "10.0.2.100"
+	netPrefix  = "24"
+	netGateway = "10.0.2.2"
+	netDNS     = "10.0.2.3"
+)
+
+// pastaReady is how long pasta may take to set the namespace up.
+const pastaReady = 30 * time.Second
+
+func checkNetwork(n string) error {
+	switch n {
+	case "", NetworkDefault, NetworkHost, NetworkNone:
+		return nil
+	}
+	return fmt.Errorf("network %q: use default, host or none", n)
+}
+
+// ownNetwork is what a run with the default network needs before its child
+// starts: pasta, and the resolv.conf the step sees.
+type ownNetwork struct {
+	pasta string
+	// resolver is the host's first IPv4 resolver, to which pasta forwards
+	// the step's queries to netDNS; empty when the host has none.
+	resolver string
+	// resolvConf is the step's /etc/resolv.conf: the host's, its
+	// nameservers replaced by netDNS.
+	resolvConf []byte
+}
+
+// prepareOwnNetwork finds pasta and checks it can make a tap device, so
+// that a missing piece is said before anything runs, with what to do.
+func prepareOwnNetwork() (*ownNetwork, error) {
+	pasta, err := exec.LookPath("pasta")
+	if err != nil {
+		return nil, errors.New("RUN's default network (a namespace of its own) needs pasta: install passt (Debian/Ubuntu package passt), or use --network host (the host's network, loopback included) or --network none")
+	}
+	// pasta opens /dev/net/tun with gantry's ids: rootless, the device must
+	// be open to every user, as distributions' udev rules make it.
+	tun, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("RUN's default network needs /dev/net/tun for pasta: %w: make it readable and writable by users (chmod 0666 /dev/net/tun, as udev does on Debian and Fedora), or use --network host or --network none", err)
+	}
+	tun.Close()
+	n := &ownNetwork{pasta: pasta}
+	raw, _ := os.ReadFile("/etc/resolv.conf")
+	var rest []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip != nil && ip.To4() != nil && n.resolver == "" {
+				n.resolver = ip.String()
+			}
+			continue
+		}
+		rest = append(rest, l)
+	}
+	if n.resolver == "" {
+		// No IPv4 resolver to forward to: the host's file as it is (its
+		// IPv6 resolvers reached through pasta, unless they are loopback).
+		n.resolvConf = raw
+		return n, nil
+	}
+	n.resolvConf = []byte("nameserver " + netDNS + "\n" + strings.TrimLeft(strings.Join(rest, "\n"), "\n"))
+	return n, nil
+}
+
+// start runs pasta for the network namespace of the child pid (and, for a
+// rootless child, its user namespace), and returns once the namespace is
+// configured; stop ends pasta. pasta runs in the foreground as gantry's
+// child and dies with gantry.
+func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop func(), err error) {
+	// The namespaces are lent as descriptors: pasta drops its capabilities
+	// before it opens them, and could not open /proc/PID/ns/* then.
+	netns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, fmt.Errorf("the step's network namespace: %w", err)
+	}
+	defer netns.Close()
+	// pasta writes its pid file once the namespace is configured: a pipe
+	// as pid file says when.
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	files := []*os.File{netns, readyW} // fds 3 and 4
+	args := []string{"--config-net", "--foreground", "--quiet",
+		// No port is forwarded either way: the host's ports, loopback
+		// ones included, are not the step's, nor the step's the host's.
+		"-t", "none", "-u", "none", "-T", "none", "-U", "none",
+		// The gateway is not the host's loopback in disguise.
+		"--no-map-gw",
+		"-a", netAddr, "-n", netPrefix, "-g", netGateway,
+		"--netns", "/proc/self/fd/3", "--no-netns-quit", "-P", "/proc/self/fd/4"}
+	if n.resolver != "" {
+		// pasta forwards to the first resolver of the host's resolv.conf
+		// (which it reads itself), loopback ones included.
+		args = append(args, "--dns-forward", netDNS)
+	}
+	if rootless {
+		userns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
+		if err != nil {
+			readyW.Close()
+			return nil, fmt.Errorf("the step's user namespace: %w", err)
+		}
+		defer userns.Close()
+		files = append(files, userns) // fd 5
+		args = append(args, "--userns", "/proc/self/fd/5")
+	} else {
+		// As root, pasta would switch to nobody, who cannot configure the
+		// namespace; it drops its capabilities all the same.
+		args = append(args, "--runas", "0:0")
+	}
+	cmd := exec.Command(n.pasta, args...)
+	cmd.Env = []string{}
+	cmd.ExtraFiles = files
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("starting pasta: %w", err)
+	}
+	stop = func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	ready := make(chan error, 1)
+	go func() {
+		readyR.SetReadDeadline(time.Now().Add(pastaReady))
+		line, err := bufio.NewReader(readyR).ReadString('\n')
+		switch _, perr := strconv.Atoi(strings.TrimSpace(line)); {
+		case errors.Is(err, io.EOF):
+			err = errors.New("pasta exited")
+		case err == nil && perr != nil:
+			err = fmt.Errorf("pasta wrote %q as its pid", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("setting up RUN's network: %v%s (--network host or --network none do without pasta)", err, pastaSaid(stderr.String()))
+	}
+	return stop, nil
+}
+
+// pastaSaid is pasta's complaint, without its lines about the system
+// logger it cannot reach.
+func pastaSaid(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.Contains(l, "to syslog") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(keep, "; ")
+}
+
+// netnsFlags are the namespaces a run's child gets for its network.
+func netnsFlags(network string) uintptr {
+	if network == NetworkHost {
+		return 0
+	}
+	return unix.CLONE_NEWNET
+}
