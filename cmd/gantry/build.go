@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -290,16 +289,10 @@ func firstGiven(f *pflag.FlagSet, names []string) string {
 func layerOptions(chown, chmod string, excludes []string) (layer.Options, error) {
 	o := layer.Options{Excludes: excludes}
 	if chown != "" {
-		u, gs, hasGroup := strings.Cut(chown, ":")
-		uid, err := strconv.Atoi(u)
-		gid := uid
-		if err == nil && hasGroup {
-			gid, err = strconv.Atoi(gs)
+		var err error
+		if o.UID, o.GID, err = config.ParseChown(chown); err != nil {
+			return o, err
 		}
-		if err != nil || uid < 0 || gid < 0 {
-			return o, fmt.Errorf("invalid --chown %q: use numeric UID[:GID]", chown)
-		}
-		o.UID, o.GID = uid, gid
 	}
 	if chmod != "" {
 		m, err := strconv.ParseUint(chmod, 8, 32)
@@ -360,17 +353,4 @@ func newMutateCommand(g *globals) *cobra.Command {
 	cf.register(f)
 	tf.register(f)
 	return cmd
-}
-
-// cacheRepo accepts REPO and buildx's type=registry,ref=REPO.
-func cacheRepo(s string) string {
-	if !strings.Contains(s, "=") {
-		return s
-	}
-	for _, kv := range strings.Split(s, ",") {
-		if k, v, _ := strings.Cut(kv, "="); k == "ref" {
-			return v
-		}
-	}
-	return ""
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/container"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/store"
@@ -17,6 +18,9 @@ import (
 // fromImage stores the image ref names (pulling it when needed) and makes
 // a working container of it.
 func fromImage(cmd *cobra.Command, g *globals, st *store.Store, ref, name string) (*container.Container, error) {
+	if err := container.Supported(); err != nil {
+		return nil, err // before a pull that would be of no use
+	}
 	e, err := transfer.Resolve(st, ref)
 	if err != nil {
 		rc, rerr := g.registry()
@@ -240,7 +244,7 @@ func newPsCommand(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tIMAGE\tCREATED")
 			for _, c := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Image, c.Created.Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", terminal.Escape(c.Name), terminal.Escape(c.Image), c.Created.Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
 		},

@@ -48,8 +48,8 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
-	f.StringVar(&d.cacheFrom, "cache-from", "", "registry repository to take cached steps from (REPO or type=registry,ref=REPO)")
-	f.StringVar(&d.cacheTo, "cache-to", "", "registry repository to push each built step to, tagged by its cache key")
+	f.StringVar(&d.cacheFrom, "cache-from", "", "where to take cached steps from: REPO, type=registry,ref=REPO or type=local,src=DIR (an OCI layout)")
+	f.StringVar(&d.cacheTo, "cache-to", "", "where to send every step the build uses, tagged by its cache key: REPO, type=registry,ref=REPO[,mode=min|max] or type=local,dest=DIR")
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets publish.Targets, compression, ts string) error {
@@ -89,7 +89,12 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 		}
 		opts.BuildArgs[k] = v
 	}
-	opts.CacheFrom, opts.CacheTo = cacheRepo(d.cacheFrom), cacheRepo(d.cacheTo)
+	if opts.CacheFrom, err = dockerfile.ParseCacheSpec(d.cacheFrom, false); err != nil {
+		return images.Artifact{}, err
+	}
+	if opts.CacheTo, err = dockerfile.ParseCacheSpec(d.cacheTo, true); err != nil {
+		return images.Artifact{}, err
+	}
 	opts.Secrets = map[string]string{}
 	for _, sec := range d.secrets {
 		id, src, mem, err := secretSource(sec)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/progress"
 )
 
@@ -38,7 +39,9 @@ func errorText(err error) string {
 		if !first {
 			b.WriteString("  ")
 		}
-		b.WriteString(line)
+		// Errors quote what registries, archives and images say: escaped,
+		// line by line, so that none can drive the terminal.
+		b.WriteString(terminal.Escape(line))
 		b.WriteByte('\n')
 		first = false
 	}

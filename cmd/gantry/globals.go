@@ -117,5 +117,9 @@ func (g *globals) storeAndRegistry() (*store.Store, *registry.Client, error) {
 		return nil, nil, err
 	}
 	rc, err := g.registry()
-	return st, rc, err
+	if err != nil {
+		return nil, nil, err
+	}
+	st.SetFetcher(rc.Layer) // base layers stored lazily come from their registry
+	return st, rc, nil
 }

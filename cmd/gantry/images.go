@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/container"
 
 	"github.com/gantry-build/gantry/pkg/inspect"
@@ -59,14 +59,15 @@ func printImages(out io.Writer, rows []inspect.Row, format string, quiet, noTrun
 		if rows == nil {
 			rows = []inspect.Row{}
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(out, rows)
 	case "", "table":
 		tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tDIGEST\tPLATFORM\tSIZE\tCREATED")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ImageID(noTrunc), shortDigest(r.Digest), r.Platform, inspect.HumanSize(r.Size), created(r.Created))
+			// Names and platforms are what images say: escaped, so that none
+			// forges a line or drives the terminal.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", terminal.Escape(r.Repository), terminal.Escape(r.Tag), r.ImageID(noTrunc),
+				shortDigest(r.Digest), terminal.Escape(r.Platform), inspect.HumanSize(r.Size), created(r.Created))
 		}
 		return tw.Flush()
 	}

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +27,8 @@ func main() {
 		printError(os.Stderr, nil, err)
 		os.Exit(1)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupted := watchSignals(cancel)
 	stopProfile := startProfile()
 	root := newRootCommand()
 	if executorMode(os.Args[0]) {
@@ -34,10 +37,14 @@ func main() {
 	}
 	err := root.ExecuteContext(ctx)
 	stopProfile()
-	stop()
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
 		os.Exit(exit.Code) // gantry run: the command's own exit code, its output said why
+	}
+	if s := interrupted(); s != nil {
+		// Whatever the command's error says, a signal ended it.
+		fmt.Fprintln(os.Stderr, "gantry: interrupted")
+		os.Exit(signalExitCode(s))
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -46,6 +53,44 @@ func main() {
 		printError(os.Stderr, root, err)
 		os.Exit(1)
 	}
+}
+
+// interruptGrace is how long a command has, after SIGINT or SIGTERM, to
+// stop and clean up before gantry exits anyway: every network call and copy
+// takes the context, but a read from a silent standard input or a write to
+// a full pipe cannot be cancelled, and a signal must end gantry within a
+// second. A second signal ends it at once.
+const interruptGrace = 800 * time.Millisecond
+
+// watchSignals cancels the command's context on SIGINT or SIGTERM; the
+// returned function tells which signal came, if any.
+func watchSignals(cancel context.CancelFunc) func() os.Signal {
+	c := make(chan os.Signal, 2)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		s := <-c
+		got.Store(s)
+		cancel()
+		select {
+		case <-c:
+		case <-time.After(interruptGrace):
+		}
+		fmt.Fprintln(os.Stderr, "gantry: interrupted")
+		os.Exit(signalExitCode(s))
+	}()
+	return func() os.Signal {
+		s, _ := got.Load().(os.Signal)
+		return s
+	}
+}
+
+// signalExitCode is the shell's status for a process ended by s: 128+n.
+func signalExitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
 }
 
 // startProfile writes a CPU profile to $GANTRY_CPUPROFILE, for the

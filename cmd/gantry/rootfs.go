@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/container"
 	"github.com/gantry-build/gantry/pkg/flagbuild"
 	"github.com/gantry-build/gantry/pkg/images"
@@ -65,12 +65,12 @@ func printChanges(cmd *cobra.Command, format string, changes []rootfs.Change) er
 		if changes == nil {
 			changes = []rootfs.Change{}
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(changes)
+		return writeJSON(out, changes)
 	case "", "text":
 		for _, c := range changes {
-			fmt.Fprintf(out, "%s %s\n", c.Kind, c.Path)
+			// Paths are what the layers say: a file named "x\nA /etc/shadow" must
+			// not read as a second change.
+			fmt.Fprintf(out, "%s %s\n", c.Kind, terminal.Escape(c.Path))
 		}
 		return nil
 	}

@@ -19,7 +19,7 @@ func archiveStdout(cmd *cobra.Command) (io.Writer, error) {
 	if isTerminal(w) {
 		return nil, errTerminal
 	}
-	return w, nil
+	return stdout(cmd), nil // writes that end with the command's context
 }
 
 // isTerminal reports whether v (a reader or writer) is a terminal.

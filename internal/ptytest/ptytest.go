@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package ptytest opens pseudo-terminals, for tests of what gantry does
 // when a person is at a terminal (prompts, refusals, the live progress
 // view).

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package rawfile reads and writes files with plain system calls. Opening
 // an os.File also sets the descriptor up for Go's poller (fcntl, epoll_ctl,
 // fstat): for the thousands of small files of a source tree that costs more

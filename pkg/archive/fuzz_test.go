@@ -29,6 +29,9 @@ func FuzzOpen(f *testing.F) {
 	f.Add(legacy)
 	d25, _ := docker25Archive(f)
 	f.Add(d25)
+	for _, b := range hostileArchives(f) {
+		f.Add(b)
+	}
 
 	// One file per worker, rewritten for each input: a temporary directory
 	// per input would cost more than the parsing under test.

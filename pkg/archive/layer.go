@@ -44,6 +44,10 @@ func (l *blobLayer) Compressed() (io.ReadCloser, error) {
 		return nil, l.a.errorf("%q is %d bytes, but its descriptor says %d", l.path, f.Size(), l.size)
 	}
 	return newVerifyReader(f, f, want, func(got v1.Hash) error {
+		if want == l.diffID {
+			// An uncompressed layer's digest is its diff ID: the config's.
+			return l.a.errorf("%q: diff_id mismatch: the config says %s, the content is %s", l.path, want, got)
+		}
 		return l.a.errorf("%q: digest mismatch: expected %s, got %s", l.path, want, got)
 	}), nil
 }

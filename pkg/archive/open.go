@@ -193,6 +193,7 @@ func (a *Archive) Images() ([]Loaded, error) {
 // manifest in index.json names that image, not the index.
 type loadedSet struct {
 	out     []Loaded
+	names   []*tagList      // out[i]'s names, while they are collected
 	inIndex map[v1.Hash]int // configs of the images of each index
 	single  map[v1.Hash]int // configs of manifest.json entries
 }
@@ -203,7 +204,10 @@ func (s *loadedSet) add(l Loaded, at map[v1.Hash]int, configs ...v1.Hash) {
 			at[c] = len(s.out)
 		}
 	}
+	names := &tagList{}
+	names.add(l.Names)
 	s.out = append(s.out, l)
+	s.names = append(s.names, names)
 }
 
 // merge adds names to the image at[c], if there is one.
@@ -212,8 +216,38 @@ func (s *loadedSet) merge(at map[v1.Hash]int, c v1.Hash, names []name.Tag) bool 
 	if !ok {
 		return false
 	}
-	s.out[i].Names = mergeNames(s.out[i].Names, names)
+	s.names[i].add(names)
 	return true
+}
+
+// loaded is the collected images with their names.
+func (s *loadedSet) loaded() []Loaded {
+	for i := range s.out {
+		s.out[i].Names = s.names[i].tags
+	}
+	return s.out
+}
+
+// tagList is names in the order met, without duplicates. The set keeps it
+// linear: an archive may name one image thousands of times, and comparing
+// each name with all the others took seconds for a few thousand.
+type tagList struct {
+	tags []name.Tag
+	seen map[string]bool
+}
+
+func (l *tagList) add(ts []name.Tag) {
+	for _, t := range ts {
+		n := t.Name()
+		if l.seen[n] {
+			continue
+		}
+		if l.seen == nil {
+			l.seen = map[string]bool{}
+		}
+		l.seen[n] = true
+		l.tags = append(l.tags, t)
+	}
 }
 
 func mergeNames(have, more []name.Tag) []name.Tag {
@@ -232,7 +266,7 @@ func mergeNames(have, more []name.Tag) []name.Tag {
 func (a *Archive) modernImages(rawManifest, rawIndex []byte) ([]Loaded, error) {
 	set := &loadedSet{inIndex: map[v1.Hash]int{}, single: map[v1.Hash]int{}}
 	var images []v1.Descriptor // image entries of index.json, first of each digest
-	imageNames := map[v1.Hash][]name.Tag{}
+	imageNames := map[v1.Hash]*tagList{}
 	if rawIndex != nil {
 		im, err := v1.ParseIndexManifest(bytes.NewReader(rawIndex))
 		if err != nil {
@@ -251,7 +285,7 @@ func (a *Archive) modernImages(rawManifest, rawIndex []byte) ([]Loaded, error) {
 			switch {
 			case mt.IsIndex():
 				if i, ok := indexAt[d.Digest]; ok {
-					set.out[i].Names = mergeNames(set.out[i].Names, refNames(d))
+					set.names[i].add(refNames(d))
 					continue
 				}
 				idx, configs, err := a.loadIndex(d)
@@ -267,8 +301,9 @@ func (a *Archive) modernImages(rawManifest, rawIndex []byte) ([]Loaded, error) {
 			case mt.IsImage():
 				if _, seen := imageNames[d.Digest]; !seen {
 					images = append(images, d)
+					imageNames[d.Digest] = &tagList{}
 				}
-				imageNames[d.Digest] = mergeNames(imageNames[d.Digest], refNames(d))
+				imageNames[d.Digest].add(refNames(d))
 			}
 		}
 	}
@@ -299,14 +334,14 @@ func (a *Archive) modernImages(rawManifest, rawIndex []byte) ([]Loaded, error) {
 			return nil, a.errorf("image %s: manifest is not JSON: %v", d.Digest, err)
 		}
 		// manifest.json already gave this image as `docker load` sees it.
-		if set.merge(set.single, m.Config.Digest, imageNames[d.Digest]) {
+		if set.merge(set.single, m.Config.Digest, imageNames[d.Digest].tags) {
 			continue
 		}
 		img, err := a.ociImage(d, "index.json")
 		if err != nil {
 			return nil, err
 		}
-		set.add(Loaded{Names: imageNames[d.Digest], Image: img}, set.single, m.Config.Digest)
+		set.add(Loaded{Names: imageNames[d.Digest].tags, Image: img}, set.single, m.Config.Digest)
 	}
-	return set.out, nil
+	return set.loaded(), nil
 }

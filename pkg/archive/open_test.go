@@ -390,8 +390,8 @@ func TestOpenCorruptLayer(t *testing.T) {
 		}
 		_, err = io.Copy(io.Discard, rc)
 		rc.Close()
-		if err == nil || !strings.Contains(err.Error(), "digest mismatch") || !strings.Contains(err.Error(), "/layer.tar") {
-			t.Errorf("err = %v, want a digest mismatch naming the layer file", err)
+		if err == nil || !strings.Contains(err.Error(), "diff_id mismatch") || !strings.Contains(err.Error(), "/layer.tar") {
+			t.Errorf("err = %v, want a diff_id mismatch naming the layer file (an uncompressed layer.tar is named by its diff ID)", err)
 		}
 	}
 }

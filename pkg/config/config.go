@@ -4,7 +4,9 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"path"
 	"strconv"
 	"strings"
@@ -62,11 +64,11 @@ func (e Edits) Apply(cf *v1.ConfigFile, created time.Time) error {
 		}
 	}
 	for _, p := range e.Ports {
-		port, err := ParsePort(p)
+		ports, err := parsePorts(p)
 		if err != nil {
-			return err
+			return fmt.Errorf("invalid --port %q: %v; use %s", p, err, portForm)
 		}
-		if err := apply(&instructions.ExposeCommand{Ports: []string{port}}, "EXPOSE "+port); err != nil {
+		if err := apply(&instructions.ExposeCommand{Ports: ports}, "EXPOSE "+strings.Join(ports, " ")); err != nil {
 			return err
 		}
 	}
@@ -146,17 +148,94 @@ func flagCommandLine(s, flag string) (instructions.ShellDependantCmdLine, error)
 	return instructions.ShellDependantCmdLine{CmdLine: []string{s}, PrependShell: true}, nil
 }
 
-// ParsePort reads 80, 80/tcp, 53/udp, 132/sctp.
-func ParsePort(s string) (string, error) {
-	num, proto, found := strings.Cut(strings.ToLower(s), "/")
-	if !found {
+// ParsePorts reads a port as BuildKit's EXPOSE does:
+// [IP:][HOSTPORT:]PORT[-END][/tcp|/udp|/sctp]. The IP and host port are
+// checked and dropped (BuildKit only lints them); a range gives each port.
+func ParsePorts(s string) ([]string, error) {
+	ports, err := parsePorts(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port %q: %v; use %s", s, err, portForm)
+	}
+	return ports, nil
+}
+
+const portForm = "[IP:][HOSTPORT:]PORT[-END][/tcp|/udp|/sctp], e.g. 80 or 53/udp"
+
+func parsePorts(s string) ([]string, error) {
+	parts := strings.Split(s, ":")
+	n := len(parts)
+	ip, hostPort, containerPort := strings.Join(parts[:max(n-2, 0)], ":"), "", parts[n-1]
+	if n >= 2 {
+		hostPort = parts[n-2]
+	}
+	num, proto, _ := strings.Cut(containerPort, "/")
+	proto = strings.ToLower(proto)
+	switch proto {
+	case "":
 		proto = "tcp"
+	case "tcp", "udp", "sctp":
+	default:
+		return nil, errors.New("unknown protocol " + proto)
 	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp" && proto != "sctp") {
-		return "", fmt.Errorf("invalid --port %q: use a number from 1 to 65535, optionally /tcp, /udp or /sctp", s)
+	if strings.HasPrefix(ip, "[") {
+		host, _, err := net.SplitHostPort(ip + ":")
+		if err != nil {
+			return nil, errors.New("invalid IP address " + ip)
+		}
+		ip = host
 	}
-	return strconv.Itoa(n) + "/" + proto, nil
+	if ip != "" && net.ParseIP(ip) == nil {
+		return nil, errors.New("invalid IP address " + ip)
+	}
+	start, end, err := portRange(num)
+	if err != nil {
+		return nil, err
+	}
+	if hostPort != "" {
+		hs, he, err := portRange(hostPort)
+		if err != nil {
+			return nil, fmt.Errorf("host port: %w", err)
+		}
+		// A host range may go with one container port, not another range.
+		if end-start != he-hs && end != start {
+			return nil, errors.New("the container and host ranges differ")
+		}
+	}
+	out := make([]string, 0, end-start+1)
+	for p := start; p <= end; p++ {
+		out = append(out, strconv.Itoa(p)+"/"+proto)
+	}
+	return out, nil
+}
+
+// portRange reads PORT or START-END, each 0 to 65535 as BuildKit allows.
+func portRange(s string) (int, int, error) {
+	if s == "" {
+		return 0, 0, errors.New("no port")
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	num := func(x string) (int, error) {
+		n, err := strconv.ParseUint(x, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number from 0 to 65535", x)
+		}
+		return int(n), nil
+	}
+	start, err := num(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !isRange || a == b {
+		return start, start, nil
+	}
+	end, err := num(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if end < start {
+		return 0, 0, fmt.Errorf("range %s ends before it starts", s)
+	}
+	return start, end, nil
 }
 
 // ParseHealthcheck reads HEALTHCHECK's arguments with BuildKit's parser, so

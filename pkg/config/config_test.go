@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,40 @@ func TestApplyChanges(t *testing.T) {
 	for _, bad := range []string{"RUN make", "FROM x", "EXPOSE http", "ENV"} {
 		if err := ApplyChanges(&v1.ConfigFile{}, []string{bad}, time.Unix(0, 0)); err == nil {
 			t.Errorf("--change %q accepted", bad)
+		}
+	}
+}
+
+// CMD marks the config ArgsEscaped, as BuildKit does for every CMD.
+func TestCmdSetsArgsEscaped(t *testing.T) {
+	cf := &v1.ConfigFile{}
+	if err := ApplyChanges(cf, []string{`CMD ["x"]`}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if !cf.Config.ArgsEscaped {
+		t.Error("CMD left ArgsEscaped unset")
+	}
+}
+
+// EXPOSE reads ports as BuildKit's parsePort does: an IP and a host port
+// before the container port are allowed (BuildKit only lints them) and
+// dropped, a range expands, the protocol is lower-cased.
+func TestExposeFormsAsBuildKit(t *testing.T) {
+	cf := &v1.ConfigFile{}
+	if err := ApplyChanges(cf, []string{`EXPOSE 127.0.0.1:80:80 [::1]:8080:8080 5000:5000 8000 9000-9002/UDP 7000-7010:7000 :6000`}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for p := range cf.Config.ExposedPorts {
+		got = append(got, p)
+	}
+	sort.Strings(got)
+	if w := "5000/tcp 6000/tcp 7000/tcp 80/tcp 8000/tcp 8080/tcp 9000/udp 9001/udp 9002/udp"; strings.Join(got, " ") != w {
+		t.Errorf("ports %v, want %s", got, w)
+	}
+	for _, bad := range []string{"1.2.3:80:80", "80-70", "5000-5001:80-82", "80/icmp", "http", "70000", "7000:7000-7001", "[::1:80:80", "a:b:80", "80/tcp/x"} {
+		if err := ApplyChanges(&v1.ConfigFile{}, []string{"EXPOSE " + bad}, time.Unix(0, 0)); err == nil {
+			t.Errorf("EXPOSE %s accepted", bad)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -22,6 +23,9 @@ type Stage struct {
 	// ENTRYPOINT keeps it; otherwise ENTRYPOINT drops the inherited CMD,
 	// which was written for the old entrypoint.
 	CmdSet bool
+	// StartInterval is the healthcheck's --start-interval, which File has
+	// no field for (see WithStartInterval).
+	StartInterval time.Duration
 }
 
 // ErrNotMetadata is returned by Apply for instructions that make layers
@@ -75,6 +79,9 @@ func (s *Stage) Apply(cmd instructions.Command, expand func(string) (string, err
 		c.Shell = in.Shell
 	case *instructions.CmdCommand:
 		c.Cmd = CommandLine(in.ShellDependantCmdLine, c.Shell)
+		// As BuildKit's dispatchCmd sets it, whatever the form: Docker's
+		// image spec keeps the field for Windows command lines.
+		c.ArgsEscaped = true
 		s.CmdSet = true
 	case *instructions.EntrypointCommand:
 		c.Entrypoint = CommandLine(in.ShellDependantCmdLine, c.Shell)
@@ -85,8 +92,9 @@ func (s *Stage) Apply(cmd instructions.Command, expand func(string) (string, err
 		h := in.Health
 		// StartInterval has no field in go-containerregistry's config.
 		c.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		s.StartInterval = h.StartInterval
 	case *instructions.StopSignalCommand:
-		if err := CheckSignal(in.Signal); err != nil {
+		if err := ValidStopSignal(in.Signal); err != nil {
 			return err
 		}
 		c.StopSignal = in.Signal
@@ -128,11 +136,11 @@ func expandPorts(ports []string, expand func(string) (string, error)) ([]string,
 			}
 		}
 		for _, f := range strings.Fields(p) {
-			port, err := ParsePort(f)
+			ports, err := ParsePorts(f)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, port)
+			out = append(out, ports...)
 		}
 	}
 	sort.Strings(out)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/gantry-build/gantry/pkg/reference"
 	"github.com/gantry-build/gantry/pkg/rootfs"
@@ -56,6 +55,9 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // Create makes a working container from the stored image with manifest
 // digest d. name "" picks IMAGE-working-container, as buildah does.
 func (cs *Containers) Create(name, image string, d v1.Hash) (*Container, error) {
+	if err := Supported(); err != nil {
+		return nil, err
+	}
 	img, err := cs.st.Image(d)
 	if err != nil {
 		return nil, err
@@ -118,6 +120,9 @@ var ErrNotFound = errors.New("no such container")
 
 // Get returns the container called name.
 func (cs *Containers) Get(name string) (*Container, error) {
+	if err := Supported(); err != nil {
+		return nil, err
+	}
 	if !validName.MatchString(name) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
@@ -167,21 +172,6 @@ func (cs *Containers) Remove(name string) error {
 	}
 	defer unlock()
 	return os.RemoveAll(c.dir)
-}
-
-// Lock takes the container for one operation (run, cp, commit): a second
-// gantry on the same container refuses at once instead of corrupting its
-// layer.
-func (c *Container) Lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(c.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("container %s is busy: another gantry is running in it or committing it", c.Name)
-	}
-	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
 }
 
 // Image is the container's base image.

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -189,10 +188,8 @@ func (cs *Containers) view(lower string, c *Container, clean string) string {
 	for i := range parts {
 		p := filepath.Join(c.Upper(), filepath.Join(parts[:i+1]...))
 		fi, err := os.Lstat(p)
-		if err == nil && fi.Mode()&fs.ModeCharDevice != 0 {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-				return "" // deleted in the container
-			}
+		if err == nil && isWhiteout(fi) {
+			return "" // deleted in the container
 		}
 	}
 	if up, err := securejoin.SecureJoin(c.Upper(), clean); err == nil {
@@ -238,9 +235,7 @@ func copyUpParents(lower, upper, dir string) error {
 			return err
 		}
 		if err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				os.Lchown(up, int(st.Uid), int(st.Gid))
-			}
+			chownLike(up, fi)
 			os.Chtimes(up, fi.ModTime(), fi.ModTime())
 		}
 	}
@@ -328,7 +323,7 @@ func (cs *Containers) Diff(ctx context.Context, c *Container) ([]rootfs.Change, 
 			return err
 		}
 		name := "/" + filepath.ToSlash(rel)
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0 {
+		if isWhiteout(fi) {
 			out = append(out, rootfs.Change{Kind: "D", Path: name})
 			return nil
 		}

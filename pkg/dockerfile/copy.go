@@ -1,13 +1,12 @@
 package dockerfile
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,7 +41,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	root := b.o.Context
 	if c.from != "" {
 		var err error
-		if root, err = s.fromRoot(c.from); err != nil {
+		if root, err = s.fromRoot(c.from, ""); err != nil {
 			return err
 		}
 	}
@@ -54,7 +53,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 
 	dest := c.dest
 	if !path.IsAbs(dest) {
-		dest = path.Join("/", s.conf.File.Config.WorkingDir, dest) + trailing(dest)
+		dest = path.Join("/", s.workdir(), dest) + trailing(dest)
 	}
 	// What COPY sees of the context is what its .dockerignore leaves; a
 	// stage's or an image's files are all there.
@@ -67,6 +66,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	var srcs []layer.Add
 	var archives []string
+	parentsBased := false // a COPY --parents base was found: the destination is made
 	for _, src := range c.srcs {
 		switch {
 		case c.add && isGitSource(src):
@@ -76,7 +76,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 			}
 			srcs = append(srcs, layer.Add{Src: p})
 		case c.add && isURL(src):
-			p, err := download(src, tmp, c.checksum)
+			p, err := download(b.ctx, src, tmp, c.checksum)
 			if err != nil {
 				return err
 			}
@@ -85,22 +85,42 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 			} else {
 				srcs = append(srcs, layer.Add{Src: p})
 			}
-		default:
-			matches, err := glob(root, src, o)
+		case c.parents:
+			adds, based, err := parentsSources(root, src, o)
 			if err != nil {
 				return err
 			}
-			for _, m := range matches {
+			srcs = append(srcs, adds...)
+			parentsBased = parentsBased || based
+		default:
+			found, err := sources(root, src, o)
+			if err != nil {
+				return err
+			}
+			for _, m := range found {
 				switch {
-				case c.add && (c.unpack == nil || *c.unpack) && isArchive(m):
-					archives = append(archives, m)
-				case c.parents:
-					srcs = append(srcs, layer.Add{Src: m, Dest: parentsPath(root, src, m)})
+				case c.add && (c.unpack == nil || *c.unpack) && isArchive(m.path):
+					archives = append(archives, m.path)
 				default:
-					srcs = append(srcs, layer.Add{Src: m})
+					srcs = append(srcs, layer.Add{Src: m.path, Name: m.name})
 				}
 			}
 		}
+	}
+	if len(srcs)+len(archives)+len(c.contents) == 0 {
+		if !parentsBased {
+			// Only wildcards that matched nothing: BuildKit copies
+			// nothing and makes no destination.
+			s.history(cmd)
+			return nil
+		}
+		// A --parents pattern that matched nothing in a base that
+		// exists: BuildKit's copy still makes the destination.
+		empty := filepath.Join(tmp, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return err
+		}
+		srcs = append(srcs, layer.Add{Src: empty, Dest: "/"})
 	}
 	for i, hd := range c.contents {
 		p := filepath.Join(tmp, fmt.Sprintf("heredoc-%d", i), path.Base(hd.Path))
@@ -110,29 +130,42 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		}
 		srcs = append(srcs, layer.Add{Src: p})
 	}
-	// Several sources, or a destination that is a directory in the image,
-	// make the destination a directory.
+	// The destination is found in the image as BuildKit finds it: through
+	// the image's symlinks, resolved inside the image. Several sources, or
+	// a destination that is a directory in the image, make it a directory.
 	lower, err := s.rootDir()
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(filepath.Join(lower, dest)); (err == nil && fi.IsDir()) || len(srcs)+len(archives) > 1 {
+	real, err := inRoot(lower, dest)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(lower, real)
+	if err != nil {
+		return err
+	}
+	dest = path.Join("/", filepath.ToSlash(rel)) + trailing(dest)
+	if isDir(real) || len(srcs)+len(archives) > 1 {
 		dest = strings.TrimSuffix(dest, "/") + "/"
 	}
+	o.Lower = lower
 	if c.chown != "" {
-		if o.UID, o.GID, err = rootfs.LookupUser(lower, c.chown, true); err != nil {
+		// USER: (an empty group) is USER, as BuildKit's llb.WithUser reads it.
+		spec := c.chown
+		if u, g, ok := strings.Cut(spec, ":"); ok && g == "" {
+			spec = u
+		}
+		if o.UID, o.GID, err = rootfs.LookupUser(lower, spec, true); err != nil {
 			return err
 		}
 	} else {
 		o.KeepOwners = c.from != "" // files from a stage or image keep their owners
 	}
 	if c.chmod != "" {
-		m, err := strconv.ParseUint(c.chmod, 8, 32)
-		if err != nil {
-			return fmt.Errorf("invalid --chmod %q", c.chmod)
+		if o.Mode, o.Chmod, err = parseChmod(c.chmod); err != nil {
+			return err
 		}
-		mode := fs.FileMode(m & 0o777)
-		o.Mode = &mode
 	}
 	adds := make([]layer.Add, 0, len(srcs))
 	for _, src := range srcs {
@@ -140,7 +173,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if src.Dest != "" { // --parents: the source's path below the context, inside dest
 			d = strings.TrimSuffix(dest, "/") + src.Dest
 		}
-		adds = append(adds, layer.Add{Src: src.Src, Dest: d})
+		adds = append(adds, layer.Add{Src: src.Src, Dest: d, Name: src.Name})
 	}
 	entries, err := layer.Collect(adds, o)
 	if err != nil {
@@ -151,7 +184,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	// With a registry cache to consult, hashing first can save the build.
 	key := func() (string, error) {
 		fp, ok := layer.KnownFingerprint(b.st, entries, o)
-		if !ok && b.o.CacheFrom != "" {
+		if !ok && b.o.CacheFrom.Type != "" {
 			var err error
 			if fp, err = layer.Fingerprint(b.st, entries, o); err != nil {
 				return "", err
@@ -161,14 +194,38 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if !ok {
 			return "", nil
 		}
-		return s.stepKey(cmd, fp, strings.Join(archives, "\x00"))
+		// An archive is unpacked, not collected: its content is hashed here.
+		sums, err := fileDigests(archives)
+		if err != nil {
+			return "", err
+		}
+		return s.stepKey(cmd, fp, sums)
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
-			return s.archiveLayer(entries, o, archives, dest, lower)
+			return s.archiveLayer(entries, o, archives, dest, lower, c.chown != "")
 		}
 		return s.buildUnpacked(cmd, entries, o)
 	})
+}
+
+// fileDigests is the sha256 of each file, one line each.
+func fileDigests(files []string) (string, error) {
+	var out strings.Builder
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&out, "archive %x\n", h.Sum(nil))
+	}
+	return out.String(), nil
 }
 
 func trailing(p string) string {
@@ -184,10 +241,17 @@ func (s *stageState) oci() bool {
 }
 
 // fromRoot is the root filesystem COPY --from reads: a stage's, or an image's.
-func (s *stageState) fromRoot(from string) (string, error) {
+// A stage must come before this one, as BuildKit dispatches them in order.
+func (s *stageState) fromRoot(from string, mountTarget string) (string, error) {
 	b := s.b
 	var img v1.Image
 	if i := stageIndex(b.stages, from); i >= 0 {
+		if i > s.index {
+			if mountTarget != "" {
+				return "", fmt.Errorf("cannot mount from stage %q to %q, stage needs to be defined before current command", from, mountTarget)
+			}
+			return "", fmt.Errorf("cannot copy from stage %q, it needs to be defined before current stage %q", from, b.stages[s.index].Name)
+		}
 		st, err := b.stage(i)
 		if err != nil {
 			return "", err
@@ -209,57 +273,6 @@ func (s *stageState) fromRoot(from string) (string, error) {
 
 // rootDir is the stage's root filesystem so far, unpacked (cached).
 func (s *stageState) rootDir() (string, error) { return s.b.cache.Get(s.img) }
-
-// glob expands src inside root; a pattern that matches nothing fails, as in
-// Docker, and so does a source the context's .dockerignore leaves out.
-// Paths never leave root.
-func glob(root, src string, o layer.Options) ([]string, error) {
-	clean := path.Clean("/" + src)
-	full := filepath.Join(root, clean)
-	if !strings.ContainsAny(src, "*?[") {
-		if _, err := os.Lstat(full); err != nil || layer.Excluded(o, full) {
-			return nil, fmt.Errorf("%s: not found in the build context", src)
-		}
-		return []string{full}, nil
-	}
-	matches, err := filepath.Glob(full)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
-	}
-	kept := matches[:0]
-	for _, m := range matches {
-		if !layer.Excluded(o, m) {
-			kept = append(kept, m)
-		}
-	}
-	if len(kept) == 0 {
-		return nil, fmt.Errorf("%s: no source files were specified (nothing matches)", src)
-	}
-	sort.Strings(kept)
-	return kept, nil
-}
-
-// parentsPath is where COPY --parents puts source m, matched by pattern
-// src, below the destination: its path in the context (or below a "/./"
-// in src, which marks where the kept part starts), a directory for a file.
-func parentsPath(root, src, m string) string {
-	base := root
-	if before, _, ok := strings.Cut(src, "/./"); ok {
-		base = filepath.Join(root, path.Clean("/"+before))
-	}
-	rel, err := filepath.Rel(base, m)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		rel = filepath.Base(m)
-	}
-	rel = filepath.ToSlash(rel)
-	if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-		return "/" + rel
-	}
-	if dir := path.Dir(rel); dir != "." {
-		return "/" + dir + "/"
-	}
-	return "/"
-}
 
 func (s *stageState) dispatchCopy(label string, in *instructions.CopyCommand) error {
 	return s.copy(label, in, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, from: in.From, chown: in.Chown, chmod: in.Chmod,

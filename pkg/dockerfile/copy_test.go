@@ -251,3 +251,14 @@ func TestBuildContexts(t *testing.T) {
 		t.Errorf("FROM a folder context: %v", err)
 	}
 }
+
+// A "# check=" directive before an instruction (BuildKit's lint settings)
+// is read, not a crash (BuildKit's parser panicked on a nil linter).
+func TestCheckDirectiveIsNoCrash(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
+	files, err := dfBuildFiles(t, dir, "# check=skip=InvalidDefinitionDescription\n\nFROM scratch\n# check=error=true\nCOPY a /a\n")
+	if err != nil || files["a"] != "a" {
+		t.Fatalf("files %v, err %v", files, err)
+	}
+}

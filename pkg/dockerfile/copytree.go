@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -133,9 +133,9 @@ func (s *stageState) revise(rec *copyRecord, entries []layer.Entry, o layer.Opti
 			return err
 		}
 		if _, err := os.Lstat(filepath.Join(parentDir, name)); err == nil {
-			if out, err := exec.Command("cp", "-al", filepath.Join(parentDir, name), p).CombinedOutput(); err != nil {
+			if err := rootfs.LinkTree(filepath.Join(parentDir, name), p); err != nil {
 				pending.Abort()
-				return fmt.Errorf("cp -al: %v %s", err, out)
+				return err
 			}
 		}
 	}

@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -46,9 +52,10 @@ type DockerfileOptions struct {
 	// what COPY --from=NAME (or RUN --mount from=NAME) reads, or the image
 	// FROM NAME means.
 	Contexts map[string]string
-	// CacheFrom and CacheTo are registry repositories holding step results
-	// tagged by cache key, shared between machines (kaniko's --cache-repo).
-	CacheFrom, CacheTo string
+	// CacheFrom and CacheTo hold step results tagged by cache key, shared
+	// between machines (kaniko's --cache-repo): a registry repository or
+	// an OCI layout folder.
+	CacheFrom, CacheTo CacheSpec
 	// Isolation of RUN steps: auto (""), sandbox, or container (the build
 	// container is the isolation), resolved at the first RUN.
 	Isolation sandbox.Isolation
@@ -68,6 +75,13 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
+	// A missing Dockerfile falls back to "dockerfile" beside it, as
+	// BuildKit's dockerui does for the default name (moby/moby#10858).
+	if filepath.Base(o.Dockerfile) == "Dockerfile" && !exists(o.Dockerfile) {
+		if lower := filepath.Join(filepath.Dir(o.Dockerfile), "dockerfile"); exists(lower) {
+			o.Dockerfile = lower
+		}
+	}
 	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
 		return images.Artifact{}, err
@@ -84,6 +98,10 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	}
 	if o.Progress == nil {
 		o.Progress = progress.Nop()
+	}
+	if unused := unusedBuildArgs(stages, metaArgs, o.BuildArgs); len(unused) > 0 {
+		// As docker build warns: a misspelt --build-arg changes nothing.
+		o.Progress.Printf("[Warning] One or more build-args %v were not consumed", unused)
 	}
 	ignore, err := contextIgnore(o)
 	if err != nil {
@@ -109,9 +127,15 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
-			done: map[int]*stageState{}, cache: rootfs.NewCache(st.RootfsCache())}
-		b.meta = b.metaArgs(metaArgs)
-		s, err := b.stage(target)
+			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
+		b.target = target
+		if b.meta, err = b.metaArgs(metaArgs); err != nil {
+			return images.Artifact{}, err
+		}
+		if err := b.checkStages(); err != nil {
+			return images.Artifact{}, err
+		}
+		s, err := b.buildTarget(target)
 		if b.hosts != "" {
 			os.Remove(b.hosts)
 		}
@@ -123,11 +147,15 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		if err != nil {
 			return images.Artifact{}, err
 		}
+		normalizePlatform(s.conf.File)
 		img, err := s.image()
 		if err != nil {
 			return images.Artifact{}, err
 		}
 		if img, err = withLabels(img, o.Labels); err != nil {
+			return images.Artifact{}, err
+		}
+		if img, err = config.WithStartInterval(img, s.conf.StartInterval); err != nil {
 			return images.Artifact{}, err
 		}
 		built = append(built, img)
@@ -136,6 +164,17 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		return images.Artifact{Image: built[0]}, nil
 	}
 	return images.Combine(built)
+}
+
+// normalizePlatform spells the result's platform in containerd's normal
+// form, as BuildKit does at the end of its dispatch (an arm64/v8 base gives
+// an arm64 image without a variant).
+func normalizePlatform(cf *v1.ConfigFile) {
+	if cf.OS == "" && cf.Architecture == "" {
+		return // no platform to spell (images crane appended on scratch)
+	}
+	p := platform.Normalize(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 }
 
 // withLabels sets docker build's --label values on the final image, as
@@ -171,7 +210,9 @@ func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgComma
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	// A linter that reports nothing: BuildKit's parser reads "# check=" comments
+	// through it, and a nil one panics.
+	stages, metaArgs, err := instructions.Parse(ast.AST, linter.New(&linter.Config{}))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
@@ -181,9 +222,11 @@ func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgComma
 	return stages, metaArgs, ast.EscapeToken, nil
 }
 
+// stageIndex finds a stage by name (the last of that name, as BuildKit's
+// map of names keeps it) or by index.
 func stageIndex(stages []instructions.Stage, name string) int {
-	for i, s := range stages {
-		if strings.EqualFold(s.Name, name) {
+	for i := len(stages) - 1; i >= 0; i-- {
+		if strings.EqualFold(stages[i].Name, name) {
 			return i
 		}
 	}
@@ -203,14 +246,27 @@ type dfBuild struct {
 	escape   rune
 	platform v1.Platform
 	meta     map[string]string // args declared before the first FROM
-	done     map[int]*stageState
+	deps     [][]int           // the stages each stage reads (FROM, COPY --from)
+	target   int               // the stage the build makes
 	cache    *rootfs.Cache
-	step     int
+	step     atomic.Int64
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
-	pulled   map[string]bool                // bases refreshed for --pull
-	hosts    string                         // /etc/hosts for RUN with --add-host, made once
-	iso      sandbox.Isolation              // RUN's isolation, resolved at the first RUN
-	host     *sandbox.HostRoot              // the container isolation's root, made at the first RUN
+
+	// Stages build at the same time: what they share is guarded by mu.
+	mu      sync.Mutex
+	started map[int]*stageFuture // stages begun, by index
+	pulled  map[string]bool      // bases refreshed for --pull
+	hosts   string               // /etc/hosts for RUN with --add-host, made once
+	iso     sandbox.Isolation    // RUN's isolation, resolved at the first RUN
+	host    *sandbox.HostRoot    // the container isolation's root, made at the first RUN
+	hostMu  sync.Mutex           // the container's root is one: its RUN steps take turns
+}
+
+// stageFuture is a stage being built or built.
+type stageFuture struct {
+	done chan struct{}
+	s    *stageState
+	err  error
 }
 
 // ignoreOf is what a COPY or RUN --mount source leaves out: the build
@@ -237,11 +293,16 @@ func (b *dfBuild) base(name string, want *v1.Platform) (v1.Image, error) {
 		}
 		name = ref
 	}
-	if b.o.Pull && name != "scratch" && !b.pulled[name] {
-		if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
-			return nil, fmt.Errorf("--pull %s: %w", name, err)
-		}
+	if b.o.Pull && name != "scratch" {
+		b.mu.Lock()
+		pulled := b.pulled[name]
 		b.pulled[name] = true
+		b.mu.Unlock()
+		if !pulled {
+			if _, err := transfer.Pull(b.ctx, b.st, b.rc, name, transfer.PullOptions{Platform: want, Progress: b.o.Progress}); err != nil {
+				return nil, fmt.Errorf("--pull %s: %w", name, err)
+			}
+		}
 	}
 	return images.Resolve(b.ctx, b.st, b.rc, name, want)
 }
@@ -261,29 +322,55 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// metaArgs resolves the ARGs before the first FROM, with the predefined
-// platform args that Docker provides.
-func (b *dfBuild) metaArgs(args []instructions.ArgCommand) map[string]string {
+// metaArgs resolves the ARGs before the first FROM, after the predefined
+// platform and target args (which --build-arg may override), as BuildKit's
+// defaultArgs and buildMetaArgs do: a given build arg wins and its default
+// is never read; a default that fails to expand (${X:?msg}) fails the
+// build; an ARG with neither stays unset.
+func (b *dfBuild) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
 	host := platform.Host()
 	out := map[string]string{
 		"TARGETPLATFORM": platform.String(b.platform), "TARGETOS": b.platform.OS,
 		"TARGETARCH": b.platform.Architecture, "TARGETVARIANT": b.platform.Variant,
 		"BUILDPLATFORM": platform.String(host), "BUILDOS": host.OS,
 		"BUILDARCH": host.Architecture, "BUILDVARIANT": host.Variant,
+		"TARGETOSVERSION": b.platform.OSVersion, "BUILDOSVERSION": host.OSVersion,
+		"TARGETSTAGE": b.targetStage(),
+	}
+	for k := range out {
+		if v, ok := b.o.BuildArgs[k]; ok {
+			out[k] = v
+		}
 	}
 	for _, a := range args {
 		for _, kv := range a.Args {
-			v := ""
-			if kv.Value != nil {
-				v, _ = b.expandWith(*kv.Value, out)
+			if v, ok := b.o.BuildArgs[kv.Key]; ok {
+				out[kv.Key] = v
+				continue
 			}
-			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
-				v = bv
+			if kv.Value == nil {
+				continue
+			}
+			v, err := b.expandWith(*kv.Value, out)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", b.o.Dockerfile, a.String(), err)
 			}
 			out[kv.Key] = v
 		}
 	}
-	return out
+	return out, nil
+}
+
+// targetStage is TARGETSTAGE: the --target given, else the last stage's
+// name, else "default", as BuildKit names it.
+func (b *dfBuild) targetStage() string {
+	if b.o.Target != "" {
+		return b.o.Target
+	}
+	if n := b.stages[len(b.stages)-1].Name; n != "" {
+		return n
+	}
+	return "default"
 }
 
 func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error) {
@@ -295,17 +382,70 @@ func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error
 	return out, err
 }
 
-// stage builds stage i once, and the stages it needs first.
-func (b *dfBuild) stage(i int) (*stageState, error) {
-	if s, ok := b.done[i]; ok {
-		return s, nil
+// buildTarget builds the target stage and every stage it needs, as BuildKit
+// schedules them: as a graph, stages that do not depend on each other at
+// the same time.
+func (b *dfBuild) buildTarget(target int) (*stageState, error) {
+	needed := map[int]bool{}
+	var visit func(i int)
+	visit = func(i int) {
+		if needed[i] {
+			return
+		}
+		needed[i] = true
+		for _, d := range b.deps[i] {
+			visit(d)
+		}
 	}
+	visit(target)
+	for i := range needed {
+		if i != target {
+			go b.stage(i) // its result is waited for where it is needed
+		}
+	}
+	s, err := b.stage(target)
+	// A failed build waits for the stages still running: nothing of it may
+	// outlive the call.
+	for i := range needed {
+		b.stage(i)
+	}
+	return s, err
+}
+
+// stage builds stage i once (other callers wait for that build), after
+// the stages it reads.
+func (b *dfBuild) stage(i int) (*stageState, error) {
+	b.mu.Lock()
+	if f, ok := b.started[i]; ok {
+		b.mu.Unlock()
+		<-f.done
+		return f.s, f.err
+	}
+	f := &stageFuture{done: make(chan struct{})}
+	b.started[i] = f
+	b.mu.Unlock()
+	f.s, f.err = b.buildStage(i)
+	close(f.done)
+	return f.s, f.err
+}
+
+func (b *dfBuild) buildStage(i int) (*stageState, error) {
+	if err := b.ctx.Err(); err != nil {
+		return nil, err
+	}
+	// The stages this one reads start (or are waited for) first, all at once.
+	var wg sync.WaitGroup
+	for _, d := range b.deps[i] {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.stage(d) }()
+	}
+	wg.Wait()
 	st := b.stages[i]
 	name := st.Name
 	if name == "" {
 		name = strconv.Itoa(i)
 	}
-	s := &stageState{b: b, name: name, args: map[string]string{}}
+	s := &stageState{b: b, name: name, index: i, args: map[string]string{}}
 	if err := s.from(i, st); err != nil {
 		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
 	}
@@ -314,6 +454,36 @@ func (b *dfBuild) stage(i int) (*stageState, error) {
 			return nil, err
 		}
 	}
-	b.done[i] = s
 	return s, nil
+}
+
+// unusedBuildArgs are the --build-arg names no ARG of the Dockerfile
+// declares and that are not predefined (platform args, proxy args,
+// BuildKit's own), sorted.
+func unusedBuildArgs(stages []instructions.Stage, meta []instructions.ArgCommand, given map[string]string) []string {
+	declared := map[string]bool{}
+	for _, a := range meta {
+		for _, kv := range a.Args {
+			declared[kv.Key] = true
+		}
+	}
+	for _, st := range stages {
+		for _, cmd := range st.Commands {
+			if a, ok := cmd.(*instructions.ArgCommand); ok {
+				for _, kv := range a.Args {
+					declared[kv.Key] = true
+				}
+			}
+		}
+	}
+	var unused []string
+	for k := range given {
+		predefined := strings.HasPrefix(k, "BUILDKIT_") || strings.HasPrefix(k, "TARGET") || strings.HasPrefix(k, "BUILD") ||
+			slices.Contains(proxyArgs, strings.ToLower(k))
+		if !declared[k] && !predefined {
+			unused = append(unused, k)
+		}
+	}
+	sort.Strings(unused)
+	return unused
 }

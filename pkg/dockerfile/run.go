@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,20 +27,15 @@ import (
 // filesystem; the overlay's upper directory becomes the new layer.
 func (s *stageState) runCommand(label string, in *instructions.RunCommand) error {
 	b := s.b
-	for _, f := range in.FlagsUsed {
-		if f != "network" && f != "mount" {
-			return fmt.Errorf("RUN --%s is not supported yet", f)
-		}
+	if err := checkRunFlags(in); err != nil {
+		return err
 	}
 	// Expanding a RUN only parses its --mount flags ($VARS in them included);
 	// the command itself is the shell's to expand.
 	if err := in.Expand(s.expand); err != nil {
 		return err
 	}
-	args := config.CommandLine(in.ShellDependantCmdLine, s.conf.File.Config.Shell)
-	if len(in.Files) > 0 { // a heredoc: the body is the script
-		args = config.CommandLine(instructions.ShellDependantCmdLine{CmdLine: []string{in.Files[0].Data}, PrependShell: true}, s.conf.File.Config.Shell)
-	}
+	args, script := runArgs(in, s.conf.File.Config.Shell)
 	network := instructions.GetNetwork(in)
 	if network == instructions.NetworkDefault && b.o.Network != "" {
 		network = b.o.Network
@@ -52,11 +48,25 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 	if err != nil {
 		return err
 	}
-	ran := false
-	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+hostsKey(b.o.AddHosts), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
-		ran = true
+	if script != nil {
+		// A shebang heredoc runs as a file, mounted read-only where
+		// BuildKit mounts it.
+		dir, err := os.MkdirTemp(b.st.TempDir(), "heredoc-*")
+		if err != nil {
+			return err
+		}
+		ms.temps = append(ms.temps, dir)
+		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(dir, script.name), 0o755); err != nil {
+			return err
+		}
+		ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: strings.TrimSuffix(pipesDir, "/"), ReadOnly: true})
+	}
+	err = s.cachedLayer(label, fixedKey(s.stepKey(in, "network="+network+b.runKey(), ms.key)), "RUN "+strings.Join(args, " "), func() (layer.Built, error) {
 		// Checked only when the step runs: a cached step needs no emulator.
-		emulator, err := sandbox.CanExec(b.platform)
+		emulator, err := sandbox.CanExec(s.platform)
 		if err != nil {
 			return layer.Built{}, err
 		}
@@ -78,20 +88,24 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 				return layer.Built{}, err
 			}
 		}
+		var groups []int
+		if !userns.Rootless() { // setgroups is denied where only the caller's id is mapped
+			groups = supplementaryGroups(lower, s.conf.File.Config.User, gid)
+		}
 		env := append(s.runEnv(lower, uid), ms.env...)
 		tail := &lastLines{max: 10}
-		id := fmt.Sprintf("#%d", b.step)
+		id, _, _ := strings.Cut(label, " ")
 		logs := progress.LogWriter(b.o.Progress, id)
 		defer logs.Close()
 		out := io.MultiWriter(logs, tail)
 		if emulator != "" {
-			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(b.platform), emulator))
+			b.o.Progress.Log(id, fmt.Sprintf("%s runs under emulation (%s): slower than native", platform.String(s.platform), emulator))
 		}
 		hosts, err := b.hostsFile()
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.conf.File.Config.WorkingDir, UID: uid, GID: gid, Network: network, Mounts: ms.mounts, HostsFile: hosts, Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err
@@ -103,19 +117,39 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, runError(err, args, tail)
 		}
+		if err := leaveMountpoints(lower, upper); err != nil {
+			return layer.Built{}, err
+		}
 		return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 			return rootfs.WriteChanges(w, lower, upper, rootfs.ChangeOptions{Overlay: res.Overlay, RootOwned: userns.Rootless()})
 		})
 	})
-	if err == nil && ran && b.host != nil {
-		b.host.Assume(treeID(s.img)) // "/" holds the tree the step made
-	}
 	return err
+}
+
+// checkRunFlags refuses the RUN flags gantry does not do. --security=sandbox
+// is BuildKit's default, which every RUN step has; insecure needs BuildKit's
+// security.insecure entitlement, which gantry never grants.
+func checkRunFlags(in *instructions.RunCommand) error {
+	for _, f := range in.FlagsUsed {
+		switch f {
+		case "network", "mount":
+		case "security":
+			if sec := instructions.GetSecurity(in); sec != instructions.SecuritySandbox {
+				return fmt.Errorf("RUN --security=%s needs the security.insecure entitlement, which gantry does not grant: drop the flag (steps run with the default capabilities)", sec)
+			}
+		default:
+			return fmt.Errorf("RUN --%s is not supported yet", f)
+		}
+	}
+	return nil
 }
 
 // isolation is how RUN steps are isolated, decided at the first RUN: a
 // build without RUN works where no isolation does.
 func (b *dfBuild) isolation() (sandbox.Isolation, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.iso == "" {
 		iso, err := b.o.Isolation.Resolve()
 		if err != nil {
@@ -140,6 +174,10 @@ func runError(err error, args []string, tail *lastLines) error {
 // it there), the command runs, and its changes become the layer.
 func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *lastLines) (layer.Built, error) {
 	b := s.b
+	// The container's root is one: RUN steps of stages built at the same
+	// time take turns in it.
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
 	if b.host == nil {
 		keep := append([]string{b.st.Root(), b.o.Context, filepath.Dir(b.o.Dockerfile)}, b.o.HostKeep...)
 		for _, dir := range b.o.Contexts {
@@ -150,23 +188,32 @@ func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *last
 			return layer.Built{}, err
 		}
 	}
-	if err := b.host.Lay(treeID(s.img), spec.Lower); err != nil {
+	if err := b.host.Lay(treeID(s.img, v1.Hash{}), spec.Lower); err != nil {
 		return layer.Built{}, err
 	}
-	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
+	built, err := layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 		return runError(b.host.Run(b.ctx, spec, out, out, w), spec.Args, tail)
 	})
+	if err == nil {
+		// "/" now holds the tree this step makes: the next step on it lays
+		// nothing.
+		b.host.Assume(treeID(s.img, built.DiffID))
+	}
+	return built, err
 }
 
-// treeID names the root filesystem of img: its layers' diff IDs in order.
-func treeID(img v1.Image) string {
+// treeID names the root filesystem of img, with one more layer on top when
+// next is set: the layers' diff IDs in order.
+func treeID(img v1.Image, next v1.Hash) string {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return ""
 	}
 	h := sha256.New()
-	for _, d := range cf.RootFS.DiffIDs {
-		fmt.Fprintln(h, d)
+	for _, d := range append(append([]v1.Hash{}, cf.RootFS.DiffIDs...), next) {
+		if d != (v1.Hash{}) {
+			fmt.Fprintln(h, d)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -176,6 +223,9 @@ func treeID(img v1.Image) string {
 // as the container runtime sets it.
 func (s *stageState) runEnv(root string, uid int) []string {
 	vars := s.vars()
+	for k, v := range proxyEnv(s.b.o.BuildArgs) {
+		vars[k] = v
+	}
 	if _, ok := vars["PATH"]; !ok {
 		vars["PATH"] = config.DefaultPath
 	}
@@ -187,4 +237,58 @@ func (s *stageState) runEnv(root string, uid int) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// proxyEnv is what the predefined proxy args given with --build-arg add
+// to RUN's environment, as BuildKit's proxyEnvFromBuildArgs and its exec
+// op set them: each in upper and lower case, over the stage's variables,
+// whether an ARG declares it or not. They are not in the step's cache key.
+// Names match in any case; of two spellings, the later in sorted order wins.
+func proxyEnv(buildArgs map[string]string) map[string]string {
+	keys := make([]string, 0, len(buildArgs))
+	for k := range buildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	found := map[string]string{}
+	for _, k := range keys {
+		for _, name := range proxyArgs {
+			if strings.EqualFold(k, name) {
+				found[name] = buildArgs[k]
+			}
+		}
+	}
+	out := map[string]string{}
+	for name, v := range found {
+		if v != "" {
+			out[name] = v
+			out[strings.ToUpper(name)] = v
+		}
+	}
+	return out
+}
+
+var proxyArgs = []string{"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
+
+// runtimeDirs are the mount points BuildKit's runc makes for /dev, /proc and
+// /sys and leaves in the layer (the files it binds it removes).
+var runtimeDirs = []string{"dev", "proc", "sys"}
+
+// leaveMountpoints puts into the step's changes the empty 0755 directories
+// BuildKit's RUN leaves where the image has no /dev, /proc or /sys (the
+// sandbox removes the mount points it made).
+func leaveMountpoints(lower, upper string) error {
+	for _, d := range runtimeDirs {
+		if _, err := os.Lstat(filepath.Join(lower, d)); err == nil {
+			continue
+		}
+		p := filepath.Join(upper, d)
+		if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -3,20 +3,18 @@ package dockerfile
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"golang.org/x/sys/unix"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -53,14 +51,14 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 	for _, m := range instructions.GetMounts(in) {
 		target := m.Target
 		if !filepath.IsAbs(target) {
-			target = filepath.Join("/", s.conf.File.Config.WorkingDir, target)
+			target = filepath.Join("/", s.workdir(), target)
 		}
 		switch m.Type {
 		case instructions.MountTypeBind:
 			root := b.o.Context
 			if m.From != "" {
 				var err error
-				if root, err = s.fromRoot(m.From); err != nil {
+				if root, err = s.fromRoot(m.From, m.Target); err != nil {
 					return ms, err
 				}
 			}
@@ -71,11 +69,16 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 				return ms, err
 			}
 			lo.Ignore = ignore
-			src, err := glob(root, m.Source, lo)
+			// The source is found as COPY finds it: every symlink resolved
+			// inside its root (context, stage, named context).
+			src, err := sources(root, m.Source, lo)
+			if err == nil && len(src) != 1 {
+				err = fmt.Errorf("%s: not found", m.Source)
+			}
 			if err != nil {
 				return ms, fmt.Errorf("--mount type=bind: %w", err)
 			}
-			entries, err := layer.Collect([]layer.Add{{Src: src[0], Dest: "/m/"}}, lo)
+			entries, err := layer.Collect([]layer.Add{{Src: src[0].path, Dest: "/m/"}}, lo)
 			if err != nil {
 				return ms, err
 			}
@@ -83,7 +86,7 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			if err != nil {
 				return ms, err
 			}
-			source := src[0]
+			source := src[0].path
 			if fi, err := os.Stat(source); err == nil && fi.IsDir() && lo.Ignore != nil {
 				// Ignored files must not show: the step gets the rest, hard
 				// linked where it can (read-only) or copied (read-write).
@@ -103,8 +106,8 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 					return ms, err
 				}
 				ms.temps = append(ms.temps, tmp)
-				if out, err := exec.Command("cp", "-a", source, filepath.Join(tmp, "src")).CombinedOutput(); err != nil {
-					return ms, fmt.Errorf("--mount type=bind,rw: %v %s", err, out)
+				if err := rootfs.CopyTree(source, filepath.Join(tmp, "src")); err != nil {
+					return ms, fmt.Errorf("--mount type=bind,rw: %w", err)
 				}
 				source = filepath.Join(tmp, "src")
 			}
@@ -142,8 +145,12 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
 			key = append(key, "cache "+target)
 		case instructions.MountTypeTmpfs:
-			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target})
-			key = append(key, "tmpfs "+target)
+			ms.mounts = append(ms.mounts, sandbox.Mount{Type: "tmpfs", Target: target, Size: m.SizeLimit})
+			k := "tmpfs " + target
+			if m.SizeLimit > 0 {
+				k += fmt.Sprintf(" size=%d", m.SizeLimit)
+			}
+			key = append(key, k)
 		case instructions.MountTypeSecret:
 			k, err := s.secretMount(ms, m, target)
 			if err != nil {
@@ -186,26 +193,44 @@ func (s *stageState) runMounts(in *instructions.RunCommand) (*stepMounts, error)
 	return ms, nil
 }
 
-// hostsKey is what --add-host adds to a RUN step's cache key.
-func hostsKey(hosts []string) string {
-	if len(hosts) == 0 {
-		return ""
+// runKey is what the build's --add-host names and sandbox hostname add to
+// a RUN step's cache key.
+func (b *dfBuild) runKey() string {
+	key := ""
+	if len(b.o.AddHosts) > 0 {
+		key = " hosts=" + strings.Join(b.o.AddHosts, ",")
 	}
-	return " hosts=" + strings.Join(hosts, ",")
+	if h := b.sandboxHostname(); h != "" {
+		key += " hostname=" + h
+	}
+	return key
 }
 
-// hostsFile is the /etc/hosts of RUN steps with --add-host: the host's,
-// then the added names ("" without any: the host's own file is lent).
+// sandboxHostname is RUN steps' hostname from the build arg
+// BUILDKIT_SANDBOX_HOSTNAME, as BuildKit's dockerui reads it ("" is the
+// sandbox's own).
+func (b *dfBuild) sandboxHostname() string { return b.o.BuildArgs["BUILDKIT_SANDBOX_HOSTNAME"] }
+
+// hostsFile is the /etc/hosts of RUN steps with --add-host or a sandbox
+// hostname: the host's, then the added names and the hostname, as
+// BuildKit's hosts file names it ("" without any: the host's own file is
+// lent).
 func (b *dfBuild) hostsFile() (string, error) {
-	if len(b.o.AddHosts) == 0 {
+	hostname := b.sandboxHostname()
+	if len(b.o.AddHosts) == 0 && hostname == "" {
 		return "", nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.hosts != "" {
 		return b.hosts, nil
 	}
 	content, _ := os.ReadFile("/etc/hosts")
 	if len(content) > 0 && content[len(content)-1] != '\n' {
 		content = append(content, '\n')
+	}
+	if hostname != "" {
+		content = append(content, fmt.Sprintf("127.0.0.1\t%s\n", hostname)...)
 	}
 	for _, h := range b.o.AddHosts {
 		name, ip, ok := strings.Cut(h, "=")
@@ -227,48 +252,6 @@ func (b *dfBuild) hostsFile() (string, error) {
 	}
 	b.hosts = f.Name()
 	return b.hosts, nil
-}
-
-// cacheMountDir picks the folder of a RUN cache mount and locks it for the
-// step, as BuildKit shares it: "shared" (the default) with any other build
-// at the same time, "locked" with one at a time (others wait), "private" by
-// taking the first instance no other build holds.
-func cacheMountDir(base string, sharing instructions.ShareMode) (string, func(), error) {
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", nil, err
-	}
-	lock := func(dir string, how int) (func(), error) {
-		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		if err := unix.Flock(int(f.Fd()), how); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return func() { f.Close() }, nil // closing releases the lock
-	}
-	switch sharing {
-	case instructions.MountSharingLocked:
-		unlock, err := lock(base, unix.LOCK_EX)
-		return base, unlock, err
-	case instructions.MountSharingPrivate:
-		for i := 0; ; i++ {
-			dir := base
-			if i > 0 {
-				dir = fmt.Sprintf("%s-%d", base, i)
-			}
-			unlock, err := lock(dir, unix.LOCK_EX|unix.LOCK_NB)
-			if err == nil {
-				return dir, unlock, nil
-			}
-			if !errors.Is(err, unix.EWOULDBLOCK) {
-				return "", nil, err
-			}
-		}
-	}
-	unlock, err := lock(base, unix.LOCK_SH)
-	return base, unlock, err
 }
 
 // materialize makes the tree of entries (named below prefix) at dir: the

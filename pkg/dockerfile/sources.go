@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
@@ -97,7 +98,7 @@ func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.Ha
 // download fetches an ADD URL into dir under the URL's last path element,
 // mode 0600, as Docker does. With checksum (ADD --checksum=sha256:…), the
 // content must have that digest.
-func download(raw, dir, checksum string) (string, error) {
+func download(ctx context.Context, raw, dir, checksum string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", err
@@ -122,7 +123,11 @@ func download(raw, dir, checksum string) (string, error) {
 	if name == "/" || name == "." || name == "" {
 		name = "download"
 	}
-	resp, err := http.Get(raw)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	resp, err := downloadClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("ADD %s: %w", raw, err)
 	}
@@ -155,6 +160,15 @@ func download(raw, dir, checksum string) (string, error) {
 	return p, nil
 }
 
+// downloadClient fetches ADD URLs: a server that accepts the connection but
+// never answers fails the step instead of hanging the build (the body may
+// take as long as it needs; the build's context ends it on a signal).
+var downloadClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	TLSHandshakeTimeout:   30 * time.Second,
+	ResponseHeaderTimeout: 60 * time.Second,
+}}
+
 // isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
 func isArchive(p string) bool {
 	f, err := os.Open(p)
@@ -180,9 +194,8 @@ func decompress(r io.Reader) (io.Reader, error) {
 }
 
 // archiveLayer writes one layer holding the plain sources and the contents
-// of each archive unpacked at dest, entries as the archive has them (owners
-// included), unless --chown.
-func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string) (layer.Built, error) {
+// of each archive unpacked at dest (see untarView.untar).
+func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archives []string, dest, lower string, chown bool) (layer.Built, error) {
 	b := s.b
 	base := strings.TrimPrefix(path.Clean(dest), "/")
 	return layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
@@ -190,70 +203,30 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 		if err := layer.WriteEntries(tw, entries, o); err != nil {
 			return err
 		}
-		// The destination directory (and missing parents) belong to root,
-		// or --chown.
+		view := newUntarView(lower, base)
+		view.record(entries)
+		// The destination directory and its parents are made where the
+		// image lacks them (0755, root or --chown); those it has stay as
+		// they are. dest was resolved inside the image: no link on the way.
 		parts := strings.Split(base, "/")
 		for i := range parts {
 			p := strings.Join(parts[:i+1], "/")
 			if p == "" {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(lower, p)); err == nil && i < len(parts)-1 {
+			if _, err := os.Lstat(filepath.Join(lower, p)); err == nil {
 				continue
 			}
 			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
+			view.put(p, hdr)
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
 			}
 		}
 		for _, a := range archives {
-			f, err := os.Open(a)
-			if err != nil {
-				return err
+			if err := view.untar(tw, a, chown, o.UID, o.GID, b.o.Created); err != nil {
+				return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
 			}
-			r, err := decompress(f)
-			if err != nil {
-				f.Close()
-				return err
-			}
-			tr := tar.NewReader(r)
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					f.Close()
-					return fmt.Errorf("ADD %s: %w", filepath.Base(a), err)
-				}
-				if path.Clean("/"+h.Name) == "/" {
-					// The archive's own root is the destination, which
-					// keeps the owner and mode it gets as a parent.
-					continue
-				}
-				h.Name = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Name)), "/")
-				if h.Typeflag == tar.TypeDir {
-					h.Name += "/"
-				}
-				if h.Typeflag == tar.TypeLink {
-					h.Linkname = strings.TrimPrefix(path.Join(base, path.Clean("/"+h.Linkname)), "/")
-				}
-				// Entries keep the archive's owners, as BuildKit does,
-				// unless --chown says otherwise.
-				if o.UID != 0 || o.GID != 0 {
-					h.Uid, h.Gid = o.UID, o.GID
-				}
-				h.Uname, h.Gname = "", ""
-				if err := tw.WriteHeader(h); err != nil {
-					f.Close()
-					return err
-				}
-				if _, err := io.Copy(tw, tr); err != nil {
-					f.Close()
-					return err
-				}
-			}
-			f.Close()
 		}
 		return tw.Close()
 	})

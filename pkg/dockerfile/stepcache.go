@@ -11,12 +11,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/gantry-build/gantry/pkg/layer"
-	"github.com/gantry-build/gantry/pkg/registry"
 	"github.com/gantry-build/gantry/pkg/store"
+	"github.com/gantry-build/gantry/pkg/transfer"
 )
 
 // cachedLayer appends the layer make builds, or the cached result of an
@@ -32,11 +31,17 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 	rep.Step(id, name)
 	if !b.o.NoCache && key != "" {
 		if img, ok := b.lookupStep(key); ok {
+			// --cache-to exports every step the build used, found here or
+			// built: a warm store still fills an empty cache.
+			if err := b.exportStep(s.index, key, img); err != nil {
+				rep.Fail(id, err)
+				return err
+			}
 			rep.StepDone(id, true)
 			return s.adopt(img)
 		}
 		if img, ok := b.remoteStep(key); ok {
-			rep.Log(id, "CACHED (from "+b.o.CacheFrom+")")
+			rep.Log(id, "CACHED (from "+b.o.CacheFrom.String()+")")
 			rep.StepDone(id, true)
 			return s.adopt(img)
 		}
@@ -69,7 +74,7 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 		}
 	}
 	if key != "" {
-		if err := b.saveStep(key, img); err != nil {
+		if err := b.saveStep(s.index, key, img); err != nil {
 			return err
 		}
 	}
@@ -102,7 +107,7 @@ func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string,
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.b.platform), cmd)
+	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.platform), cmd)
 	keys := make([]string, 0, len(s.args))
 	for k := range s.args {
 		keys = append(keys, k)
@@ -138,29 +143,37 @@ func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
 		return nil, false
 	}
 	for _, l := range m.Layers {
-		if !b.st.HasBlob(l.Digest) {
+		if _, lazy := b.st.BlobSource(l.Digest); !b.st.HasBlob(l.Digest) && !lazy {
 			return nil, false // pruned since
 		}
 	}
 	return img, true
 }
 
-// remoteStep fetches a step result from the --cache-from repository.
+// remoteStep fetches a step result from --cache-from: a registry
+// repository or an OCI layout folder.
 func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
-	if b.o.CacheFrom == "" {
+	var img v1.Image
+	switch from := b.o.CacheFrom; from.Type {
+	case "":
 		return nil, false
-	}
-	ref, err := b.rc.ParseReference(b.o.CacheFrom + ":" + key)
-	if err != nil {
-		return nil, false
-	}
-	desc, err := b.rc.Get(b.ctx, ref)
-	if err != nil || !desc.MediaType.IsImage() {
-		return nil, false // a miss, or an unreachable cache: build instead
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, false
+	case "local":
+		var ok bool
+		if img, ok = readLocalCache(from.Dir, key); !ok {
+			return nil, false
+		}
+	default:
+		ref, err := b.rc.ParseReference(from.Ref + ":" + key)
+		if err != nil {
+			return nil, false
+		}
+		desc, err := b.rc.Get(b.ctx, ref)
+		if err != nil || !desc.MediaType.IsImage() {
+			return nil, false // a miss, or an unreachable cache: build instead
+		}
+		if img, err = desc.Image(); err != nil {
+			return nil, false
+		}
 	}
 	stored, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress})
 	if err != nil {
@@ -175,21 +188,32 @@ func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
 
 // saveStep stores the step's image, remembers it under key and, with
 // --cache-to, pushes it there tagged by the key.
-func (b *dfBuild) saveStep(key string, img v1.Image) error {
+func (b *dfBuild) saveStep(stage int, key string, img v1.Image) error {
 	desc, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{})
 	if err != nil {
 		return err
 	}
-	if b.o.CacheTo != "" {
-		ref, err := b.rc.ParseReference(b.o.CacheTo + ":" + key)
-		if err != nil {
-			return fmt.Errorf("--cache-to: %w", err)
-		}
-		if err := remote.Write(ref, img, b.rc.RemoteOptions(b.ctx)...); err != nil {
-			return fmt.Errorf("--cache-to: %w", registry.Explain(err, ref))
-		}
+	if err := b.exportStep(stage, key, img); err != nil {
+		return err
 	}
 	return b.rememberStep(key, desc.Digest)
+}
+
+// exportStep sends a step's image to --cache-to, tagged by its key: a
+// registry repository (through the one push path: mounts and skips) or an
+// OCI layout folder.
+func (b *dfBuild) exportStep(stage int, key string, img v1.Image) error {
+	to := b.o.CacheTo
+	switch {
+	case to.Type == "", to.Mode == "min" && stage != b.target:
+		return nil
+	case to.Type == "local":
+		return writeLocalCache(to.Dir, key, img)
+	}
+	if _, err := transfer.PushImage(b.ctx, b.rc, img, to.Ref+":"+key, transfer.PushOptions{Store: b.st}); err != nil {
+		return fmt.Errorf("--cache-to %s: %w", to.Ref, err)
+	}
+	return nil
 }
 
 func (b *dfBuild) rememberStep(key string, h v1.Hash) error {

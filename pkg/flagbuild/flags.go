@@ -6,6 +6,7 @@ package flagbuild
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Optio
 		if o.Edits.Workdir != nil {
 			lo.Workdir = cf.Config.WorkingDir
 		}
-		entries, err := layer.Collect(o.Adds, lo)
+		entries, err := layer.Collect(platformAdds(o.Adds, want), lo)
 		if err != nil {
 			return nil, false, err
 		}
@@ -150,4 +151,28 @@ func addHistory(adds []layer.Add) string {
 		parts[i] = filepath.Base(filepath.Clean(a.Src)) + " " + a.Dest
 	}
 	return "COPY " + strings.Join(parts, " ; ") + " # gantry build --add"
+}
+
+// platformAdds expands $TARGETOS, $TARGETARCH, $TARGETVARIANT and
+// $TARGETPLATFORM in --add sources for the platform being built (nil: the
+// host's), as BuildKit's predefined args are named, so that one build of
+// several platforms adds each its own binary:
+// --add 'bin/${TARGETARCH}/app:/app' --platform linux/amd64,linux/arm64.
+func platformAdds(adds []layer.Add, want *v1.Platform) []layer.Add {
+	p := platform.Host()
+	if want != nil {
+		p = *want
+	}
+	vars := map[string]string{"TARGETOS": p.OS, "TARGETARCH": p.Architecture, "TARGETVARIANT": p.Variant, "TARGETPLATFORM": platform.String(p)}
+	out := make([]layer.Add, len(adds))
+	for i, a := range adds {
+		a.Src = os.Expand(a.Src, func(k string) string {
+			if v, ok := vars[k]; ok {
+				return v
+			}
+			return "$" + k // not ours: the file name has a dollar sign
+		})
+		out[i] = a
+	}
+	return out
 }

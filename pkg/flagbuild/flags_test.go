@@ -1,7 +1,9 @@
 package flagbuild
 
 import (
+	"archive/tar"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/gantry-build/gantry/internal/testenv"
@@ -149,5 +152,36 @@ func TestBuildErrorsStoreNothing(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(st.Root(), "blobs", "sha256"))
 	if len(entries) != 0 {
 		t.Errorf("a build with a bad flag stored %d blobs", len(entries))
+	}
+}
+
+// $TARGETARCH in an --add source picks each platform's own file: one build
+// of two platforms adds each its binary.
+func TestAddSourcePerPlatform(t *testing.T) {
+	st, rc, _ := setup(t)
+	bins := t.TempDir()
+	for _, arch := range []string{"amd64", "arm64"} {
+		os.MkdirAll(filepath.Join(bins, arch), 0o755)
+		os.WriteFile(filepath.Join(bins, arch, "app"), []byte("binary for "+arch), 0o755)
+	}
+	res, err := FromFlags(context.Background(), st, rc, Options{
+		From: "scratch", Adds: []layer.Add{{Src: filepath.Join(bins, "${TARGETARCH}", "app"), Dest: "/app"}},
+		Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := res.Index.IndexManifest()
+	for _, d := range im.Manifests {
+		img, _ := res.Index.Image(d.Digest)
+		tr := tar.NewReader(mutate.Extract(img))
+		for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+			if h.Name == "app" {
+				b, _ := io.ReadAll(tr)
+				if want := "binary for " + d.Platform.Architecture; string(b) != want {
+					t.Errorf("%s: /app holds %q, want %q", d.Platform.Architecture, b, want)
+				}
+			}
+		}
 	}
 }

@@ -33,6 +33,11 @@ func Resolve(ctx context.Context, st *store.Store, rc *registry.Client, ref stri
 	}
 	if e, err := transfer.Resolve(st, ref); err == nil {
 		img, _, err := transfer.ImageOf(st, e, want)
+		if errors.Is(err, transfer.ErrPlatformMismatch) {
+			// The store has the name for another platform: the registry
+			// may have this one.
+			return remoteImage(ctx, rc, ref, want)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -43,6 +48,10 @@ func Resolve(ctx context.Context, st *store.Store, rc *registry.Client, ref stri
 		}
 		return img, nil
 	}
+	return remoteImage(ctx, rc, ref, want)
+}
+
+func remoteImage(ctx context.Context, rc *registry.Client, ref string, want *v1.Platform) (v1.Image, error) {
 	rm, err := transfer.RemoteImage(ctx, rc, ref, want)
 	if err != nil {
 		return nil, fmt.Errorf("base image: %w", err)

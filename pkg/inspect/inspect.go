@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/gantry-build/gantry/internal/terminal"
 	"github.com/gantry-build/gantry/pkg/platform"
 )
 
@@ -104,20 +105,25 @@ func (r *Report) FromIndex(digest v1.Hash, im *v1.IndexManifest) {
 	}
 }
 
-// WriteJSON writes r as indented JSON.
+// WriteJSON writes r as indented JSON, with the characters a terminal
+// would act on escaped (see terminal.JSON).
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(terminal.JSON(b), '\n'))
+	return err
 }
 
-// WriteText writes the readable summary.
+// WriteText writes the readable summary. Every value the image supplies is
+// escaped (terminal.Escape): one line stays one line.
 func (r *Report) WriteText(w io.Writer) error {
 	c := r.Config.Config
 	var b strings.Builder
 	line := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", k+":", v)
+			fmt.Fprintf(&b, "%-12s %s\n", k+":", terminal.Escape(v))
 		}
 	}
 	line("Name", r.Name)
@@ -156,7 +162,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if by == "" {
 			by = "-"
 		}
-		fmt.Fprintf(&b, "  %2d  %s  %10s  %s\n", i+1, short(l.Digest), HumanSize(l.Size), oneLine(by))
+		fmt.Fprintf(&b, "  %2d  %s  %10s  %s\n", i+1, short(l.Digest), HumanSize(l.Size), terminal.Escape(oneLine(by)))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

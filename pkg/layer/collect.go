@@ -13,22 +13,19 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-
-	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // Add is one --add SRC:DEST.
 type Add struct {
 	Src  string // file or folder on the host
 	Dest string // path in the image; a trailing / means "into this directory"
+	// Name is the name a file source takes in a DEST directory: the name
+	// the user gave when Src is where a symlink led; default Src's base.
+	Name string
 }
 
 // ParseAdd reads SRC:DEST. The last colon splits, so Windows-free paths with
@@ -60,6 +57,15 @@ type Options struct {
 	// Devices keeps device nodes and fifos, as a root filesystem has them
 	// (import of a directory); otherwise they are an error.
 	Devices bool
+	// Chmod, when set, gives each file's and copied directory's mode from
+	// its own (a symbolic --chmod such as u+x); Mode wins when both are set.
+	Chmod func(fs.FileMode) fs.FileMode
+	// Lower, when set, is the unpacked root filesystem the layer goes on
+	// (the stage so far). As BuildKit's copy: directories it has keep their
+	// mode and owner where the layer only passes through them (the parents
+	// of a destination, an existing destination folder), and a file cannot
+	// replace a directory there nor a directory a file.
+	Lower string
 }
 
 // Entry is one file, directory or link of the layer.
@@ -74,6 +80,20 @@ type Entry struct {
 	stat     fileStat  // host identity of Source, for the hash cache
 	uid, gid int       // owner on the host, used with KeepOwners
 	rdev     uint64    // device number of a device node
+	// fixedOwner: uid:gid is the entry's owner whatever the options (a
+	// directory of Lower the layer passes through).
+	fixedOwner bool
+	// through: a directory the layer makes or passes through (a parent
+	// of a destination, a destination folder), not one copied from a source.
+	through bool
+}
+
+// owner is the entry's owner in the image.
+func (e Entry) owner(o Options) (uid, gid int) {
+	if e.fixedOwner || o.KeepOwners {
+		return e.uid, e.gid
+	}
+	return o.UID, o.GID
 }
 
 // Collect lists the entries the adds make, sorted by name; a later add
@@ -90,6 +110,11 @@ func Collect(adds []Add, o Options) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	if o.Lower != "" {
+		if err := onLower(entries, o.Lower); err != nil {
+			return nil, err
+		}
+	}
 	linkHardLinks(entries)
 	return entries, nil
 }
@@ -125,16 +150,25 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		}
 		target := strings.TrimPrefix(path.Clean(dest), "/")
 		if strings.HasSuffix(dest, "/") || target == "" {
-			target = path.Join(target, filepath.Base(a.Src))
+			name := a.Name
+			if name == "" {
+				name = filepath.Base(a.Src)
+			}
+			target = path.Join(target, name)
 		}
 		addParents(out, target, o)
 		out[target] = fileEntry(target, a.Src, fi, o)
 		return nil
 	}
+	// The destination folder is made as its parents are (BuildKit's
+	// MkdirAll), not copied from the source: a source folder's own mode and
+	// owner are not the destination's.
 	root := strings.TrimPrefix(path.Clean(dest), "/")
 	if root != "" {
 		addParents(out, root, o)
-		out[root] = withOwner(dirEntry(root, fi.Mode(), o), fi, a.Src)
+		if _, ok := out[root]; !ok {
+			out[root] = madeDir(root, o)
+		}
 	}
 	var match *patternmatcher.PatternMatcher
 	if o.ContextRoot != "" {
@@ -144,6 +178,19 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 	}
 	if err != nil {
 		return err
+	}
+	// Folders left out whose children an exception brings back are copied
+	// too, with their own mode, when the first such child is.
+	leftOut := map[string]Entry{}
+	bringBack := func(name string) {
+		for dir := path.Dir(name); ; dir = path.Dir(dir) {
+			e, ok := leftOut[dir]
+			if !ok {
+				return
+			}
+			out[dir] = e
+			delete(leftOut, dir)
+		}
 	}
 	return filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -158,17 +205,23 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		if !skip && o.Ignore != nil {
 			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, p))
 		}
+		name := path.Join(root, rel)
 		if skip {
 			if d.IsDir() && whole {
 				return filepath.SkipDir
 			}
+			if d.IsDir() {
+				if info, err := d.Info(); err == nil {
+					leftOut[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
+				}
+			}
 			return nil
 		}
+		bringBack(name)
 		info, err := d.Info()
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
 		}
-		name := path.Join(root, rel)
 		switch {
 		case info.IsDir():
 			out[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
@@ -182,8 +235,9 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			out[name] = fileEntry(name, p, info, o)
 		case o.Devices && info.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
 			e := withOwner(Entry{Name: name, Mode: info.Mode()}, info, p)
-			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				e.rdev = uint64(st.Rdev)
+			var err error
+			if e.rdev, err = hostRdev(info, p); err != nil {
+				return fmt.Errorf("--add %s: %w", a.Src, err)
 			}
 			out[name] = e
 		default:
@@ -225,7 +279,11 @@ func Excluded(o Options, p string) bool {
 	if o.Ignore == nil || o.ContextRoot == "" {
 		return false
 	}
-	skip, _ := o.Ignore.MatchesOrParentMatches(contextRel(o.ContextRoot, p))
+	rel := contextRel(o.ContextRoot, p)
+	if rel == "." {
+		return false // the context itself is never left out, only what it holds
+	}
+	skip, _ := o.Ignore.MatchesOrParentMatches(rel)
 	return skip
 }
 
@@ -284,65 +342,50 @@ func readPatterns(path string) ([]string, error) {
 func addParents(out map[string]Entry, name string, o Options) {
 	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
 		if _, ok := out[dir]; !ok {
-			out[dir] = Entry{Name: dir, Mode: fs.ModeDir | 0o755}
+			out[dir] = madeDir(dir, o)
 		}
 	}
+}
+
+// madeDir is a directory the layer makes to hold what it adds: 0755, or a
+// numeric --chmod less setuid and setgid (which mkdir(2) ignores), owned by
+// --chown (root with KeepOwners), as BuildKit's copy makes them.
+func madeDir(name string, o Options) Entry {
+	perm := fs.FileMode(0o755)
+	if o.Mode != nil {
+		perm = *o.Mode & (fs.ModePerm | fs.ModeSticky)
+	}
+	return Entry{Name: name, Mode: fs.ModeDir | perm, through: true}
+}
+
+// permBits are the mode bits a layer keeps.
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+func chmod(mode fs.FileMode, o Options) fs.FileMode {
+	perm := mode & permBits
+	switch {
+	case o.Mode != nil:
+		perm = *o.Mode
+	case o.Chmod != nil:
+		perm = o.Chmod(mode) & permBits
+	}
+	return perm
 }
 
 func dirEntry(name string, mode fs.FileMode, o Options) Entry {
-	perm := mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	if o.Mode != nil {
-		perm = *o.Mode
-	}
-	return Entry{Name: name, Mode: fs.ModeDir | perm}
+	return Entry{Name: name, Mode: fs.ModeDir | chmod(hostMode(mode)|fs.ModeDir, o)}
 }
 
 func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
-	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	if o.Mode != nil {
-		perm = *o.Mode
-	}
+	perm := chmod(hostMode(fi.Mode()), o)
 	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi, src)
 }
 
-// withOwner records the owner a file has in the image: its owner on disk,
-// except in trees a rootless gantry unpacked, where the files are the
-// caller's and the image's owner is in an xattr (root when there is none).
-func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return e
-	}
-	e.uid, e.gid = int(st.Uid), int(st.Gid)
-	euid := effectiveUID()
-	// Trees unpacked without root keep owners the inodes cannot hold in an
-	// xattr (rootfs.Apply): all of them with only the caller's id mapped,
-	// those beyond the subordinate range in a mapped user namespace.
-	if (euid != 0 && e.uid == euid) || (euid == 0 && e.uid == 0 && userns.Inside()) {
-		e.uid, e.gid = 0, 0
-		buf := make([]byte, 32)
-		if n, err := unix.Lgetxattr(path, ownerXattr, buf); err == nil {
-			fmt.Sscanf(string(buf[:n]), "%d:%d", &e.uid, &e.gid)
-		}
-	}
-	return e
-}
-
-// effectiveUID does not change while gantry runs; asking once per file of a
-// large tree is a system call per file.
-var effectiveUID = sync.OnceValue(os.Geteuid)
-
-// ownerXattr is rootfs.OwnerXattr (layer cannot import rootfs).
-const ownerXattr = "user.gantry.owner"
-
-// inodeKey identifies a host file so that hard links within the sources stay
-// hard links; linkHardLinks replaces it by the first name.
-func inodeKey(fi fs.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink < 2 {
-		return ""
-	}
-	return fmt.Sprintf("inode:%d:%d", st.Dev, st.Ino)
+// ImageOwner is the owner the file at path (fi its Lstat) has in the
+// image, in an unpacked tree (see withOwner).
+func ImageOwner(fi fs.FileInfo, path string) (uid, gid int) {
+	e := withOwner(Entry{}, fi, path)
+	return e.uid, e.gid
 }
 
 func linkHardLinks(entries []Entry) {

@@ -202,14 +202,14 @@ func storeStream(ctx context.Context, st *store.Store, compression string, mt ty
 		return Built{}, err
 	}
 	size := bw.Size()
-	h, err := bw.Commit()
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
+	// The store records the diff ID taken from the bytes compressed, so
+	// storing an image made of this layer needs no second read of it.
+	h, err := bw.CommitLayer(diffID)
 	if err != nil {
 		return Built{}, err
 	}
-	return Built{
-		Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h},
-		DiffID:     v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
-	}, nil
+	return Built{Descriptor: v1.Descriptor{MediaType: mt, Size: size, Digest: h}, DiffID: diffID}, nil
 }
 
 func hasContent(e Entry) bool { return e.Mode.IsRegular() && !e.HardLink }
@@ -253,8 +253,8 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 		if e.rdev != 0 {
 			fmt.Fprintf(h, "rdev:%d\x00", e.rdev)
 		}
-		if o.KeepOwners {
-			fmt.Fprintf(h, "%d:%d\x00", e.uid, e.gid)
+		if uid, gid := e.owner(o); o.KeepOwners || e.fixedOwner {
+			fmt.Fprintf(h, "%d:%d\x00", uid, gid)
 		}
 		h.Write(sums[i])
 		h.Write([]byte{'\n'})
@@ -326,10 +326,7 @@ func Signatures(st *store.Store, entries []Entry, o Options) (map[string]string,
 	hashes := openHashCache(st)
 	out := make(map[string]string, len(entries))
 	for _, e := range entries {
-		uid, gid := o.UID, o.GID
-		if o.KeepOwners {
-			uid, gid = e.uid, e.gid
-		}
+		uid, gid := e.owner(o)
 		sig := fmt.Sprintf("%o:%d:%d:%d:%s:%v", uint32(e.Mode), uid, gid, e.Size, e.Link, e.HardLink)
 		if hasContent(e) {
 			sum, ok := hashes.get(e)

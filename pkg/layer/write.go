@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gantry-build/gantry/internal/rawfile"
 )
 
@@ -52,14 +50,10 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 	hdr := &tar.Header{
 		Name:    e.Name,
 		Mode:    int64(e.Mode.Perm()) | specialBits(e.Mode),
-		Uid:     o.UID,
-		Gid:     o.GID,
 		ModTime: o.Time,
 		Format:  tar.FormatPAX,
 	}
-	if o.KeepOwners {
-		hdr.Uid, hdr.Gid = e.uid, e.gid
-	}
+	hdr.Uid, hdr.Gid = e.owner(o)
 	switch {
 	case e.Mode.IsDir():
 		hdr.Typeflag, hdr.Name = tar.TypeDir, e.Name+"/"
@@ -74,7 +68,7 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 		if e.Mode&fs.ModeCharDevice != 0 {
 			hdr.Typeflag = tar.TypeChar
 		}
-		hdr.Devmajor, hdr.Devminor = int64(unix.Major(e.rdev)), int64(unix.Minor(e.rdev))
+		hdr.Devmajor, hdr.Devminor = devNumbers(e.rdev)
 	default:
 		hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
 	}

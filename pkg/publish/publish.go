@@ -34,6 +34,9 @@ func item(a images.Artifact, tags []name.Tag) archive.Item {
 // Deliver sends img everywhere t names: the store first, then registries,
 // then files and engines. What was done before a failure is reported too.
 func Deliver(ctx context.Context, st *store.Store, rc *registry.Client, img images.Artifact, t Targets, rep progress.Reporter) ([]Delivered, error) {
+	if rep == nil {
+		rep = progress.Nop()
+	}
 	var out []Delivered
 	digest, err := img.Digest()
 	if err != nil {
@@ -119,7 +122,10 @@ func storeImage(ctx context.Context, st *store.Store, rc *registry.Client, img i
 		return nil, err
 	}
 	defer done()
-	wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: progress.WithoutSkips(rep)}
+	// A base read from a registry stays there: a push mounts or streams
+	// its layers, and they come into the store only when something needs
+	// their bytes.
+	wopts := store.WriteOptions{Jobs: rc.Jobs(), Progress: progress.WithoutSkips(rep), Lazy: true}
 	var desc v1.Descriptor
 	if img.Index != nil {
 		desc, err = st.WriteIndex(ctx, img.Index, wopts)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -240,4 +241,29 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// MaxManifestSize bounds a manifest or index read from a registry. It is
+// containerd's MaxManifestSize (core/remotes/docker/resolver.go, spelled
+// 4 * 1048 * 1048 there): "4M bytes represents a much larger upper bound
+// for images which may contain large annotations". go-containerregistry
+// alone would read 100 MiB.
+const MaxManifestSize = 4 * 1048 * 1048
+
+// Layer opens blob d of repository repo (registry/name) for reading: the
+// store's Fetcher for blobs it keeps lazily.
+func (c *Client) Layer(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
+	ref, err := c.ParseReference(repo + "@" + d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	dig, ok := ref.(name.Digest)
+	if !ok {
+		return nil, fmt.Errorf("%s@%s is not a digest reference", repo, d.Digest)
+	}
+	l, err := remote.Layer(dig, c.RemoteOptions(ctx)...)
+	if err != nil {
+		return nil, Explain(err, ref)
+	}
+	return l, nil
 }

@@ -165,6 +165,9 @@ func (t *resilientTransport) RoundTrip(req *http.Request) (*http.Response, error
 				req.Header.Get("Range") == "" && isBlobRequest(req) {
 				resp.Body = t.newResumableBody(req, resp)
 			}
+			if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/") {
+				return limitManifest(prefix, resp)
+			}
 			return resp, nil
 		}
 
@@ -615,3 +618,38 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 	}
 	return start, total, true
 }
+
+// limitManifest refuses a manifest answer over MaxManifestSize before its
+// body is read when the registry declares its length, and cuts a body that
+// grows beyond it otherwise: a manifest is read whole into memory.
+func limitManifest(prefix string, resp *http.Response) (*http.Response, error) {
+	if resp.ContentLength > MaxManifestSize {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: the manifest is %d bytes, more than the %d gantry reads (a registry error, or a hostile one)", prefix, resp.ContentLength, MaxManifestSize)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: MaxManifestSize,
+		err: fmt.Errorf("%s: the manifest goes on past the %d bytes gantry reads (a registry error, or a hostile one)", prefix, MaxManifestSize)}
+	return resp, nil
+}
+
+// limitedBody fails once more than left bytes come; it reads one byte past
+// the limit to tell a body of exactly the limit from a longer one.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	err  error
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, b.err
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

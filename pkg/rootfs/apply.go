@@ -1,10 +1,5 @@
-// Package rootfs applies image layers to directories: unpacking with
-// whiteouts (.wh.NAME deletes NAME below, .wh..wh..opq hides a directory's
-// lower contents) and flattening an image into one root filesystem.
-//
-// Layers are hostile input: every path is resolved inside the target with
-// filepath-securejoin, so "../", absolute names, symlinks planted by an
-// earlier entry and hard links to outside files cannot reach outside it.
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -28,11 +23,6 @@ import (
 // OwnerXattr records a file's owner in the image on trees unpacked without
 // root, where chown is not possible.
 const OwnerXattr = "user.gantry.owner"
-
-const (
-	whiteoutPrefix = ".wh."
-	opaqueWhiteout = ".wh..wh..opq"
-)
 
 // Apply unpacks the layer tar r onto dir. Owners are applied when running
 // as root, device nodes are created when the kernel lets us, and xattrs
@@ -69,21 +59,6 @@ type dirTime struct {
 	mtime time.Time
 }
 
-// clean turns a tar name into a path relative to the root, refusing names
-// that climb out of it.
-func clean(name string) (string, error) {
-	p := path.Clean("/" + name)
-	if p == "/" {
-		return "", nil
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("layer entry %q escapes the root filesystem", name)
-		}
-	}
-	return strings.TrimPrefix(p, "/"), nil
-}
-
 // resolve returns where rel goes on disk: its parent resolved safely inside
 // the root (following links that stay inside), its own name not followed.
 //
@@ -113,6 +88,12 @@ func (a *applier) forget(rel string) {
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
+	if isSparse(hdr) {
+		// archive/tar hands out a sparse file's holes as zeros: a few
+		// hundred bytes of tar would write terabytes. Image tools write no
+		// sparse entries.
+		return fmt.Errorf("layer entry %q is a sparse file, which image layers never hold", hdr.Name)
+	}
 	rel, err := clean(hdr.Name)
 	if err != nil || rel == "" {
 		return err
@@ -122,7 +103,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return a.opaque(path.Dir(rel))
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		gone := path.Join(path.Dir(rel), strings.TrimPrefix(base, whiteoutPrefix))
+		name := strings.TrimPrefix(base, whiteoutPrefix)
+		if name == "" || name == "." || name == ".." {
+			// ".wh..." would name the parent: joined below, it removed the
+			// folder holding the root filesystem.
+			return fmt.Errorf("layer entry %q: a whiteout must name a file", hdr.Name)
+		}
+		gone := path.Join(path.Dir(rel), name)
 		target, err := a.resolve(gone)
 		if err != nil {
 			return err
@@ -298,6 +285,19 @@ func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// isSparse tells GNU sparse entries, old ('S') and PAX (GNU.sparse.*).
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // opaque empties dir of what lower layers put there, keeping what this layer

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -68,9 +67,9 @@ func (c *Cache) Get(img v1.Image) (string, error) {
 			// Hard-linked copy of the layers below: Apply never writes
 			// into an existing file (it replaces it), so the cached parent
 			// stays as it is.
-			if out, err := exec.Command("cp", "-al", c.path(chain[i-1])+"/.", tmp).CombinedOutput(); err != nil {
+			if err := LinkTree(c.path(chain[i-1]), tmp); err != nil {
 				os.RemoveAll(tmp)
-				return "", fmt.Errorf("rootfs cache: cp -al: %v: %s", err, out)
+				return "", fmt.Errorf("rootfs cache: %w", err)
 			}
 		}
 		if err := applyLayer(tmp, layers[i]); err != nil {
@@ -172,9 +171,9 @@ func (c *Cache) extendFrom(base, chain string) (*Pending, error) {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	if out, err := exec.Command("cp", "-al", base+"/.", tmp).CombinedOutput(); err != nil {
+	if err := LinkTree(base, tmp); err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("rootfs cache: cp -al: %v: %s", err, out)
+		return nil, fmt.Errorf("rootfs cache: %w", err)
 	}
 	return &Pending{c: c, dir: tmp, parent: chain}, nil
 }

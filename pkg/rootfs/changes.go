@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -16,19 +18,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// ChangeOptions say what kind of upper directory WriteChanges reads.
-type ChangeOptions struct {
-	// Overlay: upper is an overlayfs upper directory, holding only what
-	// changed: a 0/0 character device marks a deletion, and the
-	// trusted.overlay.opaque or user.overlay.opaque xattr set to "y" marks a
-	// directory that hides everything below. Otherwise upper is the whole
-	// new tree and is compared with lower.
-	Overlay bool
-	// RootOwned writes every entry as 0:0: a rootless sandbox maps only the
-	// caller's id, as root, so host ownership is meaningless in the layer.
-	RootOwned bool
-}
 
 // WriteChanges writes the changeset from lower to upper as a layer tar with
 // .wh. whiteouts, entries sorted, hard links within the changeset kept.
@@ -188,7 +177,7 @@ func xattrs(p string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") || name == OwnerXattr {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") || name == OwnerXattr || systemXattr(name) {
 			continue
 		}
 		val := make([]byte, 64<<10)

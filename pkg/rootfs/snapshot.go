@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // Skip tells the paths (relative, slash-separated, no leading slash) that a
@@ -32,10 +35,6 @@ type stamp struct {
 	ino, dev   uint64
 	rdev       uint64
 	linkTarget string
-}
-
-func stampOf(st *syscall.Stat_t) stamp {
-	return stamp{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, mtime: st.Mtim, ctime: st.Ctim, ino: st.Ino, dev: st.Dev, rdev: st.Rdev}
 }
 
 // TakeSnapshot walks root, leaving out what skip names.
@@ -65,7 +64,8 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 	after := &Snapshot{root: before.root, paths: map[string]stamp{}}
 	type out struct {
 		name string
-		fi   fs.FileInfo // nil: whiteout
+		fi   fs.FileInfo // nil: whiteout (or an empty folder, with dir)
+		dir  bool
 	}
 	var all []out
 	err := walkSkipping(before.root, skip, func(rel string, fi fs.FileInfo) error {
@@ -97,11 +97,17 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 		}
 		all = append(all, out{name: path.Join(path.Dir(rel), whiteoutPrefix+path.Base(rel))})
 	}
+	for _, d := range o.EmptyDirs {
+		all = append(all, out{name: d, dir: true})
+	}
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
 	for _, e := range all {
-		if e.fi == nil {
+		switch {
+		case e.dir:
+			err = cw.tw.WriteHeader(&tar.Header{Name: e.name + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+		case e.fi == nil:
 			err = cw.whiteout(e.name)
-		} else {
+		default:
 			err = cw.add(e.name, e.fi)
 		}
 		if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -152,5 +154,32 @@ func TestSyncKeepsFoldersHoldingKeptPaths(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dst, "var/other")); err == nil {
 		t.Error("the rest of the folder stayed")
+	}
+}
+
+// CopyTree is cp -a: the top folder's mode and owner too (a 0700 copy of a
+// root filesystem locked every user but root out of it).
+func TestCopyTreeKeepsTheTopFolder(t *testing.T) {
+	src := lowerTree(t)
+	os.Chmod(src, 0o755)
+	os.Link(filepath.Join(src, "etc/keep"), filepath.Join(src, "etc/keep2"))
+	dst := filepath.Join(t.TempDir(), "copy")
+	if err := CopyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o755 {
+		t.Errorf("top folder %v, want 0755", fi.Mode())
+	}
+	if got, want := owners(t, dst)+fingerprint(t, dst), owners(t, src)+fingerprint(t, src); got != want {
+		t.Errorf("copy differs\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	linked := filepath.Join(t.TempDir(), "linked")
+	if err := LinkTree(src, linked); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.Stat(filepath.Join(src, "etc/keep"))
+	b, _ := os.Stat(filepath.Join(linked, "etc/keep"))
+	if !os.SameFile(a, b) {
+		t.Error("LinkTree copied a file instead of linking it")
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package rootfs
 
 import (
@@ -148,7 +150,7 @@ func (s *syncer) entry(rel string, fi fs.FileInfo) error {
 		return finishSynced(to, from, fi)
 	default: // devices, fifos, sockets
 		os.Remove(to)
-		if err := unix.Mknod(to, st.Mode, int(st.Rdev)); err != nil {
+		if err := unix.Mknod(to, uint32(st.Mode), int(st.Rdev)); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		return finishSynced(to, from, fi)
@@ -221,12 +223,14 @@ func (s *syncer) hardlink(first, to string) error {
 // times of from.
 func finishSynced(to, from string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(to, int(st.Uid), int(st.Gid)); err != nil {
+	// Without root a file keeps its maker as owner (cp -a does the same);
+	// the image's owner is then in the owner xattr.
+	if err := os.Lchown(to, int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, os.ErrPermission) {
 		return err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		// After chown, which clears setuid bits.
-		if err := unix.Chmod(to, st.Mode&0o7777); err != nil {
+		if err := unix.Chmod(to, uint32(st.Mode)&0o7777); err != nil {
 			return err
 		}
 	}
@@ -243,7 +247,7 @@ func finishSynced(to, from string, fi fs.FileInfo) error {
 
 func setTimes(p string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
-	ts := []unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}
+	ts := []unix.Timespec{statAtime(st), statMtime(st)}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

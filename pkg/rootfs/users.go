@@ -1,10 +1,12 @@
 package rootfs
 
 import (
+	"os"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
 	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -19,18 +21,27 @@ func LookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 		return 0, 0, nil
 	}
 	numeric := false
-	if n, err := strconv.Atoi(user); err == nil {
-		uid, numeric = n, true
+	if isNumber(user) {
+		if uid, err = parseID(user); err != nil {
+			return 0, 0, err
+		}
+		numeric = true
 		if e, ok := FindEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == user }); ok {
-			gid, _ = strconv.Atoi(e[3])
+			if gid, err = parseID(e[3]); err != nil {
+				return 0, 0, err
+			}
 		}
 	} else {
 		e, ok := FindEntry(root, "etc/passwd", func(f []string) bool { return f[0] == user })
 		if !ok || len(e) < 4 {
 			return 0, 0, fmt.Errorf("user %q is not in the image's /etc/passwd", user)
 		}
-		uid, _ = strconv.Atoi(e[2])
-		gid, _ = strconv.Atoi(e[3])
+		if uid, err = parseID(e[2]); err != nil {
+			return 0, 0, err
+		}
+		if gid, err = parseID(e[3]); err != nil {
+			return 0, 0, err
+		}
 	}
 	if !hasGroup {
 		if chown && numeric {
@@ -38,21 +49,45 @@ func LookupUser(root, spec string, chown bool) (uid, gid int, err error) {
 		}
 		return uid, gid, nil
 	}
-	if n, err := strconv.Atoi(group); err == nil {
-		return uid, n, nil
+	if isNumber(group) {
+		gid, err = parseID(group)
+		return uid, gid, err
 	}
 	e, ok := FindEntry(root, "etc/group", func(f []string) bool { return f[0] == group })
 	if !ok || len(e) < 3 {
 		return 0, 0, fmt.Errorf("group %q is not in the image's /etc/group", group)
 	}
-	gid, _ = strconv.Atoi(e[2])
-	return uid, gid, nil
+	gid, err = parseID(e[2])
+	return uid, gid, err
+}
+
+// maxID is the highest id a file may have: ids are 32-bit, and 4294967295
+// is (uid_t)-1, which chown(2) reads as "no change".
+const maxID = 1<<32 - 2
+
+func isNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// parseID reads a uid or gid, refusing what no file can have.
+func parseID(s string) (int, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n > maxID {
+		return 0, fmt.Errorf("id %q: user and group ids go from 0 to %d", s, uint64(maxID))
+	}
+	return int(n), nil
 }
 
 // FindEntry returns the first line of an /etc/passwd-style file under root
-// whose colon-separated fields match.
+// whose colon-separated fields match. The file is opened inside root: an
+// image whose /etc/passwd links elsewhere is read within the image.
 func FindEntry(root, file string, match func([]string) bool) ([]string, bool) {
-	f, err := os.Open(filepath.Join(root, file))
+	p, err := securejoin.SecureJoin(root, file)
+	if err != nil {
+		return nil, false
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, false
 	}

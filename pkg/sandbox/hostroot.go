@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -154,7 +156,16 @@ func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer,
 		// The failed step's changes stay in "/": the next Lay replaces them.
 		return runErr
 	}
-	after, err := rootfs.WriteSnapshotChanges(changes, h.snap, h.keep.Skip, rootfs.ChangeOptions{})
+	// The container's /dev, /proc and /sys are its own; where the image has
+	// none, the layer gets the empty mount points a runtime leaves, as
+	// BuildKit's does.
+	var empty []string
+	for _, d := range []string{"dev", "proc", "sys"} {
+		if _, err := os.Lstat(filepath.Join(spec.Lower, d)); errors.Is(err, os.ErrNotExist) {
+			empty = append(empty, d)
+		}
+	}
+	after, err := rootfs.WriteSnapshotChanges(changes, h.snap, h.keep.Skip, rootfs.ChangeOptions{EmptyDirs: empty})
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // Isolation is how RUN is kept apart from the machine.
@@ -39,14 +37,6 @@ func ParseIsolation(s string) (Isolation, error) {
 		return Isolation(s), nil
 	}
 	return "", fmt.Errorf("invalid --isolation %q: use auto, sandbox or container", s)
-}
-
-// Resolve turns auto into the isolation this machine allows, and refuses
-// the container isolation outside a container: it would lay an image over
-// the root filesystem of a real machine.
-func (iso Isolation) Resolve() (Isolation, error) {
-	inContainer, why := InContainer("/", os.Getenv)
-	return iso.resolve(inContainer, why, fileExists(BuildContainerMarker), namespacesWork)
 }
 
 func (iso Isolation) resolve(inContainer bool, why string, buildContainer bool, namespaces func() error) (Isolation, error) {
@@ -106,26 +96,4 @@ func InContainer(root string, getenv func(string) string) (bool, string) {
 func fileExists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
-}
-
-// namespacesWork starts gantry itself (--version) in the namespaces the
-// sandbox needs: in a default container (no CAP_SYS_ADMIN, Docker's seccomp
-// profile) the kernel refuses.
-func namespacesWork() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self, "--version")
-	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags)}
-	if os.Geteuid() != 0 {
-		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("new namespaces: %v %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -68,12 +70,25 @@ func setup(s childSpec, t *tree) error {
 		}
 	}
 	for _, mt := range s.Mounts {
+		// A RUN mount at /dev/shm replaces the sandbox's own, as BuildKit's
+		// spec drops a default mount that a mount of the step covers.
+		if filepath.Clean(mt.Target) == "/dev/shm" {
+			if err := unix.Unmount(filepath.Join(dev, "shm"), unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("--mount target=%s: %w", mt.Target, err)
+			}
+		}
 		if err := runMount(t, mt); err != nil {
 			return fmt.Errorf("--mount target=%s: %w", mt.Target, err)
 		}
 	}
 	m := s.Merged
-	unix.Sethostname([]byte("gantry"))
+	hostname := s.Hostname
+	if hostname == "" {
+		hostname = "gantry"
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("hostname %q: %w", hostname, err)
+	}
 	if err := pivotRoot(m); err != nil {
 		return err
 	}
@@ -106,8 +121,8 @@ func setup(s childSpec, t *tree) error {
 		return err
 	}
 	if !s.Rootless { // setgroups is denied in a rootless user namespace
-		if err := syscall.Setgroups(nil); err != nil {
-			return err
+		if err := syscall.Setgroups(s.Groups); err != nil {
+			return fmt.Errorf("supplementary groups %v: %w", s.Groups, err)
 		}
 	}
 	if err := syscall.Setgid(s.GID); err != nil {
@@ -259,7 +274,7 @@ func (t *tree) mount(p, source, fstype string, flags uintptr, data string) (stri
 func runMount(t *tree, m Mount) error {
 	switch m.Type {
 	case "tmpfs":
-		_, err := t.mount(m.Target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+		_, err := t.mount(m.Target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsData(m.Size))
 		return err
 	case "file":
 		return memoryFile(t, m)
@@ -286,6 +301,14 @@ func runMount(t *tree, m Mount) error {
 		attrs, flags = attrs|unix.MOUNT_ATTR_RDONLY, flags|unix.MS_RDONLY
 	}
 	return restrictTree(filepath.Join(t.root, tg.rel), attrs, flags)
+}
+
+// tmpfsData is a RUN tmpfs mount's options: BuildKit's size, if given.
+func tmpfsData(size int64) string {
+	if size > 0 {
+		return fmt.Sprintf("mode=1777,size=%d", size)
+	}
+	return "mode=1777"
 }
 
 // restrictTree adds attrs to the mount at target and every mount under it

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -16,20 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
-
-// The values of Spec.Network.
-const (
-	// NetworkDefault (or "") is a network namespace of the step's own whose
-	// traffic goes out through pasta, a user-mode network stack, as
-	// rootless Podman and BuildKit give a container: the host's loopback
-	// services are out of its reach, and its raw sockets see nothing of the
-	// host's traffic.
-	NetworkDefault = "default"
-	// NetworkHost is the host's network namespace, loopback included.
-	NetworkHost = "host"
-	// NetworkNone is a namespace with the loopback interface only.
-	NetworkNone = "none"
 )
 
 // The step's side of pasta's network, slirp4netns's and rootlesskit's

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package sandbox runs a RUN command in an image's filesystem, as a
 // container would see it, without a daemon: new mount, PID, UTS, IPC and
 // network namespaces (the network one, by default, connected to the
@@ -29,55 +31,11 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 const childArg = "__gantry_sandbox_init"
-
-// Spec is one command to run.
-type Spec struct {
-	Lower   string   // the image's root filesystem, read only
-	Upper   string   // receives every change (overlayfs upper directory)
-	Args    []string // argv
-	Env     []string
-	Dir     string // working directory in the image
-	UID     int
-	GID     int
-	Groups  []int  // supplementary groups, from the image's /etc/group
-	Network string // NetworkDefault (or ""), NetworkHost or NetworkNone
-	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
-	HostsFile string
-	Mounts    []Mount
-	// Ulimits are the command's resource limits (--ulimit); the others
-	// are gantry's own.
-	Ulimits []Ulimit  `json:",omitempty"`
-	Stdin   io.Reader `json:"-"` // nil: /dev/null
-	// Persistent: Upper is a working container's layer, kept across runs;
-	// it must never be replaced by a copy, so there is no copy fallback.
-	Persistent bool `json:"-"`
-}
-
-// Mount is a RUN --mount: a host path bound at Target, a tmpfs, or a file
-// whose content lives in memory only (a secret).
-type Mount struct {
-	Type     string // "bind", "tmpfs" or "file"
-	Source   string // host path for bind
-	Target   string // absolute path in the image
-	ReadOnly bool
-	// A file: its content, mode and owner. The sandbox writes it into a
-	// tmpfs of its own mount namespace, so it never reaches a disk.
-	Data     []byte
-	Mode     uint32
-	UID, GID int
-}
-
-// Result says how the run's changes are to be read.
-type Result struct {
-	// Overlay: Upper holds only the changes, overlayfs style. Otherwise
-	// overlayfs could not be mounted and Upper holds a whole copy of the
-	// root filesystem, to be compared with Lower.
-	Overlay bool
-}
 
 var warnOnce sync.Once
 
@@ -102,8 +60,8 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 		fmt.Fprintln(stderr, "gantry: overlayfs is not available here: RUN works on a copy of the root filesystem (slower)")
 	})
 	os.RemoveAll(spec.Upper)
-	if out, err := exec.Command("cp", "-a", spec.Lower, spec.Upper).CombinedOutput(); err != nil {
-		return Result{}, fmt.Errorf("copying the root filesystem: %v: %s", err, out)
+	if err := rootfs.CopyTree(spec.Lower, spec.Upper); err != nil {
+		return Result{}, fmt.Errorf("copying the root filesystem: %w", err)
 	}
 	return Result{}, run(ctx, spec, stdout, stderr, true)
 }
@@ -261,8 +219,3 @@ func (st status) err(stderr io.Writer) error {
 	}
 	return fmt.Errorf("sandbox: %s", st.Err)
 }
-
-// ExitError is a command that ran and failed.
-type ExitError struct{ Code int }
-
-func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -371,5 +373,31 @@ func TestUlimits(t *testing.T) {
 	var ee *ExitError
 	if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), "nofile") {
 		t.Errorf("an impossible limit: %v", err)
+	}
+}
+
+// A RUN tmpfs mount has the size it is given (BuildKit's size=), and one at
+// /dev/shm replaces the sandbox's own instead of stacking on it.
+func TestTmpfsSize(t *testing.T) {
+	h := newHostTools(t)
+	stdout, stderr, _, err := h.run(t, "grep -o ' /dev/shm tmpfs [^ ]*' /proc/mounts; grep -o ' /t tmpfs [^ ]*' /proc/mounts",
+		Mount{Type: "tmpfs", Target: "/dev/shm", Size: 128 << 20}, Mount{Type: "tmpfs", Target: "/t", Size: 1 << 20})
+	if err != nil {
+		t.Fatalf("run: %v\n%s%s", err, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "size=131072k") || !strings.Contains(lines[1], "size=1024k") {
+		t.Errorf("mounts:\n%s\nwant one /dev/shm of 131072k and /t of 1024k", stdout)
+	}
+}
+
+// Spec.Hostname is the command's hostname, gantry's by default.
+func TestHostname(t *testing.T) {
+	h := newHostTools(t)
+	for name, want := range map[string]string{"": "gantry", "foo": "foo"} {
+		stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/cat", "/proc/sys/kernel/hostname"}, Hostname: name})
+		if err != nil || strings.TrimSpace(stdout) != want {
+			t.Errorf("Hostname %q: %q, %v, want %s\n%s", name, stdout, err, want, stderr)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	units "github.com/docker/go-units"
-	"golang.org/x/sys/unix"
 )
 
 // Ulimit is a resource limit of the command, as docker build --ulimit and
@@ -24,20 +23,4 @@ func ParseUlimit(s string) (Ulimit, error) {
 		return Ulimit{}, fmt.Errorf("invalid --ulimit %q: %w (use NAME=SOFT[:HARD], e.g. nofile=1024:2048)", s, err)
 	}
 	return Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard}, nil
-}
-
-// setUlimits applies the limits to the child, which passes them on to the
-// command at exec.
-func setUlimits(ls []Ulimit) error {
-	for _, l := range ls {
-		u := units.Ulimit{Name: l.Name, Soft: l.Soft, Hard: l.Hard}
-		r, err := u.GetRlimit()
-		if err != nil {
-			return err
-		}
-		if err := unix.Setrlimit(r.Type, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
-			return fmt.Errorf("ulimit %s: %w (a hard limit above gantry's own needs CAP_SYS_RESOURCE; see ulimit -H)", u.String(), err)
-		}
-	}
-	return nil
 }

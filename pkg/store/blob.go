@@ -51,12 +51,13 @@ func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
 // their final name only when they hash to h and number size (size < 0: any
 // size). On a mismatch nothing is stored and the error wraps ErrDigestMismatch.
 func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
-	return s.writeBlob(h, size, r, true)
+	return s.writeBlob(h, size, r, true, nil)
 }
 
 // writeBlob is WriteBlob; without hash, r must check the digest itself and
-// fail at its end on a mismatch (the blob then never gets its name).
-func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader, hash bool) error {
+// fail at its end on a mismatch (the blob then never gets its name). check,
+// when set, has the last word before the blob is named.
+func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader, hash bool, check func() error) error {
 	if h.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: unsupported digest algorithm %q", h, h.Algorithm)
 	}
@@ -81,6 +82,11 @@ func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader, hash bool) error {
 	if hash {
 		if got := w.Digest(); got != h {
 			return fmt.Errorf("blob %s: %w: content hashes to %s", h, ErrDigestMismatch, got)
+		}
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
 		}
 	}
 	return w.commitAs(h)
@@ -159,3 +165,7 @@ func (w *BlobWriter) Abort() {
 	w.f.Close()
 	os.Remove(w.f.Name())
 }
+
+// ErrDiffIDMismatch is returned when a layer's uncompressed content does
+// not hash to the diff ID its image's config gives it.
+var ErrDiffIDMismatch = errors.New("diff_id mismatch")

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -22,6 +26,10 @@ type WriteOptions struct {
 	// Stored, when set, is called as each layer blob gets its final name,
 	// so that a reader can start on it while the others still arrive.
 	Stored func(v1.Hash)
+	// Lazy leaves layers that live in a registry (a base read from there)
+	// where they are: the store records where, and fetches them when their
+	// bytes are first needed (see lazy.go). A push never moves them.
+	Lazy bool
 }
 
 func (o WriteOptions) reporter() progress.Reporter {
@@ -33,7 +41,10 @@ func (o WriteOptions) reporter() progress.Reporter {
 
 // WriteImage stores every blob of img that the store lacks (layers in
 // parallel), then its config and manifest, byte for byte: the manifest keeps
-// its digest. It does not name the image; call SetName afterwards.
+// its digest. Each layer is checked against its diff ID in the config while
+// it is written (see verify.go); on any mismatch nothing of the image is
+// named and the bad blob is not kept. It does not name the image; call
+// SetName afterwards.
 func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions) (v1.Descriptor, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
@@ -43,13 +54,26 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
+	if err := CheckManifest(m); err != nil {
+		return v1.Descriptor{}, err
+	}
 	digest, err := img.Digest()
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
 	rep := opts.reporter()
-	if s.HasBlob(digest) && s.hasAll(m) {
-		return s.describe(img, digest, rawManifest, m)
+	// The config comes first: its diff IDs say what each layer must hold.
+	// An image stored before costs no request for it.
+	rawConfig, err := s.ReadBlob(m.Config.Digest)
+	if err != nil {
+		rawConfig, err = img.RawConfigFile()
+	}
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	diffIDs, err := configDiffIDs(m, rawConfig)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -58,29 +82,57 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 		jobs = 4
 	}
 	g.SetLimit(jobs)
-	seen := map[v1.Hash]bool{}
+	seen := map[v1.Hash]v1.Hash{} // blob → the diff ID claimed for it
 	for i, ld := range m.Layers {
 		label := fmt.Sprintf("layer %d/%d", i+1, len(m.Layers))
-		if seen[ld.Digest] {
-			continue // a layer listed twice is fetched once
-		}
-		seen[ld.Digest] = true
-		if s.HasBlob(ld.Digest) {
-			rep.Skip(ld.Digest.String(), label, "already in store")
-			continue
-		}
+		diffID := diffIDs[i]
 		if len(ld.URLs) > 0 && !ld.MediaType.IsDistributable() {
 			// Foreign layers (Windows base layers) are fetched from their
 			// URLs by the engine that runs the image, never stored.
 			rep.Skip(ld.Digest.String(), label, "foreign layer")
 			continue
 		}
+		if claimed, ok := seen[ld.Digest]; ok {
+			if claimed != diffID {
+				return v1.Descriptor{}, fmt.Errorf("%s: %s: %w: the config gives the same blob the diff IDs %s and %s", label, ld.Digest, ErrDiffIDMismatch, claimed, diffID)
+			}
+			continue // a layer listed twice is fetched once
+		}
+		seen[ld.Digest] = diffID
+		if s.HasBlob(ld.Digest) {
+			if got, ok := s.VerifiedDiffID(ld.Digest); ok {
+				if got != diffID {
+					return v1.Descriptor{}, fmt.Errorf("%s: %w", label, diffIDMismatch(ld.Digest, got, diffID))
+				}
+				rep.Skip(ld.Digest.String(), label, "already in store")
+				continue
+			}
+		}
+		if opts.Lazy && !s.HasBlob(ld.Digest) {
+			if l, err := img.LayerByDigest(ld.Digest); err == nil {
+				if repo, ok := lazySource(l); ok {
+					if err := s.recordSource(ld.Digest, repo); err != nil {
+						return v1.Descriptor{}, err
+					}
+					rep.Skip(ld.Digest.String(), label, "left in "+repo)
+					continue
+				}
+			}
+		}
 		g.Go(func() error {
+			if s.HasBlob(ld.Digest) {
+				// Stored by a gantry that kept no record: read it once.
+				if err := s.checkStoredLayer(ld.Digest, diffID); err != nil {
+					return fmt.Errorf("%s: %w", label, err)
+				}
+				rep.Skip(ld.Digest.String(), label, "already in store")
+				return nil
+			}
 			l, err := img.LayerByDigest(ld.Digest)
 			if err != nil {
 				return err
 			}
-			if err := s.writeLayer(ctx, l, ld, label, rep, opts.SourceVerifies); err != nil {
+			if err := s.writeLayer(ctx, l, ld, diffID, label, rep, opts.SourceVerifies); err != nil {
 				return err
 			}
 			if opts.Stored != nil {
@@ -92,10 +144,6 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 	if err := g.Wait(); err != nil {
 		return v1.Descriptor{}, err
 	}
-	rawConfig, err := img.RawConfigFile()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
 	if err := s.WriteBlob(m.Config.Digest, m.Config.Size, bytesReader(rawConfig)); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("config: %w", err)
 	}
@@ -103,10 +151,30 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 	if err := s.WriteBlob(digest, int64(len(rawManifest)), bytesReader(rawManifest)); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("manifest: %w", err)
 	}
-	return s.describe(img, digest, rawManifest, m)
+	return s.describe(img, digest, rawManifest, m, rawConfig)
 }
 
-func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter, verified bool) error {
+// configDiffIDs reads rootfs.diff_ids from the config, which must be the
+// one the manifest names and list one diff ID per layer, as Docker requires.
+func configDiffIDs(m *v1.Manifest, raw []byte) ([]v1.Hash, error) {
+	sum := sha256.Sum256(raw)
+	if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}); m.Config.Digest.Algorithm == "sha256" && got != m.Config.Digest {
+		return nil, fmt.Errorf("config %s: %w: content hashes to %s", m.Config.Digest, ErrDigestMismatch, got)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("config %s is not an image config: %w", m.Config.Digest, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("config %s lists %d diff_ids for the manifest's %d layers", m.Config.Digest, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+	return cf.RootFS.DiffIDs, nil
+}
+
+// writeLayer stores the layer blob, hashing its uncompressed content as it
+// is written; the blob is named only when both its digest and its diff ID
+// are right.
+func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, diffID v1.Hash, label string, rep progress.Reporter, verified bool) error {
 	id := ld.Digest.String()
 	rep.Start(id, label, ld.Size)
 	rc, err := l.Compressed()
@@ -115,30 +183,36 @@ func (s *Store) writeLayer(ctx context.Context, l v1.Layer, ld v1.Descriptor, la
 		return fmt.Errorf("%s %s: %w", label, ld.Digest, err)
 	}
 	defer rc.Close()
-	r := progress.Reader(ctx, rc, rep, id)
+	dh := newDiffHasher()
+	defer dh.stop()
+	r := io.TeeReader(progress.Reader(ctx, rc, rep, id), dh)
+	checked := false
 	// A source that verifies itself fails at its end on a mismatch: the
 	// copy need not be hashed again to keep bad bytes from a final name.
-	if err := s.writeBlob(ld.Digest, ld.Size, r, !verified); err != nil {
+	err = s.writeBlob(ld.Digest, ld.Size, r, !verified, func() error {
+		checked = true
+		got, err := dh.sum()
+		if err != nil {
+			return fmt.Errorf("%s: decompressing: %w", ld.Digest, err)
+		}
+		if got != diffID {
+			return diffIDMismatch(ld.Digest, got, diffID)
+		}
+		return nil
+	})
+	if err == nil && !checked {
+		err = s.checkStoredLayer(ld.Digest, diffID) // another writer stored it meanwhile
+	}
+	if err != nil {
 		rep.Fail(id, err)
 		return fmt.Errorf("%s: %w", label, err)
 	}
+	s.recordDiffID(ld.Digest, diffID)
 	rep.Done(id)
 	return nil
 }
 
-func (s *Store) hasAll(m *v1.Manifest) bool {
-	if !s.HasBlob(m.Config.Digest) {
-		return false
-	}
-	for _, l := range m.Layers {
-		if !s.HasBlob(l.Digest) && len(l.URLs) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Store) describe(img v1.Image, digest v1.Hash, raw []byte, m *v1.Manifest) (v1.Descriptor, error) {
+func (s *Store) describe(img v1.Image, digest v1.Hash, raw []byte, m *v1.Manifest, rawConfig []byte) (v1.Descriptor, error) {
 	desc := v1.Descriptor{MediaType: m.MediaType, Digest: digest, Size: int64(len(raw))}
 	if desc.MediaType == "" {
 		mt, err := img.MediaType()
@@ -147,7 +221,7 @@ func (s *Store) describe(img v1.Image, digest v1.Hash, raw []byte, m *v1.Manifes
 		}
 		desc.MediaType = mt
 	}
-	cf, err := img.ConfigFile()
+	cf, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
 	if err != nil {
 		return desc, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
@@ -160,6 +234,9 @@ func (s *Store) describe(img v1.Image, digest v1.Hash, raw []byte, m *v1.Manifes
 func (s *Store) WriteIndex(ctx context.Context, idx v1.ImageIndex, opts WriteOptions) (v1.Descriptor, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := CheckIndex(im); err != nil {
 		return v1.Descriptor{}, err
 	}
 	for _, d := range im.Manifests {

@@ -1,10 +1,10 @@
 package store
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 
-	"github.com/gantry-build/gantry/internal/compress"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -25,24 +25,32 @@ type storedLayer struct {
 
 func (l *storedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
+// Compressed is the blob, fetched first if it was stored lazily.
+func (l *storedLayer) Compressed() (io.ReadCloser, error) {
+	if err := l.s.ensureBlob(l.d, l.diffID); err != nil {
+		return nil, err
+	}
+	return l.storedBlob.Compressed()
+}
+
+// Uncompressed is the layer's tar, checked against the diff ID at its end:
+// whatever unpacks it (into the unpacked-tree cache, keyed by diff IDs)
+// reads to the end and fails on a mismatch, however the blob got here.
 func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
+	if err := l.s.ensureBlob(l.d, l.diffID); err != nil {
+		return nil, err
+	}
 	f, err := l.s.OpenBlob(l.d.Digest)
 	if err != nil {
 		return nil, err
 	}
-	kind := compress.Gzip
-	switch {
-	case IsUncompressed(l.d.MediaType):
-		return f, nil
-	case l.d.MediaType == types.OCILayerZStd:
-		kind = compress.Zstd
-	}
-	zr, err := compress.Open(f, kind)
+	zr, err := Decompress(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("layer %s: %w", l.d.Digest, err)
 	}
-	return &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
+	rc := &closeBoth{Reader: zr, close: func() error { zr.Close(); return f.Close() }}
+	return &verifyingReader{rc: rc, h: sha256.New(), want: l.diffID, blob: l.d.Digest}, nil
 }
 
 type closeBoth struct {

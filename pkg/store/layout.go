@@ -13,13 +13,13 @@ type CacheKind string
 // The store's caches. All are derived from blobs or are scratch space that
 // a build refills on demand, so prune removes them all.
 const (
-	CacheRootfs         CacheKind = "rootfs"           // unpacked trees per chain ID (root)
-	CacheRootfsRootless CacheKind = "rootfs-rootless"  // the same, made without root (owners in xattrs)
-	CacheSteps          CacheKind = "steps"            // Dockerfile step key → image digest
-	CacheLayers         CacheKind = "layers"           // file-set key → built layer
-	CacheFileHashes     CacheKind = "file-hashes.json" // stat → content hash of source files
-	CacheCopyTrees      CacheKind = "copy-trees"       // the last tree of each COPY, to revise
-	CacheRunMounts      CacheKind = "run-mounts"       // RUN --mount=type=cache folders
+	CacheRootfs         CacheKind = "rootfs"          // unpacked trees per chain ID (root)
+	CacheRootfsRootless CacheKind = "rootfs-rootless" // the same, made without root (owners in xattrs)
+	CacheSteps          CacheKind = "steps"           // Dockerfile step key → image digest
+	CacheLayers         CacheKind = "layers"          // file-set key → built layer
+	CacheFileHashes     CacheKind = "file-hashes"     // stat → content hash of source files
+	CacheCopyTrees      CacheKind = "copy-trees"      // the last tree of each COPY, to revise
+	CacheRunMounts      CacheKind = "run-mounts"      // RUN --mount=type=cache folders
 )
 
 var allCaches = []CacheKind{CacheRootfs, CacheRootfsRootless, CacheSteps, CacheLayers, CacheFileHashes, CacheCopyTrees, CacheRunMounts}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 )
 
 // PruneResult says what Prune removed.
@@ -23,7 +22,7 @@ type PruneResult struct {
 // ones while it runs.
 func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 	var res PruneResult
-	unlockGC, err := s.flock("gc.lock", unix.LOCK_EX)
+	unlockGC, err := s.flock("gc.lock", lockExclusive)
 	if err != nil {
 		return res, err
 	}
@@ -50,6 +49,12 @@ func (s *Store) Prune(also ...v1.Descriptor) (PruneResult, error) {
 			return res, err
 		}
 		res.Blobs++
+	}
+	if err := s.pruneRecords(&res); err != nil {
+		return res, err
+	}
+	if err := s.pruneSources(keep, &res); err != nil {
+		return res, err
 	}
 	for _, k := range allCaches {
 		if err := s.removeCounting(s.CacheDir(k), &res); err != nil {
@@ -100,4 +105,29 @@ func (s *Store) reachable(also []v1.Descriptor) (map[string]bool, error) {
 		}
 	}
 	return keep, nil
+}
+
+// pruneRecords drops the diff ID records (verify.go) of blobs that are gone.
+func (s *Store) pruneRecords(res *PruneResult) error {
+	dir := s.diffIDDir()
+	records, _ := os.ReadDir(dir)
+	for _, e := range records {
+		if _, err := os.Stat(filepath.Join(s.blobDir(), e.Name())); err == nil {
+			continue
+		}
+		if err := s.removeCounting(filepath.Join(dir, e.Name()), res); err != nil {
+			return err
+		}
+	}
+	dir = s.compressedDir()
+	records, _ = os.ReadDir(dir)
+	for _, e := range records {
+		if _, _, ok := s.CompressedOf(v1.Hash{Algorithm: "sha256", Hex: e.Name()}); ok {
+			continue
+		}
+		if err := s.removeCounting(filepath.Join(dir, e.Name()), res); err != nil {
+			return err
+		}
+	}
+	return nil
 }

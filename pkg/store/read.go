@@ -46,7 +46,11 @@ func (s *Store) Image(h v1.Hash) (v1.Image, error) {
 		}
 		return cf.RootFS.DiffIDs
 	})
-	return partial.CompressedToImage(img)
+	out, err := partial.CompressedToImage(img)
+	if err != nil {
+		return nil, err
+	}
+	return Verified(out), nil
 }
 
 // Index returns the stored index with digest h.
@@ -137,6 +141,11 @@ func (b *storedBlob) Digest() (v1.Hash, error)            { return b.d.Digest, n
 func (b *storedBlob) Size() (int64, error)                { return b.d.Size, nil }
 func (b *storedBlob) MediaType() (types.MediaType, error) { return b.d.MediaType, nil }
 func (b *storedBlob) Compressed() (io.ReadCloser, error) {
+	if !b.s.HasBlob(b.d.Digest) {
+		if _, ok := b.s.BlobSource(b.d.Digest); ok {
+			return nil, fmt.Errorf("blob %s is still in its registry and its diff ID is unknown here: %w", b.d.Digest, ErrNotFound)
+		}
+	}
 	f, err := b.s.OpenBlob(b.d.Digest)
 	if err != nil {
 		return nil, err

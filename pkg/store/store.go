@@ -38,7 +38,8 @@ const (
 
 // Store is an OCI image layout at Root.
 type Store struct {
-	root string
+	root  string
+	fetch Fetcher // fetches lazily stored blobs; nil: none can be
 }
 
 // DefaultRoot returns $GANTRY_ROOT, else $XDG_DATA_HOME/gantry, else
@@ -58,10 +59,12 @@ func DefaultRoot() (string, error) {
 }
 
 // Open opens the store at root, creating an empty OCI layout there if needed.
+// A new store is readable by its owner only (0700, files 0600): it holds
+// image content, private bases and whatever builds put in their layers.
 func Open(root string) (*Store, error) {
 	s := &Store{root: root}
-	for _, dir := range []string{s.blobDir(), s.tmpDir()} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	for _, dir := range []string{root, s.blobDir(), s.tmpDir()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", root, err)
 		}
 	}

@@ -196,6 +196,17 @@ func TestPruneKeepsNamedDropsRest(t *testing.T) {
 	if tmp, _ := os.ReadDir(s.tmpDir()); len(tmp) != 0 {
 		t.Errorf("prune left temp files: %v", tmp)
 	}
+	// The diff ID records go with their blobs; the kept ones stay.
+	md, _ := dropped.Manifest()
+	for _, l := range md.Layers {
+		if _, ok := s.VerifiedDiffID(l.Digest); ok {
+			t.Errorf("the record of pruned layer %s survived", l.Digest)
+		}
+	}
+	mk, _ := kept.Manifest()
+	if _, ok := s.VerifiedDiffID(mk.Layers[0].Digest); !ok {
+		t.Error("prune dropped the record of a kept layer")
+	}
 }
 
 func TestPruneKeepsExtraRootsAndDropsCaches(t *testing.T) {
@@ -281,4 +292,39 @@ func TestPruneRemovesEveryCache(t *testing.T) {
 			t.Errorf("cache %s survived prune", k)
 		}
 	}
+}
+
+// The store holds image content (build secrets baked into layers, private
+// base images): it is created readable by its owner only.
+func TestStoreIsPrivate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "new", "store")
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(100, 1)
+	d, err := s.WriteImage(context.Background(), img, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetName("example.com/a:1", d); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Writing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("store root mode %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: open to others", p, fi.Mode().Perm())
+		}
+		return nil
+	})
 }

@@ -3,6 +3,8 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,6 +85,7 @@ func Load(ctx context.Context, st *store.Store, path string, rep progress.Report
 
 // storeArchiveImage stores img; uncompressed layers are compressed first,
 // which gives the image a new manifest (its config, hence its ID, stays).
+// Every layer is checked against the config's diff IDs on the way in.
 func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep progress.Reporter) (v1.Descriptor, error) {
 	m, err := img.Manifest()
 	if err != nil {
@@ -91,13 +94,19 @@ func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep p
 	if !hasUncompressed(m) {
 		return st.WriteImage(ctx, img, store.WriteOptions{Progress: rep})
 	}
+	if err := store.CheckManifest(m); err != nil {
+		return v1.Descriptor{}, err
+	}
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if d, ok := storedWithConfig(st, m.Config.Digest); ok {
-		rep.Printf("image %s is already stored", m.Config.Digest)
-		return d, nil
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return v1.Descriptor{}, fmt.Errorf("config %s lists %d diff_ids for %d layers", m.Config.Digest, len(cf.RootFS.DiffIDs), len(m.Layers))
 	}
 	out := v1.Manifest{
 		SchemaVersion: 2,
@@ -106,18 +115,19 @@ func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep p
 	}
 	for i, ld := range m.Layers {
 		label := fmt.Sprintf("layer %d/%d", i+1, len(m.Layers))
+		diffID := cf.RootFS.DiffIDs[i]
 		l, err := img.LayerByDigest(ld.Digest)
 		if err != nil {
 			return v1.Descriptor{}, err
 		}
 		if !store.IsUncompressed(ld.MediaType) {
-			if err := copyLayer(ctx, st, l, ld, label, rep); err != nil {
+			if err := st.WriteLayer(ctx, l, ld, diffID, label, rep); err != nil {
 				return v1.Descriptor{}, err
 			}
 			out.Layers = append(out.Layers, ld)
 			continue
 		}
-		d, err := compressLayer(ctx, st, l, ld, label, rep)
+		d, err := compressLayer(ctx, st, l, ld, diffID, label, rep)
 		if err != nil {
 			return v1.Descriptor{}, err
 		}
@@ -134,14 +144,6 @@ func storeArchiveImage(ctx context.Context, st *store.Store, img v1.Image, rep p
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	stored, err := st.Image(h)
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	cf, err := stored.ConfigFile()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
 	return v1.Descriptor{MediaType: out.MediaType, Size: int64(len(rawManifest)), Digest: h, Platform: cf.Platform()}, nil
 }
 
@@ -154,34 +156,11 @@ func hasUncompressed(m *v1.Manifest) bool {
 	return false
 }
 
-// storedWithConfig finds an image already in the store with this config, so
-// loading the same archive twice does not compress its layers twice.
-func storedWithConfig(st *store.Store, config v1.Hash) (v1.Descriptor, bool) {
-	entries, err := st.List()
-	if err != nil {
-		return v1.Descriptor{}, false
-	}
-	for _, e := range entries {
-		if e.IsIndex() {
-			continue
-		}
-		img, err := st.Image(e.Descriptor.Digest)
-		if err != nil {
-			continue
-		}
-		if c, err := img.ConfigName(); err == nil && c == config {
-			d := e.Descriptor
-			d.Annotations = nil
-			return d, true
-		}
-	}
-	return v1.Descriptor{}, false
-}
-
-// compressLayer gzips an uncompressed layer into the store. The archive
-// verifies the layer against its diff ID while it is read; a mismatch
-// aborts the blob.
-func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter) (v1.Descriptor, error) {
+// compressLayer gzips an uncompressed layer into the store, hashing the tar
+// as it goes: a tar that is not its diff ID never gets a blob. A layer
+// compressed by an earlier load is only hashed, and its blob taken again,
+// so that loading an archive twice gives the same manifest.
+func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descriptor, diffID v1.Hash, label string, rep progress.Reporter) (v1.Descriptor, error) {
 	id := ld.Digest.String()
 	rep.Start(id, label, ld.Size)
 	rc, err := l.Compressed()
@@ -190,6 +169,28 @@ func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descr
 		return v1.Descriptor{}, err
 	}
 	defer rc.Close()
+	fail := func(err error) (v1.Descriptor, error) {
+		rep.Fail(id, err)
+		return v1.Descriptor{}, fmt.Errorf("%s: %w", label, err)
+	}
+	diff := sha256.New()
+	in := io.TeeReader(progress.Reader(ctx, rc, rep, id), diff)
+	check := func() error {
+		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}); got != diffID {
+			return fmt.Errorf("%s: %w: its content is %s, but the image config's rootfs.diff_ids says %s", ld.Digest, store.ErrDiffIDMismatch, got, diffID)
+		}
+		return nil
+	}
+	if blob, size, ok := st.CompressedOf(diffID); ok {
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return fail(err)
+		}
+		if err := check(); err != nil {
+			return fail(err)
+		}
+		rep.Done(id)
+		return v1.Descriptor{MediaType: types.DockerLayer, Size: size, Digest: blob}, nil
+	}
 	w, err := st.NewBlobWriter()
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -199,39 +200,22 @@ func compressLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descr
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if _, err := io.Copy(zw, progress.Reader(ctx, rc, rep, id)); err != nil {
-		rep.Fail(id, err)
-		return v1.Descriptor{}, fmt.Errorf("%s: %w", label, err)
+	if _, err := io.Copy(zw, in); err != nil {
+		return fail(err)
 	}
 	if err := zw.Close(); err != nil {
 		return v1.Descriptor{}, err
 	}
-	h, err := w.Commit()
+	if err := check(); err != nil {
+		return fail(err)
+	}
+	h, err := w.CommitLayer(diffID)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
+	st.RememberCompressed(diffID, h)
 	rep.Done(id)
 	return v1.Descriptor{MediaType: types.DockerLayer, Size: w.Size(), Digest: h}, nil
-}
-
-func copyLayer(ctx context.Context, st *store.Store, l v1.Layer, ld v1.Descriptor, label string, rep progress.Reporter) error {
-	id := ld.Digest.String()
-	if st.HasBlob(ld.Digest) {
-		rep.Skip(id, label, "already in store")
-		return nil
-	}
-	rep.Start(id, label, ld.Size)
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	if err := st.WriteBlob(ld.Digest, ld.Size, progress.Reader(ctx, rc, rep, id)); err != nil {
-		rep.Fail(id, err)
-		return fmt.Errorf("%s: %w", label, err)
-	}
-	rep.Done(id)
-	return nil
 }
 
 // LoadReader stores the images of an archive read from r (stdin): it is
@@ -243,8 +227,20 @@ func LoadReader(ctx context.Context, st *store.Store, r io.Reader, rep progress.
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if _, err := io.Copy(f, r); err != nil {
-		return nil, fmt.Errorf("reading the archive from standard input: %w", err)
+	// A read from a pipe cannot be cancelled: the copy runs on its own so
+	// that an interrupted load returns (and removes its spool) at once.
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(f, r)
+		copied <- err
+	}()
+	select {
+	case err := <-copied:
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive from standard input: %w", err)
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	if err := f.Close(); err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 	// A digest reference already stored needs no request at all.
 	if d, ok := ref.(name.Digest); ok {
 		if h, err := v1.NewHash(d.DigestStr()); err == nil && st.HasBlob(h) {
-			if e, err := st.Get(res.Name); err == nil && upToDate(e, h, want, opts.AllPlatforms) {
+			if e, err := st.Get(res.Name); err == nil && upToDate(st, e, h, want, opts) {
 				return PullResult{Name: res.Name, Digest: h, Stored: e.Descriptor, UpToDate: true}, nil
 			}
 		}
@@ -78,7 +78,7 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 	if err := checkManifest(desc); err != nil {
 		return res, malformed(ref, err)
 	}
-	if e, err := st.Get(res.Name); err == nil && upToDate(e, desc.Digest, want, opts.AllPlatforms) && st.HasBlob(e.Descriptor.Digest) {
+	if e, err := st.Get(res.Name); err == nil && upToDate(st, e, desc.Digest, want, opts) && st.HasBlob(e.Descriptor.Digest) {
 		res.Stored, res.UpToDate = e.Descriptor, true
 		return res, nil
 	}
@@ -106,6 +106,11 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 		if err != nil {
 			return res, malformed(ref, err)
 		}
+		if opts.Platform != nil {
+			if err := matchesPlatform(img, want, ref); err != nil {
+				return res, err
+			}
+		}
 		if opts.OnImage != nil {
 			opts.OnImage(img)
 		}
@@ -127,19 +132,49 @@ func Pull(ctx context.Context, st *store.Store, rc *registry.Client, refStr stri
 }
 
 // upToDate reports whether the stored entry came from the manifest digest
-// the registry now serves, for the same platform choice.
-func upToDate(e store.Entry, served v1.Hash, want v1.Platform, all bool) bool {
+// the registry now serves, for the same platform choice: a stored index
+// must hold the platform asked for, a single-platform image must be for it
+// when --platform named one.
+func upToDate(st *store.Store, e store.Entry, served v1.Hash, want v1.Platform, opts PullOptions) bool {
 	switch {
 	case e.Descriptor.Annotations[store.AnnotationSourceDigest] != served.String():
 		return false
 	case e.IsIndex():
-		return true // the whole index is stored: every platform, the wanted one included
-	case all:
+		if opts.AllPlatforms {
+			return true
+		}
+		idx, err := st.Index(e.Descriptor.Digest)
+		if err != nil {
+			return false
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return false
+		}
+		_, err = platform.Pick(im.Manifests, want)
+		return err == nil
+	case opts.AllPlatforms:
 		return false
-	case e.Descriptor.Digest == served:
+	case e.Descriptor.Digest == served && opts.Platform == nil:
 		return true // a single-platform image is what it is
 	}
-	return e.Descriptor.Platform != nil && platform.Matches(want, *e.Descriptor.Platform)
+	return e.Descriptor.Platform != nil && platform.Rank(want, *e.Descriptor.Platform) > 0
+}
+
+// matchesPlatform refuses a single-platform image for another platform
+// than --platform asked for, with Docker's words. A config naming no
+// platform is taken as it is.
+func matchesPlatform(img v1.Image, want v1.Platform, ref name.Reference) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return malformed(ref, err)
+	}
+	have := platform.OfConfig(cf)
+	if have.OS == "" || platform.Rank(want, have) > 0 {
+		return nil
+	}
+	return fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+		reference.Familiar(ref), platform.String(want), platform.String(have))
 }
 
 // pullPlatform stores the image for want out of the index desc.
@@ -180,15 +215,22 @@ func malformed(ref name.Reference, err error) error {
 	return fmt.Errorf("%s: the registry sent a malformed manifest: %s", reference.Familiar(ref), err)
 }
 
-// checkManifest parses the manifest the registry sent before anything is
-// fetched or stored on its word.
+// checkManifest parses the manifest the registry sent, and holds it to the
+// store's limits, before anything is fetched or stored on its word.
 func checkManifest(desc *remote.Descriptor) error {
-	var err error
 	switch {
 	case desc.MediaType.IsIndex():
-		_, err = v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return err
+		}
+		return store.CheckIndex(im)
 	case desc.MediaType.IsImage() && !desc.MediaType.IsSchema1():
-		_, err = v1.ParseManifest(bytes.NewReader(desc.Manifest))
+		m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return err
+		}
+		return store.CheckManifest(m)
 	}
-	return err
+	return nil
 }

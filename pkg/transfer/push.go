@@ -88,6 +88,14 @@ func PushImage(ctx context.Context, rc *registry.Client, top remote.Taggable, de
 		}
 	}
 	for _, b := range plan.blobs {
+		if o.Store != nil && !o.Store.HasBlob(b.Digest) {
+			// A layer the store keeps lazily: mount it from its repository.
+			if src, ok := o.Store.BlobSource(b.Digest); ok {
+				if repo, err := name.NewRepository(src); err == nil && repo.RegistryStr() == ref.Context().RegistryStr() && repo.RepositoryStr() != ref.Context().RepositoryStr() {
+					sources[b.Digest] = repo
+				}
+			}
+		}
 		if ml, ok := b.layer.(*remote.MountableLayer); ok {
 			from := ml.Reference.Context()
 			if from.RegistryStr() == ref.Context().RegistryStr() && from.RepositoryStr() != ref.Context().RepositoryStr() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gantry-build/gantry/pkg/reference"
 	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/store"
 )
 
 // Remote is an image read straight from a registry, nothing stored.
@@ -41,17 +42,36 @@ func RemoteImage(ctx context.Context, rc *registry.Client, refStr string, want *
 		if err != nil {
 			return nil, malformed(ref, err)
 		}
+		if err := store.CheckIndex(im); err != nil {
+			return nil, malformed(ref, err)
+		}
 		img, _, err := PickImage(idx, want, reference.Familiar(ref))
 		if err != nil {
 			return nil, err
 		}
-		return &Remote{Image: img, Index: im, IndexDigest: desc.Digest, RawIndex: desc.Manifest}, nil
+		if err := checkImage(img); err != nil {
+			return nil, malformed(ref, err)
+		}
+		return &Remote{Image: store.Verified(img), Index: im, IndexDigest: desc.Digest, RawIndex: desc.Manifest}, nil
 	case desc.MediaType.IsImage() && !desc.MediaType.IsSchema1():
 		img, err := desc.Image()
 		if err != nil {
 			return nil, malformed(ref, err)
 		}
-		return &Remote{Image: img}, nil
+		if err := checkImage(img); err != nil {
+			return nil, malformed(ref, err)
+		}
+		return &Remote{Image: store.Verified(img)}, nil
 	}
 	return nil, fmt.Errorf("%s: unsupported manifest media type %q", reference.Familiar(ref), desc.MediaType)
+}
+
+// checkImage refuses a manifest beyond the store's limits before its config
+// is fetched.
+func checkImage(img v1.Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	return store.CheckManifest(m)
 }

@@ -48,6 +48,16 @@ func Resolve(st *store.Store, arg string) (store.Entry, error) {
 	return store.Entry{}, &NotStoredError{Arg: arg}
 }
 
+// ErrPlatformMismatch is an image that is not for the platform asked for.
+var ErrPlatformMismatch = errors.New("image does not match the specified platform")
+
+func displayName(e store.Entry) string {
+	if e.Name != "" {
+		return e.Name
+	}
+	return e.Descriptor.Digest.String()
+}
+
 // NotStoredError is an image name the store does not hold.
 type NotStoredError struct{ Arg string }
 
@@ -72,10 +82,22 @@ func looksLikeDigest(s string) bool {
 
 // ImageOf opens the image an entry names. For an index it is the image for
 // want (nil: the host's platform).
+// A single-platform image of another platform than want is an error
+// wrapping ErrPlatformMismatch, never a silent substitute.
 func ImageOf(st *store.Store, e store.Entry, want *v1.Platform) (v1.Image, v1.Descriptor, error) {
 	if !e.IsIndex() {
 		img, err := st.Image(e.Descriptor.Digest)
-		return img, e.Descriptor, err
+		if err != nil || want == nil {
+			return img, e.Descriptor, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, v1.Descriptor{}, err
+		}
+		if have := platform.OfConfig(cf); have.OS != "" && platform.Rank(*want, have) == 0 {
+			return nil, v1.Descriptor{}, fmt.Errorf("%s: %w: wanted %s, actual: %s", displayName(e), ErrPlatformMismatch, platform.String(*want), platform.String(have))
+		}
+		return img, e.Descriptor, nil
 	}
 	idx, err := st.Index(e.Descriptor.Digest)
 	if err != nil {

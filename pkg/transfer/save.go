@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -10,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/gantry-build/gantry/pkg/archive"
+	"github.com/gantry-build/gantry/pkg/platform"
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/reference"
 	"github.com/gantry-build/gantry/pkg/registry"
@@ -72,6 +74,11 @@ func Save(ctx context.Context, st *store.Store, w io.Writer, args []string, opts
 			}
 		default:
 			if item.Image, err = st.Image(e.Descriptor.Digest); err != nil {
+				return err
+			}
+		}
+		if opts.Platform != nil && arriving == nil {
+			if err := savedPlatform(item, *opts.Platform, arg); err != nil {
 				return err
 			}
 		}
@@ -234,4 +241,28 @@ func (l *pendingLayer) Uncompressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	return s.Uncompressed()
+}
+
+// savedPlatform refuses to save, for --platform, an image of another
+// platform or an index without that platform (an image being pulled is
+// held to it by the pull).
+func savedPlatform(item archive.Item, want v1.Platform, arg string) error {
+	if item.Index != nil {
+		im, err := item.Index.IndexManifest()
+		if err != nil {
+			return err
+		}
+		if _, err := platform.Pick(im.Manifests, want); err != nil {
+			return fmt.Errorf("%s: %w", arg, err)
+		}
+		return nil
+	}
+	cf, err := item.Image.ConfigFile()
+	if err != nil {
+		return err
+	}
+	if have := platform.OfConfig(cf); have.OS != "" && platform.Rank(want, have) == 0 {
+		return fmt.Errorf("image %s does not match the specified platform: wanted %s, actual: %s", arg, platform.String(want), platform.String(have))
+	}
+	return nil
 }

@@ -74,7 +74,7 @@ func TestImportRootfs(t *testing.T) {
 	unpacked := filepath.Join(dir, "unpacked")
 	e.gantry("export", "example.com/stdin:1", "--dir", unpacked)
 	e.gantry("import", unpacked, "--platform", "linux/arm64", "-t", "example.com/dir:1")
-	if got := field(e.gantry("inspect", "example.com/dir:1"), "Platform"); got != "linux/arm64/v8" {
+	if got := field(e.gantry("inspect", "example.com/dir:1"), "Platform"); got != "linux/arm64" { // containerd's normal form, as BuildKit labels arm64
 		t.Errorf("import --platform linux/arm64: %q", got)
 	}
 

@@ -1,6 +1,8 @@
-// Package e2e runs the gantry binary against a real distribution registry
-// and a real Docker engine. .ci/run starts both and sets GANTRY_E2E=1; under
-// it a missing tool or service is a failure. Without it the suite does not
+// Package e2e runs the gantry binary against a real distribution registry,
+// a real Docker engine (for docker load/run checks) and BuildKit's buildkitd
+// (the reference for what a Dockerfile build makes). .ci/run starts all
+// three and sets GANTRY_E2E=1; under it a missing tool or service is a
+// failure. Without it the suite does not
 // run, so `go test ./...` passes on any machine.
 package e2e
 
@@ -16,9 +18,10 @@ import (
 )
 
 var (
-	gantryBin string // built once by TestMain
-	registry  string // host:port of the open registry
-	fixtures  string // directory with the base images' inputs
+	gantryBin    string // built once by TestMain
+	registry     string // host:port of the open registry
+	fixtures     string // directory with the base images' inputs
+	buildkitHost string // buildctl's address of the reference buildkitd
 )
 
 func TestMain(m *testing.M) {
@@ -35,14 +38,20 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
-	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb", "tar", "gzip"} {
+	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb", "tar", "gzip", "buildctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return 1, fmt.Errorf("%s is not installed (.ci/run installs it)", tool)
 		}
 	}
 	registry = os.Getenv("GANTRY_E2E_REGISTRY")
-	if registry == "" || os.Getenv("DOCKER_HOST") == "" {
-		return 1, fmt.Errorf("GANTRY_E2E_REGISTRY and DOCKER_HOST must be set (run .ci/run)")
+	buildkitHost = os.Getenv("BUILDKIT_HOST")
+	if registry == "" || os.Getenv("DOCKER_HOST") == "" || buildkitHost == "" {
+		return 1, fmt.Errorf("GANTRY_E2E_REGISTRY, DOCKER_HOST and BUILDKIT_HOST must be set (run .ci/run)")
+	}
+	// The lists of known differences are checked before any test runs: a
+	// list naming a case that is gone fails the run.
+	if err := checkLists(caseNames()); err != nil {
+		return 1, err
 	}
 	dir, err := os.MkdirTemp("", "gantry-e2e-")
 	if err != nil {
@@ -68,6 +77,9 @@ func setup(m *testing.M) (int, error) {
 		return 1, fmt.Errorf("no Docker engine at DOCKER_HOST=%s: %v", os.Getenv("DOCKER_HOST"), err)
 	} else if v := strings.TrimSpace(out); v != "" {
 		fmt.Printf("e2e: Docker engine %s, registry %s\n", v, registry)
+	}
+	if out, err := shErr("buildctl", "--addr", buildkitHost, "debug", "workers"); err != nil || !strings.Contains(out, "linux/amd64") {
+		return 1, fmt.Errorf("no BuildKit worker for linux/amd64 at BUILDKIT_HOST=%s: %v\n%s", buildkitHost, err, out)
 	}
 	// GANTRY_E2E_BIN runs the suite against a gantry built elsewhere (for
 	// a developer whose checkout is in the middle of a change).

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# gantry beside the current BuildKit (buildkitd v0.34.x through buildctl, the
+# reference of the e2e suite) on the workloads of issue 15, each pair timed
+# with farm-bench --vs (alternating runs, ratio pair by pair, medians).
+#
+#   BUILDKIT_HOST=unix:///…/buildkitd.sock REG=127.0.0.1:5000 BASE=127.0.0.1:5000/e2e/busybox:amd64 bench/buildkit.sh [WORKLOAD…]
+#
+# Workloads: tree (COPY the Go source tree, 156 MB, + RUN: cold, unchanged,
+# one file changed), small (40,000 small files, node_modules-shaped: the
+# same three), stages (two independent stages that each sleep 3 s, joined
+# by COPY --from), runs (ten trivial RUN steps, no cache), seed (a base from
+# the registry + the Go source tree as one layer, pushed: gantry build --from
+# vs crane append with a ready tar, cold and unchanged).
+# Cold runs delete each tool's caches and drop the page cache first, inside
+# the timed command, the same for both tools (BuildKit: buildctl prune
+# --all; gantry: its caches and built images; the base stays stored for both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${BUILDKIT_HOST:?set BUILDKIT_HOST to a running buildkitd}" "${REG:?set REG to a registry}" "${BASE:?set BASE to a base image with /bin/sh}"
+RUNS=${RUNS:-3}
+work=${WORK:-$(mktemp -d /var/tmp/gantry-bench.XXXXXX)}
+go build -o "$work/gantry" ./cmd/gantry
+export GANTRY_ROOT=$work/store
+g() { "$work/gantry" --progress quiet "$@"; }
+g pull "$BASE" >/dev/null
+
+cat >"$work/drop" <<'EOF'
+#!/bin/sh
+sync
+[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
+exit 0
+EOF
+chmod +x "$work/drop"
+cat >"$work/gantry-cold" <<EOF
+#!/bin/sh
+rm -rf "$work/store/cache" && "$work/gantry" --progress quiet prune >/dev/null && "$work/drop" && exec "$work/gantry" --progress quiet build "\$@"
+EOF
+cat >"$work/bk-build" <<EOF
+#!/bin/sh
+# buildctl build DIR [extra…]: the Dockerfile in DIR, the image kept by buildkitd
+dir=\$1; shift
+exec buildctl build --frontend dockerfile.v0 --local context="\$dir" --local dockerfile="\$dir" \
+	--opt build-arg:BASE=$BASE --output type=image,name=bench/bk:1 "\$@" >/dev/null 2>&1
+EOF
+cat >"$work/bk-cold" <<EOF
+#!/bin/sh
+buildctl prune --all >/dev/null 2>&1; "$work/drop"; exec "$work/bk-build" "\$@"
+EOF
+chmod +x "$work/gantry-cold" "$work/bk-build" "$work/bk-cold"
+mkdir -p "$work/cmd"
+n=0
+vs() { # label, gantry shell command, peer shell command: each run as a script
+	n=$((n + 1))
+	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
+	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
+	echo "== $1"
+	farm-bench -n "$RUNS" --warmup 1 --timeout 1800 --vs "$work/cmd/$n-b" -- "$work/cmd/$n-a" 2>&1 | grep -E 'wall|A/B' || true
+}
+
+tree() {
+	mkdir -p "$work/tree" && rm -rf "$work/tree/src" && cp -r /usr/local/go/src "$work/tree/src"
+	printf 'ARG BASE\nFROM $BASE\nCOPY src /src\nRUN find /src -type f | wc -l > /count\n' >"$work/tree/Dockerfile"
+	vs "tree, cold" "$work/gantry-cold $work/tree --build-arg BASE=$BASE -t bench/tree:1" "$work/bk-cold $work/tree"
+	vs "tree, unchanged" "$work/gantry --progress quiet build $work/tree --build-arg BASE=$BASE -t bench/tree:1" "$work/bk-build $work/tree"
+	vs "tree, one file changed" "echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/gantry --progress quiet build $work/tree --build-arg BASE=$BASE -t bench/tree:1" \
+		"echo // \$\$ >>$work/tree/src/go/build/build.go && exec $work/bk-build $work/tree"
+}
+
+small() {
+	if [ ! -d "$work/small/node_modules" ]; then
+		mkdir -p "$work/small"
+		# 40,000 files of 0.1–4 KiB in 2,000 packages of 20, 3 levels deep.
+		python3 - "$work/small/node_modules" <<'PY'
+import os, random, sys
+random.seed(1)
+root = sys.argv[1]
+for p in range(2000):
+    d = os.path.join(root, "pkg%04d" % p, "lib", "sub")
+    os.makedirs(d)
+    for f in range(20):
+        with open(os.path.join(d if f % 2 else os.path.dirname(d), "f%02d.js" % f), "w") as out:
+            out.write("x" * random.randint(100, 4096))
+PY
+	fi
+	printf 'ARG BASE\nFROM $BASE\nCOPY node_modules /app/node_modules\nRUN find /app -type f | wc -l > /count\n' >"$work/small/Dockerfile"
+	vs "small files, cold" "$work/gantry-cold $work/small --build-arg BASE=$BASE -t bench/small:1" "$work/bk-cold $work/small"
+	vs "small files, unchanged" "$work/gantry --progress quiet build $work/small --build-arg BASE=$BASE -t bench/small:1" "$work/bk-build $work/small"
+	vs "small files, one file changed" "echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/gantry --progress quiet build $work/small --build-arg BASE=$BASE -t bench/small:1" \
+		"echo x >>$work/small/node_modules/pkg0001/lib/f00.js && exec $work/bk-build $work/small"
+}
+
+stages() {
+	mkdir -p "$work/stages"
+	printf 'ARG BASE\nFROM $BASE AS a\nRUN sleep 3 && echo a > /a\nFROM $BASE AS b\nRUN sleep 3 && echo b > /b\nFROM $BASE\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n' >"$work/stages/Dockerfile"
+	vs "two independent stages (3 s each), no cache" "$work/gantry --progress quiet build --no-cache $work/stages --build-arg BASE=$BASE -t bench/stages:1" \
+		"$work/bk-build $work/stages --no-cache"
+}
+
+runs() {
+	mkdir -p "$work/runs"
+	{ echo 'ARG BASE'; echo 'FROM $BASE'; for i in $(seq 10); do echo "RUN echo $i > /f$i"; done; } >"$work/runs/Dockerfile"
+	vs "ten trivial RUN steps, no cache" "$work/gantry --progress quiet build --no-cache $work/runs --build-arg BASE=$BASE -t bench/runs:1" \
+		"$work/bk-build $work/runs --no-cache"
+}
+
+seed() {
+	# The seed's job: base + folder as one layer + entrypoint, pushed. crane
+	# gets the layer as a ready tar (its best case), as issue 15 measures it.
+	mkdir -p "$work/seed" && rm -rf "$work/seed/src" && cp -r /usr/local/go/src "$work/seed/src"
+	tar -C "$work/seed" -czf "$work/seed/src.tar.gz" src
+	cat >"$work/crane-job" <<EOF
+#!/bin/sh
+set -e
+crane append --insecure -b $BASE -f $work/seed/src.tar.gz -t $REG/bench/seed-crane:1 >/dev/null
+exec crane mutate --insecure --entrypoint /bin/sh $REG/bench/seed-crane:1 >/dev/null
+EOF
+	cat >"$work/gantry-seed-cold" <<EOF
+#!/bin/sh
+rm -rf "$work/store-seed" && exec "$work/gantry" --root "$work/store-seed" --progress quiet --insecure build --from $BASE --add $work/seed/src:/src --entrypoint /bin/sh -t $REG/bench/seed-gantry:1 --push
+EOF
+	chmod +x "$work/crane-job" "$work/gantry-seed-cold"
+	# Cold store, warm page cache for both: crane's tar is as warm as the folder.
+	vs "seed job, cold store (gantry) vs crane append of a ready tar" "$work/gantry-seed-cold" "$work/crane-job"
+	vs "seed job, unchanged" "$work/gantry --progress quiet --insecure build --from $BASE --add $work/seed/src:/src --entrypoint /bin/sh -t $REG/bench/seed-gantry:1 --push" "$work/crane-job"
+}
+
+for w in "${@:-tree small stages runs seed}"; do $w; done
+echo "work folder: $work (remove it when done)"

@@ -1,0 +1,53 @@
+package dockerfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --cache-from and --cache-to take buildx's registry and local spellings;
+// any other type or attribute is refused, never ignored (type=local and
+// type=gha were silently ignored before).
+func TestParseCacheSpec(t *testing.T) {
+	for in, want := range map[string]CacheSpec{
+		"r.io/cache":                        {Type: "registry", Ref: "r.io/cache", Mode: "max"},
+		"type=registry,ref=r.io/cache":      {Type: "registry", Ref: "r.io/cache", Mode: "max"},
+		"type=registry,ref=r.io/c,mode=min": {Type: "registry", Ref: "r.io/c", Mode: "min"},
+		"type=local,dest=/tmp/cache":        {Type: "local", Dir: "/tmp/cache", Mode: "max"},
+	} {
+		got, err := ParseCacheSpec(in, true)
+		if err != nil || got != want {
+			t.Errorf("--cache-to %s = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if got, err := ParseCacheSpec("type=local,src=/tmp/cache", false); err != nil || got.Dir != "/tmp/cache" {
+		t.Errorf("--cache-from type=local: %+v %v", got, err)
+	}
+	for _, bad := range []string{"type=gha", "type=s3,bucket=x", "type=inline", "type=registry", "type=local", "type=registry,ref=r,foo=1",
+		"type=local,src=/x", "type=registry,ref=r,mode=all", "type=registry,ref=r,ignore-error=true"} {
+		if _, err := ParseCacheSpec(bad, true); err == nil || !strings.Contains(err.Error(), "--cache-to") {
+			t.Errorf("--cache-to %s: %v, want a refusal", bad, err)
+		}
+	}
+	if _, err := ParseCacheSpec("type=local,dest=/x", false); err == nil {
+		t.Error("--cache-from with dest= accepted")
+	}
+}
+
+// docker build's warning: a --build-arg no ARG declares was not consumed
+// (predefined and proxy args aside).
+func TestUnusedBuildArgs(t *testing.T) {
+	dir := t.TempDir()
+	df := "ARG GLOBAL\nFROM scratch\nARG USED\n"
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+	stages, meta, _, err := parseDockerfile(filepath.Join(dir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := unusedBuildArgs(stages, meta, map[string]string{"GLOBAL": "1", "USED": "1", "TYPO": "1", "HTTP_PROXY": "x", "TARGETARCH": "arm64", "BUILDKIT_SANDBOX_HOSTNAME": "h", "ALSO": ""})
+	if strings.Join(got, ",") != "ALSO,TYPO" {
+		t.Errorf("unused = %v, want ALSO, TYPO", got)
+	}
+}
