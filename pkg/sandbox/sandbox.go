@@ -8,9 +8,10 @@
 // unpacked image and whose upper directory collects the changes, /proc
 // (Docker's masked and read-only paths), a /dev of its own (dev.go), and
 // the host's hosts and resolv.conf (naming pasta's DNS forwarder in a
-// network of its own), read-only, for the run only. The command gets Docker's capability bounding set, a seccomp
-// filter like Docker's default profile (seccomp.go), its --ulimit limits,
-// and no descriptor of gantry's but 0-2. Mount targets are made without
+// network of its own), read-only, for the run only. The command gets
+// Docker's capability bounding set, a seccomp filter like Docker's default
+// profile (seccomp.go), its --ulimit limits, and no descriptor of gantry's
+// but 0-2. Mount targets are made without
 // following links (inroot.go), and so is their removal after the run.
 //
 // gantry re-executes itself: the child (Init) reads its spec from a pipe,
