@@ -68,6 +68,9 @@ func TestLoginPrompts(t *testing.T) {
 	readUntil(t, control, "Username: ")
 	control.WriteString("alice\n")
 	readUntil(t, control, "Password: ")
+	// A person types after the prompt; a test types at once, and could be
+	// faster than the turning off of echo that follows the prompt.
+	waitEchoOff(term)
 	control.WriteString("s3cret\n")
 	if err := <-done; err != nil {
 		t.Fatalf("login: %v", err)
