@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strconv"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/gantry-build/gantry/pkg/progress"
 	"github.com/gantry-build/gantry/pkg/publish"
 	"github.com/gantry-build/gantry/pkg/registry"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -299,16 +299,7 @@ func layerOptions(chown, chmod string, excludes []string) (layer.Options, error)
 		if err != nil || m > 0o7777 {
 			return o, fmt.Errorf("invalid --chmod %q: use an octal mode such as 755", chmod)
 		}
-		mode := fs.FileMode(m & 0o777)
-		if m&0o4000 != 0 {
-			mode |= fs.ModeSetuid
-		}
-		if m&0o2000 != 0 {
-			mode |= fs.ModeSetgid
-		}
-		if m&0o1000 != 0 {
-			mode |= fs.ModeSticky
-		}
+		mode := rootfs.ModeFromUnix(int64(m))
 		o.Mode = &mode
 	}
 	return o, nil

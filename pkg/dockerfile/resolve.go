@@ -15,6 +15,7 @@ import (
 	mode "github.com/tonistiigi/dchapes-mode"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 // source is one path a COPY source names, found in its root.
@@ -128,16 +129,7 @@ func parseChmod(s string) (*fs.FileMode, func(fs.FileMode) fs.FileMode, error) {
 		if n > 0o7777 {
 			return nil, nil, bad
 		}
-		m := fs.FileMode(n & 0o777)
-		if n&0o4000 != 0 {
-			m |= fs.ModeSetuid
-		}
-		if n&0o2000 != 0 {
-			m |= fs.ModeSetgid
-		}
-		if n&0o1000 != 0 {
-			m |= fs.ModeSticky
-		}
+		m := rootfs.ModeFromUnix(int64(n))
 		return &m, nil, nil
 	}
 	set, err := mode.Parse(s)

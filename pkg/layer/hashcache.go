@@ -3,7 +3,6 @@ package layer
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,7 +32,7 @@ type hashCache struct {
 
 type hashEntry struct {
 	Stat fileStat `json:"st"`
-	Sum  string   `json:"h"`
+	Sum  [32]byte // sha256 of the content
 }
 
 // hashCacheMagic starts the cache file: a version, so that an older format
@@ -56,16 +55,12 @@ func encodeHashes(entries map[string]hashEntry) []byte {
 	buf := make([]byte, 0, len(hashCacheMagic)+len(entries)*96)
 	buf = append(buf, hashCacheMagic...)
 	for p, e := range entries {
-		sum, err := hex.DecodeString(e.Sum)
-		if err != nil || len(sum) != 32 {
-			continue
-		}
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
 		buf = append(buf, p...)
 		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino} {
 			buf = binary.AppendUvarint(buf, v)
 		}
-		buf = append(buf, sum...)
+		buf = append(buf, e.Sum[:]...)
 	}
 	return buf
 }
@@ -100,7 +95,9 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 		if len(rest) < 32 {
 			return map[string]hashEntry{}
 		}
-		out[p] = hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}, Sum: hex.EncodeToString(rest[:32])}
+		e := hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}}
+		copy(e.Sum[:], rest)
+		out[p] = e
 		rest = rest[32:]
 	}
 	return out
@@ -113,14 +110,18 @@ func (c *hashCache) get(e Entry) ([]byte, bool) {
 	if !ok || he.Stat != e.stat || e.stat.Ino == 0 {
 		return nil, false
 	}
-	sum, err := hex.DecodeString(he.Sum)
-	return sum, err == nil
+	return he.Sum[:], true
 }
 
 func (c *hashCache) put(e Entry, sum []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[e.Source] = hashEntry{Stat: e.stat, Sum: hex.EncodeToString(sum)}
+	if len(sum) != len(hashEntry{}.Sum) {
+		return // not a sha256: not cached
+	}
+	he := hashEntry{Stat: e.stat}
+	copy(he.Sum[:], sum)
+	c.entries[e.Source] = he
 	c.dirty = true
 }
 

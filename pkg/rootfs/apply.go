@@ -204,7 +204,7 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 	default:
 		return nil // pax globals and the like carry no file
 	}
-	if err := os.Chmod(target, mode|specialBits(hdr.Mode)); err != nil {
+	if err := os.Chmod(target, ModeFromUnix(hdr.Mode)); err != nil {
 		return err
 	}
 	return a.finish(hdr, target, nil)
@@ -233,8 +233,11 @@ func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
 	return a.finish(hdr, target, nil)
 }
 
-func specialBits(m int64) os.FileMode {
-	var b os.FileMode
+// ModeFromUnix is a Unix mode's permission and setuid, setgid and sticky
+// bits as Go's FileMode: how tar headers, --chmod and COPY --chmod's octal
+// forms all read them.
+func ModeFromUnix(m int64) os.FileMode {
+	b := os.FileMode(m & 0o777)
 	if m&0o4000 != 0 {
 		b |= os.ModeSetuid
 	}
@@ -268,7 +271,7 @@ func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 		}
 		// chown clears setuid bits: set them again.
 		if hdr.Typeflag != tar.TypeSymlink && hdr.Mode&0o6000 != 0 {
-			if err := os.Chmod(target, os.FileMode(hdr.Mode&0o777)|specialBits(hdr.Mode)); err != nil {
+			if err := os.Chmod(target, ModeFromUnix(hdr.Mode)); err != nil {
 				return err
 			}
 		}

@@ -136,24 +136,16 @@ func (s *syncer) entry(rel string, fi fs.FileInfo) error {
 		}
 		s.dirs = append(s.dirs, syncDir{rel, fi})
 		return finishSynced(to, from, fi)
-	case fi.Mode().IsRegular():
-		return s.copyFile(from, to, fi)
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(from)
-		if err != nil {
-			return err
+	default:
+		// A file is written beside and renamed over (copyOne); a link,
+		// device or fifo must not exist yet.
+		if !fi.Mode().IsRegular() {
+			os.Remove(to)
 		}
-		os.Remove(to)
-		if err := os.Symlink(target, to); err != nil {
-			return err
-		}
-		return finishSynced(to, from, fi)
-	default: // devices, fifos, sockets
-		os.Remove(to)
-		if err := unix.Mknod(to, uint32(st.Mode), int(st.Rdev)); err != nil {
+		if err := s.copyOne(from, to, fi); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
-		return finishSynced(to, from, fi)
+		return nil
 	}
 }
 

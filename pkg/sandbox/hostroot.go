@@ -245,13 +245,13 @@ func (h *HostRoot) layMounts(mounts []Mount) (undo func(), err error) {
 				err = os.Lchown(target, m.UID, m.GID)
 			}
 		default: // bind: a copy, written back when writable (a cache)
-			err = copyTree(m.Source, target)
+			err = rootfs.CopyTree(m.Source, target)
 		}
 		m := m
 		undos = append(undos, func() error {
 			if m.Type == "bind" && !m.ReadOnly {
 				os.RemoveAll(m.Source)
-				copyTree(target, m.Source)
+				rootfs.CopyTree(target, m.Source)
 			}
 			os.RemoveAll(target)
 			for i := len(made) - 1; i >= 0; i-- {
@@ -286,33 +286,4 @@ func mkdirParents(dir string) ([]string, error) {
 		made = append(made, missing[i])
 	}
 	return made, nil
-}
-
-// copyTree copies a file or a folder with owners and modes, in Go: the
-// build container may have no cp.
-func copyTree(from, to string) error {
-	fi, err := os.Lstat(from)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		if err := os.Mkdir(to, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return rootfs.Sync(to, from, nil)
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
