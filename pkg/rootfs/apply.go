@@ -233,23 +233,6 @@ func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
 	return a.finish(hdr, target, nil)
 }
 
-// ModeFromUnix is a Unix mode's permission and setuid, setgid and sticky
-// bits as Go's FileMode: how tar headers, --chmod and COPY --chmod's octal
-// forms all read them.
-func ModeFromUnix(m int64) os.FileMode {
-	b := os.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		b |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		b |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		b |= os.ModeSticky
-	}
-	return b
-}
-
 // finish sets owner, xattrs and mtime without following a symlink.
 func (a *applier) finish(hdr *tar.Header, target string, err error) error {
 	if err != nil {
