@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
 
@@ -34,7 +35,20 @@ func (g *globals) store() (*store.Store, error) {
 			return nil, err
 		}
 	}
-	return store.Open(root)
+	st, err := store.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever the verb, a base layer the store keeps lazily is fetched from
+	// its registry when its bytes are needed (save, export, run, RUN).
+	st.SetFetcher(func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
+		rc, err := g.registry()
+		if err != nil {
+			return nil, err
+		}
+		return rc.Layer(ctx, repo, d)
+	})
+	return st, nil
 }
 
 func (g *globals) registry() (*registry.Client, error) {
@@ -120,6 +134,5 @@ func (g *globals) storeAndRegistry() (*store.Store, *registry.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st.SetFetcher(rc.Layer) // base layers stored lazily come from their registry
 	return st, rc, nil
 }
