@@ -275,6 +275,8 @@ func (c caseSpec) build(t *testing.T, dir string) (refBuild, error) {
 		}
 	} else if err != nil {
 		return b, fmt.Errorf("the case's Dockerfile: %w", err)
+	} else if b.dockerfile, err = withBaseNamed(t, b.dockerfile); err != nil {
+		return b, err
 	}
 	base := baseRef("amd64")
 	if c.Platform != "" {
@@ -290,7 +292,10 @@ func (c caseSpec) build(t *testing.T, dir string) (refBuild, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		b.flags = append(b.flags, "--build-arg", k+"="+c.Args[k])
+		if strings.Contains(c.Args[k], "/e2e/busybox:") {
+			return b, fmt.Errorf("case.json arg %s names the e2e base by its address, which changes from run to run: write %s", k, baseToken)
+		}
+		b.flags = append(b.flags, "--build-arg", k+"="+strings.ReplaceAll(c.Args[k], baseToken, baseRef("amd64")))
 	}
 	if c.Target != "" {
 		b.flags = append(b.flags, "--target", c.Target)
@@ -304,6 +309,36 @@ func (c caseSpec) build(t *testing.T, dir string) (refBuild, error) {
 		b.flags = append(b.flags, "--secret", "id="+id+",src="+f)
 	}
 	return b, nil
+}
+
+// baseToken stands for the e2e base image (baseRef("amd64")) where a case
+// must name it in full: in `COPY --from=` and `ONBUILD COPY --from=`, which
+// take no build arguments, and in a case's args. The registry's address
+// changes from run to run (CI picks a free port), so no case may write it.
+const baseToken = "{{base}}"
+
+// withBaseNamed returns the Dockerfile to build: the case's own, or, when it
+// holds baseToken, a copy in a temporary folder with the token replaced (and
+// its NAME.dockerignore beside it, which both builders read from there).
+func withBaseNamed(t *testing.T, dockerfile string) (string, error) {
+	raw, err := os.ReadFile(dockerfile)
+	if bytes.Contains(raw, []byte("/e2e/busybox:")) {
+		return "", fmt.Errorf("%s names the e2e base by its address, which changes from run to run: write %s", dockerfile, baseToken)
+	}
+	if err != nil || !bytes.Contains(raw, []byte(baseToken)) {
+		return dockerfile, err
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, filepath.Base(dockerfile))
+	if err := os.WriteFile(out, bytes.ReplaceAll(raw, []byte(baseToken), []byte(baseRef("amd64"))), 0o644); err != nil {
+		return "", err
+	}
+	if ignore, err := os.ReadFile(dockerfile + ".dockerignore"); err == nil {
+		if err := os.WriteFile(out+".dockerignore", ignore, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
 }
 
 // unnamedDockerfile puts the case's files named like a Dockerfile in
