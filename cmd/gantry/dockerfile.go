@@ -28,6 +28,7 @@ type dockerfileFlags struct {
 	addHosts           []string
 	contexts           []string
 	noCache            bool
+	squash             bool
 	cacheFrom, cacheTo string
 	// Set by gantry executor (kaniko's --ignore-path, --cleanup).
 	hostKeep []string
@@ -42,6 +43,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.StringArrayVar(&d.contexts, "build-context", nil, "NAME=DIR or NAME=docker-image://REF for COPY --from=NAME and FROM NAME (repeatable)")
 	f.StringArrayVar(&d.addHosts, "add-host", nil, "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
+	f.BoolVar(&d.squash, "squash", false, "put what the target stage adds over its FROM image into one layer (docker build --squash, kaniko's --single-snapshot)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: default (a namespace of its own, out through pasta; not the host's loopback), host or none")
@@ -162,7 +164,7 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 	}
 	defer m.close()
 	opts.Created, opts.Platforms, opts.Progress = m.created, m.platforms, m.rep
-	opts.HostKeep, opts.Cleanup = d.hostKeep, d.cleanup
+	opts.HostKeep, opts.Cleanup, opts.Squash = d.hostKeep, d.cleanup, d.squash
 	res, err := dockerfile.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
 	if err != nil {
 		return images.Artifact{}, err

@@ -54,7 +54,7 @@ func (k *kanikoFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&k.skipTLSPul, "skip-tls-verify-pull", false, "accept any TLS certificate when pulling")
 	f.StringArrayVar(&k.mirrors, "registry-mirror", nil, "mirror for Docker Hub images (repeatable)")
 	f.BoolVar(&k.reproducible, "reproducible", false, "accepted: gantry's images are reproducible by default (times from $SOURCE_DATE_EPOCH, else 1970)")
-	f.BoolVar(&k.singleSnapshot, "single-snapshot", false, "one layer for everything the Dockerfile adds")
+	f.BoolVar(&k.singleSnapshot, "single-snapshot", false, "one layer for everything the Dockerfile adds over the final stage's base (as build --squash)")
 	f.StringVar(&k.customPlatform, "custom-platform", "", "platform to build for, os/arch[/variant]")
 	f.IntVar(&k.pushRetry, "push-retry", 0, "retries of a failed registry request")
 	f.StringVarP(&k.verbosity, "verbosity", "v", "info", "log level: panic, fatal, error, warn, info, debug, trace")
@@ -82,9 +82,6 @@ func newExecutorCommand(g *globals) *cobra.Command {
 }
 
 func (k *kanikoFlags) run(cmd *cobra.Command, g *globals) error {
-	if k.singleSnapshot {
-		return errors.New("--single-snapshot is not supported yet: gantry makes one layer per COPY, ADD and RUN (run without it)")
-	}
 	if len(k.destinations) == 0 && !k.noPush {
 		return errors.New("give --destination IMAGE (repeatable), or --no-push")
 	}
@@ -116,7 +113,7 @@ func (k *kanikoFlags) run(cmd *cobra.Command, g *globals) error {
 		cmd.SetIn(stdin)
 	}
 	d := dockerfileFlags{file: kanikoDockerfile(contextDir, k.dockerfile), target: k.target, buildArgs: k.buildArgs,
-		labels: k.labels, hostKeep: k.ignorePath, cleanup: k.cleanup}
+		labels: k.labels, hostKeep: k.ignorePath, cleanup: k.cleanup, squash: k.singleSnapshot}
 	if d.isolation = os.Getenv("GANTRY_ISOLATION"); d.isolation == "" {
 		d.isolation = "auto"
 	}

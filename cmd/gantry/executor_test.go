@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,12 +47,43 @@ func TestExecutorTakesKanikosCommandLine(t *testing.T) {
 	}
 }
 
+// --single-snapshot makes everything the Dockerfile adds one layer: the
+// archive holds one layer where the same build without it holds two.
+func TestExecutorSingleSnapshot(t *testing.T) {
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nCOPY a /a\nCOPY b /b\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "a"), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "b"), []byte("b\n"), 0o644)
+	for flag, want := range map[string]int{"--single-snapshot": 1, "--cleanup=false": 2} {
+		tarPath := filepath.Join(t.TempDir(), "image.tar")
+		if _, err := execute(t, "--root", t.TempDir(), "executor", "--context", ctx, "--no-push", "--tar-path", tarPath, flag); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(tarPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var manifest []struct{ Layers []string }
+		tr := tar.NewReader(f)
+		for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+			if h.Name == "manifest.json" {
+				if err := json.NewDecoder(tr).Decode(&manifest); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		f.Close()
+		if len(manifest) != 1 || len(manifest[0].Layers) != want {
+			t.Errorf("%s: manifest %+v, want one image of %d layers", flag, manifest, want)
+		}
+	}
+}
+
 func TestExecutorRefusesWhatItCannotHonour(t *testing.T) {
 	ctx := t.TempDir()
 	for args, want := range map[string]string{
-		"--context " + ctx + " --no-push --single-snapshot": "--single-snapshot is not supported",
-		"--context " + ctx + " --no-push --kaniko-dir /k":   "unknown flag: --kaniko-dir",
-		"--context git://github.com/x/y --no-push":          "builds from a folder",
+		"--context " + ctx + " --no-push --kaniko-dir /k": "unknown flag: --kaniko-dir",
+		"--context git://github.com/x/y --no-push":        "builds from a folder",
 		"--context " + ctx: "--destination",
 		"--context " + ctx + " --no-push --verbosity loud": "invalid --verbosity",
 	} {

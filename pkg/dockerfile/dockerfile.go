@@ -62,9 +62,12 @@ type DockerfileOptions struct {
 	// HostKeep are further paths of the build container that RUN in the
 	// container isolation leaves alone (kaniko's --ignore-path); Cleanup
 	// empties the container's root filesystem after the build (--cleanup).
-	HostKeep    []string
-	Ulimits     []sandbox.Ulimit // docker build --ulimit, for every RUN step
-	Cleanup     bool
+	HostKeep []string
+	Ulimits  []sandbox.Ulimit // docker build --ulimit, for every RUN step
+	Cleanup  bool
+	// Squash puts what the target stage adds over its FROM image into one
+	// layer (docker build --squash, kaniko's --single-snapshot).
+	Squash      bool
 	Created     time.Time
 	Compression string
 	Progress    progress.Reporter
@@ -151,6 +154,11 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		img, err := s.image()
 		if err != nil {
 			return images.Artifact{}, err
+		}
+		if o.Squash {
+			if img, err = b.squash(s, img); err != nil {
+				return images.Artifact{}, fmt.Errorf("--squash: %w", err)
+			}
 		}
 		if img, err = withLabels(img, o.Labels); err != nil {
 			return images.Artifact{}, err

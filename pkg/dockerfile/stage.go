@@ -26,6 +26,7 @@ type stageState struct {
 	// stage's, else the target; RUN runs for it.
 	platform v1.Platform
 	img      v1.Image
+	fromImg  v1.Image          // the image FROM names, which --squash builds on
 	conf     config.Stage      // the config, which is the truth; img's own lags behind it
 	args     map[string]string // ARGs declared in this stage
 	env      map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
@@ -98,7 +99,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 		}
 		s.img = img
 	}
-	s.platform = want
+	s.platform, s.fromImg = want, s.img
 	cf, err := s.img.ConfigFile()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/gantry-build/gantry/internal/testenv"
@@ -41,8 +42,15 @@ func dfBuildTree(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (
 	if err != nil {
 		return nil, err
 	}
+	return flatTree(t, res.Image), nil
+}
+
+// flatTree is img's flattened filesystem: path (no leading /) → type,
+// mode, owner, content.
+func flatTree(t *testing.T, img v1.Image) map[string]node {
+	t.Helper()
 	out := map[string]node{}
-	tr := tar.NewReader(mutate.Extract(res.Image))
+	tr := tar.NewReader(mutate.Extract(img))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -58,7 +66,7 @@ func dfBuildTree(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (
 		}
 		out[strings.TrimSuffix(h.Name, "/")] = node{typ: typ, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname, body: string(b)}
 	}
-	return out, nil
+	return out
 }
 
 // want checks path p of tree against "TYPE MODE UID:GID" (type d, f or l).

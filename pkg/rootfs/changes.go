@@ -4,6 +4,7 @@ package rootfs
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ import (
 // WriteChanges writes the changeset from lower to upper as a layer tar with
 // .wh. whiteouts, entries sorted, hard links within the changeset kept.
 func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
-	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}, rootOwned: o.RootOwned}
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}, rootOwned: o.RootOwned, trees: o.Trees}
 	var err error
 	if o.Overlay {
 		err = cw.overlay()
@@ -40,6 +41,7 @@ type changeWriter struct {
 	upper     string
 	links     map[uint64]string // inode → first name written, for hard links
 	rootOwned bool
+	trees     bool // ChangeOptions.Trees
 }
 
 func (c *changeWriter) overlay() error {
@@ -96,10 +98,10 @@ func (c *changeWriter) compare(lower string) error {
 	}
 	var changed []item
 	err = walkSorted(c.upper, func(rel string, fi fs.FileInfo) error {
-		old, err := os.Lstat(filepath.Join(lower, rel))
-		if err != nil || differs(old, fi, filepath.Join(lower, rel), filepath.Join(c.upper, rel)) {
+		pa, pb := filepath.Join(lower, rel), filepath.Join(c.upper, rel)
+		old, err := os.Lstat(pa)
+		if err != nil || differs(old, fi, pa, pb) || c.trees && treesDiffer(old, fi, pa, pb) {
 			changed = append(changed, item{rel, fi})
-			return nil
 		}
 		return nil
 	})
@@ -153,6 +155,71 @@ func differs(a, b fs.FileInfo, pa, pb string) bool {
 		return la != lb
 	}
 	return !sameXattrs(pa, pb)
+}
+
+// treesDiffer tells what differs misses between two trees of the rootfs
+// cache: an owner kept in OwnerXattr, and the content of a regular file
+// that is not the same inode.
+func treesDiffer(a, b fs.FileInfo, pa, pb string) bool {
+	if string(ownerXattr(pa)) != string(ownerXattr(pb)) {
+		return true
+	}
+	sa, _ := a.Sys().(*syscall.Stat_t)
+	sb, _ := b.Sys().(*syscall.Stat_t)
+	if !b.Mode().IsRegular() || sa.Ino == sb.Ino && sa.Dev == sb.Dev {
+		return false
+	}
+	same, err := sameContent(pa, pb)
+	return err != nil || !same
+}
+
+func ownerXattr(p string) []byte {
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(p, OwnerXattr, buf)
+	if err != nil {
+		return nil
+	}
+	return buf[:n]
+}
+
+// xattrOwner is the owner Apply recorded in OwnerXattr, if it did.
+func xattrOwner(p string) (uid, gid int, ok bool) {
+	v := ownerXattr(p)
+	if v == nil {
+		return 0, 0, false
+	}
+	_, err := fmt.Sscanf(string(v), "%d:%d", &uid, &gid)
+	return uid, gid, err == nil
+}
+
+func sameContent(a, b string) (bool, error) {
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea == io.EOF || ea == io.ErrUnexpectedEOF {
+			return eb == ea, nil
+		}
+		if ea != nil {
+			return false, ea
+		}
+		if eb != nil {
+			return false, eb
+		}
+	}
 }
 
 func sameXattrs(a, b string) bool {
@@ -212,6 +279,11 @@ func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
 	hdr.Uname, hdr.Gname = "", ""
 	if c.rootOwned {
 		hdr.Uid, hdr.Gid = 0, 0
+	}
+	if c.trees {
+		if uid, gid, ok := xattrOwner(full); ok {
+			hdr.Uid, hdr.Gid = uid, gid
+		}
 	}
 	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 	hdr.Format = tar.FormatPAX

@@ -58,4 +58,10 @@ type ChangeOptions struct {
 	// runtime leaves behind, as BuildKit's does for /dev, /proc and /sys);
 	// only WriteSnapshotChanges, whose tree has the host's there, uses it.
 	EmptyDirs []string
+	// Trees: lower and upper are whole trees of the rootfs cache (Apply
+	// made them; a file both share is one inode): owners are taken from
+	// OwnerXattr where Apply recorded them, and a regular file that agrees
+	// in metadata but is another inode is compared by content, since
+	// COPY keeps a source's mtime (or clamps it to SOURCE_DATE_EPOCH).
+	Trees bool
 }
