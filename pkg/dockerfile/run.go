@@ -188,6 +188,11 @@ func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *last
 			return layer.Built{}, err
 		}
 	}
+	if spec.Network == sandbox.NetworkNone {
+		// Said, never silently dropped: a step that asked for no network
+		// must not pass for one that had none.
+		fmt.Fprintln(out, "[Warning] RUN --network=none: the container isolation cannot take the network away (this container allows no namespaces); the step has the build container's network")
+	}
 	if err := b.host.Lay(treeID(s.img, v1.Hash{}), spec.Lower); err != nil {
 		return layer.Built{}, err
 	}

@@ -154,3 +154,76 @@ func TestCIContainerAsNonRoot(t *testing.T) {
 		t.Errorf("the RUN failure does not say what is needed:\n%s", out)
 	}
 }
+
+// RUN --mount in the container isolation (binds and caches copied in and
+// out, tmpfs as an empty folder, secrets as files or variables): the
+// corpus's mount cases give the images BuildKit gives.
+func TestCIContainerRunMountsMatchBuildKit(t *testing.T) {
+	img := gantryImage(t)
+	for _, n := range []string{"mount-cache-user", "mount-rw-cache", "mount-tmpfs", "mount-context", "mount-env-var",
+		"mount-cache-default-id", "secrets-file-mount", "secrets-as-environ"} {
+		t.Run(n, func(t *testing.T) {
+			t.Parallel()
+			dir, err := filepath.Abs(filepath.Join(buildkitCases, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := readCase(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := c.build(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bkRef, gRef := refTags("ci-container-" + n)
+			if err := runBuildKit(b, bkRef); err != nil {
+				t.Fatalf("the reference build failed: %v", err)
+			}
+			// Every host path of the command line (context, Dockerfile,
+			// secret files) at the same path in the container.
+			args := append(b.gantryArgs(gRef), "--progress", "plain")
+			var volumes []string
+			for _, a := range args {
+				for _, field := range strings.Split(a, ",") {
+					_, p, _ := strings.Cut(field, "=")
+					if p == "" {
+						p = field
+					}
+					if filepath.IsAbs(p) {
+						if _, err := os.Stat(p); err == nil {
+							if fi, _ := os.Stat(p); !fi.IsDir() {
+								p = filepath.Dir(p)
+							}
+							volumes = append(volumes, "-v", p+":"+p)
+						}
+					}
+				}
+			}
+			out, err := ciJob(t, img, b.context, volumes, args...)
+			if err != nil {
+				t.Fatalf("build in the container: %v\n%s", err, out)
+			}
+			diffs, err := compareImages(bkRef, gRef, "", c.Ignore)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expectDiffs(t, "ci-container/"+n, diffs)
+		})
+	}
+}
+
+// RUN --network=none, which the container isolation cannot honour, says so
+// in the step's output (and only that step's).
+func TestCIContainerSaysNetworkNoneIsNotHonoured(t *testing.T) {
+	img := gantryImage(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nRUN echo with-network\nRUN --network=none echo without-network\n"), 0o644)
+	out, err := ciJob(t, img, dir, nil, "build", "/workspace", "--progress", "plain", "--build-arg", "BASE="+baseRef("amd64"), "-t", "example.com/net:1")
+	if err != nil {
+		t.Fatalf("build in the container: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, "cannot take the network away"); n != 1 {
+		t.Errorf("the warning is shown %d times, want once (for the --network=none step):\n%s", n, out)
+	}
+}
