@@ -175,7 +175,10 @@ func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
 			return nil, false
 		}
 	}
-	stored, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress})
+	// Lazily, as a base: a step image from a registry keeps its layers
+	// there until something needs their bytes (a RUN on it, save, export);
+	// a build that only pushes moves none of them.
+	stored, err := b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress, Lazy: true})
 	if err != nil {
 		return nil, false
 	}

@@ -109,6 +109,13 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 			}
 		}
 		if opts.Lazy && !s.HasBlob(ld.Digest) {
+			// Left in a registry before (a base, a cached step): it stays
+			// there, fetched and verified against the diff ID of whatever
+			// image needs its bytes first.
+			if repo, ok := s.BlobSource(ld.Digest); ok {
+				rep.Skip(ld.Digest.String(), label, "left in "+repo)
+				continue
+			}
 			if l, err := img.LayerByDigest(ld.Digest); err == nil {
 				if repo, ok := lazySource(l); ok {
 					if err := s.recordSource(ld.Digest, repo); err != nil {
