@@ -109,6 +109,13 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, opts WriteOptions)
 			}
 		}
 		if opts.Lazy && !s.HasBlob(ld.Digest) {
+			if repo, ok := s.BlobSource(ld.Digest); ok {
+				// Kept lazily already (a layer of an image stored before,
+				// in a new image): it stays where it is, fetched and
+				// checked against its diff ID when its bytes are needed.
+				rep.Skip(ld.Digest.String(), label, "left in "+repo)
+				continue
+			}
 			if l, err := img.LayerByDigest(ld.Digest); err == nil {
 				if repo, ok := lazySource(l); ok {
 					if err := s.recordSource(ld.Digest, repo); err != nil {
