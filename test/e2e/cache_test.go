@@ -44,7 +44,7 @@ func TestCacheExportsFromAWarmStore(t *testing.T) {
 			t.Errorf("the cached build gave %s, the first %s", lastLine(out), first)
 		}
 	}
-	if msg := warm.gantryFails("build", dir, "--cache-to", "type=gha", "-t", "example.com/cachex:1"); !strings.Contains(msg, "gantry's cache types are registry and local") {
+	if msg := warm.gantryFails("build", dir, "--cache-to", "type=gha", "-t", "example.com/cachex:1"); !strings.Contains(msg, "gantry's cache types are registry, local and inline") {
 		t.Errorf("type=gha: %s", msg)
 	}
 }
