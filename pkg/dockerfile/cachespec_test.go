@@ -91,3 +91,25 @@ func TestUnusedBuildArgs(t *testing.T) {
 		t.Errorf("unused = %v, want ALSO, TYPO", got)
 	}
 }
+
+// --cache-from and --cache-to are outside input: parsing never panics, and
+// what it accepts is a type gantry has, with what that type needs.
+func FuzzParseCacheSpec(f *testing.F) {
+	for _, s := range []string{"r.io/c", "type=registry,ref=r.io/c,mode=min", "type=local,dest=/x", "type=local,src=/x", "type=inline", "type=inline,mode=max", `"type=inline",ref=`, "r.io/app:1"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, to bool) {
+		c, err := ParseCacheSpec(s, to)
+		if err != nil || s == "" {
+			return
+		}
+		switch {
+		case c.Type == "registry" && c.Ref != "" && (!to || !c.isImage()):
+		case c.Type == "local" && c.Dir != "":
+		case c.Type == "inline" && to && c.Mode == "min":
+		default:
+			t.Fatalf("%q (to %v) accepted as %+v", s, to, c)
+		}
+	})
+}

@@ -441,3 +441,23 @@ func TestInlineCacheIndex(t *testing.T) {
 		t.Errorf("index %s, cached %s", d1, d2)
 	}
 }
+
+// The config of a --cache-from image is outside input: reading it never
+// panics, and what it gives is only well-formed entries.
+func FuzzReadInlineCache(f *testing.F) {
+	f.Add([]byte(`{"os":"linux","gantry.cache.v1":{"steps":[{"key":"` + key('a') + `","layers":1,"history":1}]}}`))
+	f.Add([]byte(`{"gantry.cache.v1":{"steps":null}}`))
+	f.Add([]byte(`{"moby.buildkit.cache.v0":"x"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		steps, err := readInlineCache(raw)
+		if err != nil && len(steps) > 0 {
+			t.Fatalf("an error with entries: %v %+v", err, steps)
+		}
+		for _, e := range steps {
+			if !isCacheKey(e.Key) || e.Layers < 1 || e.History < 1 {
+				t.Fatalf("a malformed entry passed: %+v", e)
+			}
+		}
+	})
+}
