@@ -82,6 +82,9 @@ func addInlineCache(img v1.Image, steps []inlineStep) (v1.Image, error) {
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, fmt.Errorf("inline cache: the image config: %w", err)
 	}
+	if fields == nil { // the config was JSON null
+		fields = map[string]json.RawMessage{}
+	}
 	if steps == nil {
 		steps = []inlineStep{}
 	}
@@ -244,11 +247,11 @@ func (b *dfBuild) inlineFrom() *inlineSource {
 	return b.inlineSrc
 }
 
-// inlineStep is the step keyed key taken from the --cache-from image's
+// fromInlineCache is the step keyed key taken from the --cache-from image's
 // inline cache, stored and remembered under key as any cached step; its
 // layer stays in the registry until something needs its bytes (a push
 // mounts it).
-func (s *stageState) inlineStep(id, key, createdBy string) (v1.Image, bool) {
+func (s *stageState) fromInlineCache(id, key, createdBy string) (v1.Image, bool) {
 	b := s.b
 	src := b.inlineFrom()
 	if src == nil {

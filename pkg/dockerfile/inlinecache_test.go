@@ -461,3 +461,17 @@ func FuzzReadInlineCache(f *testing.F) {
 		}
 	})
 }
+
+// A config that is JSON null (no engine makes one) is refused, not a panic.
+func TestAddInlineCacheToNullConfig(t *testing.T) {
+	img, err := config.WithRawConfig(empty.Image, []byte("null"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := addInlineCache(img, nil); err == nil {
+		raw, _ := out.RawConfigFile()
+		if _, err := readInlineCache(raw); err != nil {
+			t.Errorf("wrote %s, which does not read back: %v", raw, err)
+		}
+	}
+}

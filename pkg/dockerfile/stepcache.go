@@ -40,7 +40,7 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 			rep.StepDone(id, true)
 			return s.adoptStep(key, img)
 		}
-		img, ok := s.inlineStep(id, key, createdBy)
+		img, ok := s.fromInlineCache(id, key, createdBy)
 		if ok {
 			if err := b.exportStep(s.index, key, img); err != nil {
 				rep.Fail(id, err)
@@ -182,7 +182,7 @@ func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
 			return nil, false
 		}
 	case from.isImage():
-		return nil, false // an image, not a repository of step tags: its inline cache only (inlineStep)
+		return nil, false // an image, not a repository of step tags: its inline cache only (fromInlineCache)
 	default:
 		ref, err := b.rc.ParseReference(from.Ref + ":" + key)
 		if err != nil {
