@@ -94,8 +94,9 @@ func addInlineCache(img v1.Image, steps []inlineStep) (v1.Image, error) {
 	}
 	var out []byte
 	if _, ok := fields[inlineCacheField]; ok || len(fields) == 0 {
-		// Never made by the engine (a config from ConfigFile has no such
-		// field), but a config that has one gets it replaced.
+		// An empty config, or one with the field already (the engine
+		// makes neither: its configs come from ConfigFile): marshalled
+		// whole, the field replaced.
 		fields[inlineCacheField] = entry
 		if out, err = json.Marshal(fields); err != nil {
 			return nil, err
