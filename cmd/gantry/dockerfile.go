@@ -50,8 +50,8 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
-	f.StringVar(&d.cacheFrom, "cache-from", "", "where to take cached steps from: REPO, type=registry,ref=REPO or type=local,src=DIR (an OCI layout)")
-	f.StringVar(&d.cacheTo, "cache-to", "", "where to send every step the build uses, tagged by its cache key: REPO, type=registry,ref=REPO[,mode=min|max] or type=local,dest=DIR")
+	f.StringVar(&d.cacheFrom, "cache-from", "", "where to take cached steps from: REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
+	f.StringVar(&d.cacheTo, "cache-to", "", "where to send every step the build uses, tagged by its cache key: REPO, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR, or type=inline (the target's steps, in the image's config)")
 }
 
 func (d *dockerfileFlags) run(cmd *cobra.Command, g *globals, args []string, targets publish.Targets, compression, ts string) error {
@@ -164,12 +164,33 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 	}
 	defer m.close()
 	opts.Created, opts.Platforms, opts.Progress = m.created, m.platforms, m.rep
+	if opts.WritesInlineCache() && !carriesImage(targets) {
+		// As BuildKit: the inline cache goes out with an image, and a
+		// build that exports none writes none.
+		m.rep.Printf("[Warning] --cache-to type=inline: no output of this build carries an image (-t, --push, -o type=image|registry|docker|oci|daemon), so no inline cache is written")
+	}
 	opts.HostKeep, opts.Cleanup, opts.Squash = d.hostKeep, d.cleanup, d.squash
 	res, err := dockerfile.FromDockerfile(cmd.Context(), m.st, m.rc, opts)
 	if err != nil {
 		return images.Artifact{}, err
 	}
 	return res, m.deliver(cmd, res, targets)
+}
+
+// carriesImage tells whether the build's image (and its config) goes
+// anywhere: the store, a registry, an archive, a layout, a daemon. A root
+// filesystem (-o type=local|tar) or cacheonly carries no config.
+func carriesImage(t publish.Targets) bool {
+	if len(t.Names) > 0 {
+		return true
+	}
+	for _, o := range t.Outputs {
+		switch o.Type {
+		case "image", "registry", "docker", "oci", "daemon":
+			return true
+		}
+	}
+	return false
 }
 
 // writeIIDFile writes the built image's ID to path, as docker build

@@ -64,6 +64,15 @@ func WithStartInterval(img v1.Image, d time.Duration) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return WithRawConfig(img, raw)
+}
+
+// WithRawConfig is img serving raw as its config, byte for byte: fields
+// go-containerregistry's ConfigFile has no place for (a healthcheck's
+// StartInterval, an inline build cache) survive, and nothing else changes
+// but the manifest's config descriptor. raw must be img's config with such
+// fields added: its diff IDs are img's layers'.
+func WithRawConfig(img v1.Image, raw []byte) (v1.Image, error) {
 	name, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
@@ -90,7 +99,10 @@ type rawConfigImage struct {
 	rawManifest []byte
 }
 
-func (i *rawConfigImage) RawConfigFile() ([]byte, error)  { return i.raw, nil }
+func (i *rawConfigImage) RawConfigFile() ([]byte, error) { return i.raw, nil }
+func (i *rawConfigImage) ConfigFile() (*v1.ConfigFile, error) {
+	return v1.ParseConfigFile(bytes.NewReader(i.raw))
+}
 func (i *rawConfigImage) ConfigName() (v1.Hash, error)    { return i.name, nil }
 func (i *rawConfigImage) Manifest() (*v1.Manifest, error) { return i.manifest.DeepCopy(), nil }
 func (i *rawConfigImage) RawManifest() ([]byte, error)    { return i.rawManifest, nil }

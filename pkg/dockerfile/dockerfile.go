@@ -166,6 +166,12 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 		if img, err = config.WithStartInterval(img, s.conf.StartInterval); err != nil {
 			return images.Artifact{}, err
 		}
+		if o.WritesInlineCache() {
+			// Last: the config is raw JSON from here on.
+			if img, err = addInlineCache(img, s.inline); err != nil {
+				return images.Artifact{}, err
+			}
+		}
 		built = append(built, img)
 	}
 	if len(built) == 1 {
@@ -268,6 +274,9 @@ type dfBuild struct {
 	iso     sandbox.Isolation    // RUN's isolation, resolved at the first RUN
 	host    *sandbox.HostRoot    // the container isolation's root, made at the first RUN
 	hostMu  sync.Mutex           // the container's root is one: its RUN steps take turns
+
+	inlineOnce sync.Once
+	inlineSrc  *inlineSource // --cache-from's inline cache, read at the first step
 }
 
 // stageFuture is a stage being built or built.

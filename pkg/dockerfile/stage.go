@@ -30,6 +30,9 @@ type stageState struct {
 	conf     config.Stage      // the config, which is the truth; img's own lags behind it
 	args     map[string]string // ARGs declared in this stage
 	env      map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
+	// inline are the cached steps whose layers the stage's image holds,
+	// its base stage's included, for --cache-to type=inline.
+	inline []inlineStep
 }
 
 // image is the stage's result.
@@ -80,6 +83,7 @@ func (s *stageState) from(index int, st instructions.Stage) error {
 			return err
 		}
 		want = prev.platform // as BuildKit's dispatchState.init takes it
+		s.inline = append([]inlineStep(nil), prev.inline...)
 	} else {
 		img, err := b.base(base, &want)
 		if err != nil {

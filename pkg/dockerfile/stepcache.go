@@ -38,12 +38,21 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 				return err
 			}
 			rep.StepDone(id, true)
-			return s.adopt(img)
+			return s.adoptStep(key, img)
 		}
-		if img, ok := b.remoteStep(key); ok {
+		img, ok := s.fromInlineCache(id, key, createdBy)
+		if ok {
+			if err := b.exportStep(s.index, key, img); err != nil {
+				rep.Fail(id, err)
+				return err
+			}
+		} else {
+			img, ok = b.remoteStep(key)
+		}
+		if ok {
 			rep.Log(id, "CACHED (from "+b.o.CacheFrom.String()+")")
 			rep.StepDone(id, true)
-			return s.adopt(img)
+			return s.adoptStep(key, img)
 		}
 	}
 	built, err := make()
@@ -78,11 +87,21 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 			return err
 		}
 	}
-	return s.adopt(img)
+	return s.adoptStep(key, img)
 }
 
 func fixedKey(key string, err error) func() (string, error) {
 	return func() (string, error) { return key, err }
+}
+
+// adoptStep makes a step's image the stage's, and notes it for the inline
+// cache.
+func (s *stageState) adoptStep(key string, img v1.Image) error {
+	if err := s.adopt(img); err != nil {
+		return err
+	}
+	s.recordInline(key)
+	return nil
 }
 
 func (s *stageState) adopt(img v1.Image) error {
@@ -154,14 +173,16 @@ func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
 // repository or an OCI layout folder.
 func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
 	var img v1.Image
-	switch from := b.o.CacheFrom; from.Type {
-	case "":
+	switch from := b.o.CacheFrom; {
+	case from.Type == "":
 		return nil, false
-	case "local":
+	case from.Type == "local":
 		var ok bool
 		if img, ok = readLocalCache(from.Dir, key); !ok {
 			return nil, false
 		}
+	case from.isImage():
+		return nil, false // an image, not a repository of step tags: its inline cache only (fromInlineCache)
 	default:
 		ref, err := b.rc.ParseReference(from.Ref + ":" + key)
 		if err != nil {
@@ -208,8 +229,8 @@ func (b *dfBuild) saveStep(stage int, key string, img v1.Image) error {
 func (b *dfBuild) exportStep(stage int, key string, img v1.Image) error {
 	to := b.o.CacheTo
 	switch {
-	case to.Type == "", to.Mode == "min" && stage != b.target:
-		return nil
+	case to.Type == "", to.Type == "inline", to.Mode == "min" && stage != b.target:
+		return nil // inline: the final image carries the keys (inlinecache.go)
 	case to.Type == "local":
 		return writeLocalCache(to.Dir, key, img)
 	}

@@ -44,7 +44,91 @@ func TestCacheExportsFromAWarmStore(t *testing.T) {
 			t.Errorf("the cached build gave %s, the first %s", lastLine(out), first)
 		}
 	}
-	if msg := warm.gantryFails("build", dir, "--cache-to", "type=gha", "-t", "example.com/cachex:1"); !strings.Contains(msg, "gantry's cache types are registry and local") {
+	if msg := warm.gantryFails("build", dir, "--cache-to", "type=gha", "-t", "example.com/cachex:1"); !strings.Contains(msg, "gantry's cache types are registry, local and inline") {
 		t.Errorf("type=gha: %s", msg)
+	}
+}
+
+// buildx's inline cache habit: build with --cache-to type=inline and push;
+// a new runner (an empty store) builds with --cache-from IMAGE and reuses
+// every step (the RUN does not run again: the same /stamp, the same
+// digest); Docker pulls and runs the image that carries the cache; a
+// changed file COPYed before the RUN runs it again.
+func TestCacheInlineAcrossRunners(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	// The base by digest: every e2e run imports and pushes the base tag
+	// anew (another time, another digest), which would change every key
+	// between the runners.
+	base := strings.TrimSpace(sh(t, "skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://"+baseRef("amd64")))
+	base = strings.TrimSuffix(baseRef("amd64"), ":amd64") + "@" + base
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+base+"\nCOPY a.txt /a\nRUN date +%s%N > /stamp\nCMD [\"cat\", \"/stamp\"]\n"), 0o644)
+	repo := uniqueRepo("inline")
+	pushedDigest := func(out, ref string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "pushed" && strings.HasSuffix(f[1], strings.TrimPrefix(ref, registry)) {
+				return f[2]
+			}
+		}
+		t.Fatalf("%s was not pushed:\n%s", ref, out)
+		return ""
+	}
+	stamp := func(e *env, ref string) string {
+		root := filepath.Join(t.TempDir(), "root")
+		e.gantry("export", ref, "--dir", root)
+		b, err := os.ReadFile(filepath.Join(root, "stamp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	first := newEnv(t)
+	d1 := pushedDigest(first.gantry("build", dir, "--cache-to", "type=inline", "-t", repo+":1", "--push"), repo+":1")
+	raw := sh(t, "skopeo", "inspect", "--config", "--raw", "--tls-verify=false", "docker://"+repo+":1")
+	if !strings.Contains(raw, `"gantry.cache.v1":{"steps":[{"key":"`) {
+		t.Fatalf("the pushed config carries no inline cache:\n%s", raw)
+	}
+	stamp1 := stamp(first, repo+":1")
+
+	second := newEnv(t)
+	out, stderr, err := second.run(nil, "--progress", "plain", "build", dir, "--cache-from", repo+":1", "--cache-to", "type=inline", "-t", repo+":2", "--push")
+	if err != nil {
+		t.Fatalf("build --cache-from %s:1: %v\n%s", repo, err, stderr)
+	}
+	if n := strings.Count(stderr, "CACHED (from "+repo+":1)"); n != 2 {
+		t.Errorf("%d steps came from the inline cache, want 2 (COPY, RUN):\n%s", n, stderr)
+	}
+	if d2 := pushedDigest(out, repo+":2"); d2 != d1 {
+		t.Errorf("the cached build pushed %s, the first %s", d2, d1)
+	}
+	if s := stamp(second, repo+":2"); s != stamp1 {
+		t.Errorf("/stamp is %q, the first build's %q: the RUN ran again", s, stamp1)
+	}
+	sh(t, "docker", "pull", repo+":2")
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", repo+":2") })
+	if got := sh(t, "docker", "run", "--rm", "--network", "none", repo+":2"); got != stamp1 {
+		t.Errorf("docker run printed %q, want %q", got, stamp1)
+	}
+
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("changed"), 0o644)
+	third := newEnv(t)
+	out, stderr, err = third.run(nil, "--progress", "plain", "build", dir, "--cache-from", repo+":1", "-t", repo+":3", "--push")
+	if err != nil {
+		t.Fatalf("build after a change: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "CACHED") {
+		t.Errorf("a step was cached after a change to the COPYed file:\n%s", stderr)
+	}
+	if pushedDigest(out, repo+":3") == d1 || stamp(third, repo+":3") == stamp1 {
+		t.Error("the RUN after a changed COPY did not run again")
+	}
+
+	// An image without an inline cache reuses nothing, says so, builds on.
+	_, stderr, err = newEnv(t).run(nil, "--progress", "plain", "build", dir, "--cache-from", baseRef("amd64"), "-t", "example.com/inline:4")
+	if err != nil || strings.Contains(stderr, "CACHED") || !strings.Contains(stderr, "no inline cache in its config") {
+		t.Errorf("--cache-from an image without an inline cache: %v\n%s", err, stderr)
+	}
+	if msg := first.gantryFails("build", dir, "--cache-to", "type=inline,mode=max", "-t", repo+":5"); !strings.Contains(msg, "mode=max") {
+		t.Errorf("type=inline,mode=max: %s", msg)
 	}
 }
