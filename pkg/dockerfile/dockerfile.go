@@ -85,6 +85,9 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			o.Dockerfile = lower
 		}
 	}
+	if o.Squash && o.WritesInlineCache() {
+		return images.Artifact{}, errors.New("--squash with --cache-to type=inline: the squashed image no longer holds the steps' layers that an inline cache names; use --cache-to type=registry,ref=REPO (or type=local) with --squash")
+	}
 	stages, metaArgs, escape, err := parseDockerfile(o.Dockerfile)
 	if err != nil {
 		return images.Artifact{}, err

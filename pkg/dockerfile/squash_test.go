@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -98,5 +99,20 @@ func TestSquashNothingToMerge(t *testing.T) {
 	}
 	if digests[0] != digests[1] {
 		t.Errorf("one layer over the base: squashed %s, unsquashed %s", digests[1], digests[0])
+	}
+}
+
+// An inline cache names the steps' layers, which a squashed image no
+// longer has: the combination is refused before anything is built.
+func TestSquashRefusesAnInlineCache(t *testing.T) {
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"}, nil)
+	inline, err := ParseCacheSpec("type=inline", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = FromDockerfile(context.Background(), testenv.Store(t), testenv.Client(t), DockerfileOptions{Context: dir, Squash: true, CacheTo: inline})
+	if err == nil || !strings.Contains(err.Error(), "--squash with --cache-to type=inline") {
+		t.Errorf("--squash with an inline cache: %v", err)
 	}
 }
