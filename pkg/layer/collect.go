@@ -11,8 +11,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/patternmatcher"
@@ -192,7 +194,10 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			delete(leftOut, dir)
 		}
 	}
-	return filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
+	// Regular files, most of a tree, are stat'ed after the walk on all
+	// cores: the walk itself only reads folders.
+	var files []pendingFile
+	err = filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
 		}
@@ -218,6 +223,10 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			return nil
 		}
 		bringBack(name)
+		if d.Type().IsRegular() {
+			files = append(files, pendingFile{name: name, path: p, d: d})
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
@@ -245,6 +254,59 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	entries, err := statFiles(files, o)
+	if err != nil {
+		return fmt.Errorf("--add %s: %w", a.Src, err)
+	}
+	for _, e := range entries {
+		out[e.Name] = e
+	}
+	return nil
+}
+
+// pendingFile is a regular file the walk found, not yet stat'ed.
+type pendingFile struct {
+	name, path string
+	d          fs.DirEntry
+}
+
+// statFiles makes the entries of files, stat'ing them on all cores.
+func statFiles(files []pendingFile, o Options) ([]Entry, error) {
+	out := make([]Entry, len(files))
+	errs := make([]error, len(files))
+	workers := runtime.GOMAXPROCS(0)
+	if workers > len(files)/256+1 {
+		workers = len(files)/256 + 1 // small trees: not worth a goroutine
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(files); i += workers {
+				info, err := files[i].d.Info()
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				if !info.Mode().IsRegular() { // replaced since the walk
+					errs[i] = fmt.Errorf("%s changed while it was read", files[i].path)
+					continue
+				}
+				out[i] = fileEntry(files[i].name, files[i].path, info, o)
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func trailingSlash(s string) string {
