@@ -71,19 +71,15 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 		k, v, _ := strings.Cut(kv, "=")
 		env = config.SetEnv(env, k, v)
 	}
-	if !config.HasEnv(env, "PATH") {
-		env = append(env, "PATH="+config.DefaultPath)
-	}
 	user := cfg.User
 	if o.User != "" {
 		user = o.User
 	}
-	uid, gid, err := rootfs.LookupUser(lower, user, false)
+	// The process RUN would start, as docker run starts it; setgroups is
+	// denied where only the caller's id is mapped.
+	proc, err := rootfs.ProcessFor(lower, user, env, config.DefaultPath, !userns.Rootless())
 	if err != nil {
 		return err
-	}
-	if !config.HasEnv(env, "HOME") {
-		env = append(env, "HOME="+rootfs.HomeDir(lower, uid))
 	}
 	dir := cfg.WorkingDir
 	if o.Workdir != "" {
@@ -108,7 +104,7 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: env, Dir: dir, UID: uid, GID: gid,
+	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: proc.Env, Dir: dir, UID: proc.UID, GID: proc.GID, Groups: proc.Groups,
 		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true}, stdout, stderr)
 	return err
 }

@@ -16,7 +16,7 @@ func TestProxyArgsReachRun(t *testing.T) {
 		"http_proxy": "hp", "NO_PROXY": "np", "ftp_proxy": "", "FOO": "foo",
 	}}}
 	s := &stageState{b: b, args: map[string]string{}, env: map[string]string{"PATH": "/bin", "no_proxy": "stage"}}
-	env := s.runEnv(t.TempDir(), 0)
+	env := s.runEnv()
 	sort.Strings(env)
 	got := strings.Join(env, " ")
 	for _, w := range []string{"HTTP_PROXY=hp", "http_proxy=hp", "NO_PROXY=np", "no_proxy=np"} {

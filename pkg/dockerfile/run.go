@@ -82,17 +82,12 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err := os.Chmod(upper, 0o755); err != nil { // the overlay's root takes the upper dir's mode
 			return layer.Built{}, err
 		}
-		uid, gid := 0, 0
-		if u := s.conf.File.Config.User; u != "" {
-			if uid, gid, err = rootfs.LookupUser(lower, u, false); err != nil {
-				return layer.Built{}, err
-			}
+		// setgroups is denied where only the caller's id is mapped.
+		proc, err := rootfs.ProcessFor(lower, s.conf.File.Config.User, s.runEnv(), config.DefaultPath, !userns.Rootless())
+		if err != nil {
+			return layer.Built{}, err
 		}
-		var groups []int
-		if !userns.Rootless() { // setgroups is denied where only the caller's id is mapped
-			groups = supplementaryGroups(lower, s.conf.File.Config.User, gid)
-		}
-		env := append(s.runEnv(lower, uid), ms.env...)
+		env := append(proc.Env, ms.env...)
 		tail := &lastLines{max: 10}
 		id, _, _ := strings.Cut(label, " ")
 		logs := progress.LogWriter(b.o.Progress, id)
@@ -105,7 +100,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: uid, GID: gid, Groups: groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
 		iso, err := b.isolation()
 		if err != nil {
 			return layer.Built{}, err
@@ -223,24 +218,18 @@ func treeID(img v1.Image, next v1.Hash) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// runEnv is RUN's environment: the build args and ENV in scope, a PATH if
-// the image has none, and HOME from the user's /etc/passwd entry (else /),
-// as the container runtime sets it.
-func (s *stageState) runEnv(root string, uid int) []string {
+// runEnv is RUN's environment before the runtime's defaults (PATH, HOME:
+// rootfs.ProcessFor): the build args and ENV in scope and the proxy args.
+func (s *stageState) runEnv() []string {
 	vars := s.vars()
 	for k, v := range proxyEnv(s.b.o.BuildArgs) {
 		vars[k] = v
-	}
-	if _, ok := vars["PATH"]; !ok {
-		vars["PATH"] = config.DefaultPath
-	}
-	if _, ok := vars["HOME"]; !ok {
-		vars["HOME"] = rootfs.HomeDir(root, uid)
 	}
 	env := make([]string, 0, len(vars))
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
+	sort.Strings(env) // the same order each run
 	return env
 }
 

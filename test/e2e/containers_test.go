@@ -136,3 +136,33 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Error("condition never held")
 }
+
+// gantry run starts its process as RUN does and as docker run does: the
+// user's uid and gid from the image's /etc/passwd, its supplementary groups
+// from /etc/group, HOME from its entry, a default PATH; Docker agrees.
+func TestRunProcessIsDockers(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\n"+
+		"RUN mkdir -p /etc /home/app && echo 'root:x:0:0::/root:/bin/sh' > /etc/passwd && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && "+
+		"echo 'root:x:0:' > /etc/group && echo 'app:x:1000:' >> /etc/group && echo 'extra:x:2000:app' >> /etc/group && echo 'other:x:3000:root' >> /etc/group && busybox chown 1000:1000 /home/app\n"+
+		"USER app\nRUN busybox id -G > /home/app/run-groups && echo $HOME > /home/app/run-home\n"), 0o644)
+	ref := uniqueRepo("run-process") + ":1"
+	e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", ref, "--push")
+	probe := `busybox id -u; busybox id -G; echo "$HOME $PATH"; cat /home/app/run-groups /home/app/run-home`
+	got := e.gantry("run", "--rm", ref, "sh", "-c", probe)
+	sh(t, "docker", "pull", "-q", ref)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", ref) })
+	want := sh(t, "docker", "run", "--rm", "--network", "none", ref, "sh", "-c", probe)
+	if got != want {
+		t.Errorf("gantry run:\n%s\ndocker run:\n%s", got, want)
+	}
+	if !strings.HasPrefix(want, "1000\n1000 2000\n/home/app ") {
+		t.Errorf("docker run does not show the process this test expects:\n%s", want)
+	}
+	// Another user given with -u, as docker run -u.
+	got = e.gantry("run", "--rm", "-u", "root", ref, "busybox", "id", "-G")
+	if want := sh(t, "docker", "run", "--rm", "--network", "none", "-u", "root", ref, "busybox", "id", "-G"); got != want {
+		t.Errorf("-u root: gantry run %q, docker run %q", got, want)
+	}
+}
