@@ -70,7 +70,21 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		lower, err := s.rootDir()
+		iso, err := b.isolation()
+		if err != nil {
+			return layer.Built{}, err
+		}
+		var lower string
+		if iso == sandbox.IsolationContainer {
+			// "/" is the step's tree (laid there unless the last step left
+			// it), and the container's root is one: RUN steps of stages
+			// built at the same time take turns in it.
+			b.hostMu.Lock()
+			defer b.hostMu.Unlock()
+			lower, err = s.layContainerRoot()
+		} else {
+			lower, err = s.rootDir()
+		}
 		if err != nil {
 			return layer.Built{}, err
 		}
@@ -101,10 +115,6 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 			return layer.Built{}, err
 		}
 		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
-		iso, err := b.isolation()
-		if err != nil {
-			return layer.Built{}, err
-		}
 		if iso == sandbox.IsolationContainer {
 			return s.runInContainer(spec, out, tail)
 		}
@@ -164,15 +174,12 @@ func runError(err error, args []string, tail *lastLines) error {
 	return err
 }
 
-// runInContainer runs the step with the container gantry runs in as the
-// isolation: the stage's tree is laid over "/" (unless the last step left
-// it there), the command runs, and its changes become the layer.
-func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *lastLines) (layer.Built, error) {
+// layContainerRoot makes "/" the stage's tree for a RUN in the container
+// isolation and returns it. When the last step left that tree there (the
+// next RUN of a stage), nothing is laid and no tree is unpacked in the
+// rootfs cache. The caller holds b.hostMu.
+func (s *stageState) layContainerRoot() (string, error) {
 	b := s.b
-	// The container's root is one: RUN steps of stages built at the same
-	// time take turns in it.
-	b.hostMu.Lock()
-	defer b.hostMu.Unlock()
 	if b.host == nil {
 		keep := append([]string{b.st.Root(), b.o.Context, filepath.Dir(b.o.Dockerfile)}, b.o.HostKeep...)
 		for _, dir := range b.o.Contexts {
@@ -180,16 +187,31 @@ func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *last
 		}
 		var err error
 		if b.host, err = sandbox.NewHostRoot(keep...); err != nil {
-			return layer.Built{}, err
+			return "", err
 		}
 	}
+	id := treeID(s.img, v1.Hash{})
+	if !b.host.Holds(id) {
+		dir, err := s.rootDir()
+		if err != nil {
+			return "", err
+		}
+		if err := b.host.Lay(id, dir); err != nil {
+			return "", err
+		}
+	}
+	return b.host.Root(), nil
+}
+
+// runInContainer runs the step with the container gantry runs in as the
+// isolation, in the tree layContainerRoot laid, and its changes become the
+// layer. The caller holds b.hostMu.
+func (s *stageState) runInContainer(spec sandbox.Spec, out io.Writer, tail *lastLines) (layer.Built, error) {
+	b := s.b
 	if spec.Network == sandbox.NetworkNone {
 		// Said, never silently dropped: a step that asked for no network
 		// must not pass for one that had none.
 		fmt.Fprintln(out, "[Warning] RUN --network=none: the container isolation cannot take the network away (this container allows no namespaces); the step has the build container's network")
-	}
-	if err := b.host.Lay(treeID(s.img, v1.Hash{}), spec.Lower); err != nil {
-		return layer.Built{}, err
 	}
 	built, err := layer.FromWriter(b.ctx, b.st, b.o.Compression, s.oci(), func(w io.Writer) error {
 		return runError(b.host.Run(b.ctx, spec, out, out, w), spec.Args, tail)

@@ -32,7 +32,14 @@ type HostRoot struct {
 	keep rootfs.PathSet
 	laid string           // the identity of the tree laid over "/", "" unknown
 	snap *rootfs.Snapshot // "/" as the last lay or step left it
+	// mountDirs tells which of /dev, /proc and /sys the laid tree has of
+	// its own: "/" always has the container's there.
+	mountDirs map[string]bool
 }
+
+// runtimeDirs are the folders a runtime mounts over, which a step's layer
+// gets empty when the image has none (as BuildKit's does).
+var runtimeDirs = []string{"dev", "proc", "sys"}
 
 // hostKeep are the paths of a container that are the container's, never
 // the image's: Docker and Kubernetes mount them, and gantry's image keeps
@@ -105,7 +112,7 @@ func unescapeMountPath(s string) string {
 // when that tree is laid already, as it is after a step whose changes the
 // caller kept as the next tree.
 func (h *HostRoot) Lay(id, dir string) error {
-	if id != "" && id == h.laid && h.snap != nil {
+	if h.Holds(id) {
 		return nil
 	}
 	if err := rootfs.Sync(h.root, dir, h.keep); err != nil {
@@ -116,8 +123,20 @@ func (h *HostRoot) Lay(id, dir string) error {
 		return err
 	}
 	h.laid, h.snap = id, snap
+	h.mountDirs = map[string]bool{}
+	for _, d := range runtimeDirs {
+		_, err := os.Lstat(filepath.Join(dir, d))
+		h.mountDirs[d] = err == nil
+	}
 	return nil
 }
+
+// Holds tells whether "/" holds the tree known as id, as the last Lay or
+// step (Assume) left it.
+func (h *HostRoot) Holds(id string) bool { return id != "" && id == h.laid && h.snap != nil }
+
+// Root is the root filesystem steps run in: "/" (a folder in tests).
+func (h *HostRoot) Root() string { return h.root }
 
 // Clean empties the container's root filesystem but for the kept paths,
 // so that the container can run another build (kaniko's --cleanup).
@@ -160,9 +179,10 @@ func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer,
 	// none, the layer gets the empty mount points a runtime leaves, as
 	// BuildKit's does.
 	var empty []string
-	for _, d := range []string{"dev", "proc", "sys"} {
-		if _, err := os.Lstat(filepath.Join(spec.Lower, d)); errors.Is(err, os.ErrNotExist) {
+	for _, d := range runtimeDirs {
+		if !h.mountDirs[d] {
 			empty = append(empty, d)
+			h.mountDirs[d] = true // the layer has it now, and so the next tree
 		}
 	}
 	after, err := rootfs.WriteSnapshotChanges(changes, h.snap, h.keep.Skip, rootfs.ChangeOptions{EmptyDirs: empty})

@@ -50,6 +50,12 @@ func (h *HostRoot) Clean() error { return ErrNeedsLinux }
 // Assume does nothing.
 func (h *HostRoot) Assume(id string) {}
 
+// Holds is false: nothing is laid.
+func (h *HostRoot) Holds(id string) bool { return false }
+
+// Root is "/".
+func (h *HostRoot) Root() string { return "/" }
+
 // Run returns ErrNeedsLinux.
 func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer, changes io.Writer) error {
 	return ErrNeedsLinux

@@ -232,3 +232,27 @@ func TestCIContainerSaysNetworkNoneIsNotHonoured(t *testing.T) {
 		t.Errorf("the warning is shown %d times, want once (for the --network=none step):\n%s", n, out)
 	}
 }
+
+// In the container isolation, a RUN on the tree the last RUN left in "/"
+// lays nothing and unpacks nothing: of a stage of three RUN steps only the
+// base is unpacked in the store's tree cache (once, to be laid).
+func TestCIContainerRunsOnWhatTheLastStepLeft(t *testing.T) {
+	img := gantryImage(t) + "-debug"
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nRUN echo a > /a\nRUN cat /a > /b\nRUN cat /a /b > /c\n"), 0o644)
+	job := "/gantry/gantry --progress plain build /workspace --build-arg BASE=" + baseRef("amd64") + " -t example.com/runs:1 && " +
+		"/gantry/gantry export example.com/runs:1 -o /workspace/out.tar && echo trees: $(/busybox/ls /gantry/store/cache/rootfs | /busybox/grep -v -e '^empty$' -e '^[.]' | /busybox/wc -l)"
+	out, err := ciJob(t, img, dir, []string{"--entrypoint", ""}, "/busybox/sh", "-c", job)
+	if err != nil {
+		t.Fatalf("build in the container: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "trees: 1\n") {
+		t.Errorf("the container isolation unpacked trees besides the base's:\n%s", out)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	os.MkdirAll(root, 0o755)
+	sh(t, "tar", "-xf", filepath.Join(dir, "out.tar"), "-C", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "c")); string(b) != "a\na\n" {
+		t.Errorf("/c = %q, want the first two steps' output", b)
+	}
+}
