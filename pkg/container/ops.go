@@ -37,6 +37,11 @@ type RunOptions struct {
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
+	// TTY gives the command a pseudo-terminal of its own (docker run -t),
+	// of size Size, resized to each size on Resize: see sandbox.Spec.
+	TTY    bool
+	Size   sandbox.Winsize
+	Resize <-chan sandbox.Winsize
 }
 
 // Run runs a command in the container; its changes stay in the container.
@@ -74,6 +79,9 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	if !config.HasEnv(env, "PATH") {
 		env = append(env, "PATH="+config.DefaultPath)
 	}
+	if o.TTY && !config.HasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm") // as Docker's daemon sets it for -t
+	}
 	user := cfg.User
 	if o.User != "" {
 		user = o.User
@@ -109,7 +117,8 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 		stderr = io.Discard
 	}
 	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: env, Dir: dir, UID: uid, GID: gid,
-		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true}, stdout, stderr)
+		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true,
+		TTY: o.TTY, Size: o.Size, Resize: o.Resize}, stdout, stderr)
 	return err
 }
 
