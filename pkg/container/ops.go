@@ -308,7 +308,7 @@ func (cs *Containers) Commit(ctx context.Context, c *Container, o CommitOptions)
 		return nil, err
 	}
 	createdBy := "gantry commit " + c.Name
-	return mutate.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+	return layer.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
 		History: v1.History{Created: v1.Time{Time: now}, CreatedBy: createdBy, Comment: o.Message, Author: o.Author}})
 }
 
