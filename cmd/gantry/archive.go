@@ -74,7 +74,7 @@ func newSaveCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&pull, "pull", "missing", "images the store lacks: missing pulls them (the archive is written as they arrive), never fails")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "archive to write; a .gz name compresses it (default: standard output, unless a terminal)")
 	cmd.Flags().StringVar(&format, "format", "docker", "archive format: docker or oci")
-	cmd.Flags().BoolVar(&compressed, "compressed-layers", false, "docker format: keep layers gzip-compressed (smaller, faster; docker load ≥ 1.10 reads it)")
+	cmd.Flags().BoolVar(&compressed, "compressed-layers", false, "docker format: keep layers gzip-compressed (smaller, faster; docker load ≥ 1.10 reads it; zstd layers are saved uncompressed)")
 	return cmd
 }
 

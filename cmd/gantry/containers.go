@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -83,6 +82,11 @@ func newRunCommand(g *globals) *cobra.Command {
 		Short: "Run a command in a working container (its changes stay), or with --rm in a throwaway one",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Before any pull, as docker run refuses -it without a terminal.
+			streams, err := decideStreams(interactive, tty, isTerminal(cmd.InOrStdin()))
+			if err != nil {
+				return err
+			}
 			st, err := g.store()
 			if err != nil {
 				return err
@@ -99,8 +103,10 @@ func newRunCommand(g *globals) *cobra.Command {
 			}
 			o.Args = commandArgs(args[1:])
 			o.Stdout, o.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if interactive || tty {
-				o.Stdin = os.Stdin // a terminal stays a terminal: the command gets its fd
+			detach, err := attach(cmd.Context(), streams, cmd.InOrStdin(), cmd.OutOrStdout(), &o)
+			defer detach() // the caller's terminal as it was, on every way out
+			if err != nil {
+				return err
 			}
 			return cs.Run(cmd.Context(), c, o)
 		},
@@ -111,7 +117,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.SetInterspersed(false)
 	f.BoolVar(&rm, "rm", false, "run in a throwaway container made from IMAGE")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep standard input attached")
-	f.BoolVarP(&tty, "tty", "t", false, "use the terminal (with -i for an interactive shell)")
+	f.BoolVarP(&tty, "tty", "t", false, "give the command a pseudo-terminal (with -i, type into it: an interactive shell)")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "environment variable KEY=VALUE for this run")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory for this run")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")

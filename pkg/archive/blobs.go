@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/gantry-build/gantry/internal/mediatype"
 	"github.com/gantry-build/gantry/pkg/platform"
 )
 
@@ -162,8 +163,8 @@ func (b *blobWriter) index(idx v1.ImageIndex) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if b.ociTypes && (changed || mt != ociType(mt)) {
-		mt = ociType(mt)
+	if b.ociTypes && (changed || mt != mediatype.OCI(mt)) {
+		mt = mediatype.OCI(mt)
 		im.MediaType = mt
 		if raw, err = json.Marshal(im); err != nil {
 			return v1.Descriptor{}, err
@@ -173,40 +174,17 @@ func (b *blobWriter) index(idx v1.ImageIndex) (v1.Descriptor, error) {
 	return d, b.bytes(d.Digest, raw)
 }
 
-// ociType maps a Docker media type to its OCI equivalent.
-func ociType(mt types.MediaType) types.MediaType {
-	switch mt {
-	case types.DockerManifestSchema2:
-		return types.OCIManifestSchema1
-	case types.DockerManifestList:
-		return types.OCIImageIndex
-	case types.DockerConfigJSON:
-		return types.OCIConfigJSON
-	case types.DockerLayer:
-		return types.OCILayer
-	case types.DockerUncompressedLayer:
-		return types.OCIUncompressedLayer
-	case types.DockerForeignLayer:
-		return types.OCIRestrictedLayer
-	}
-	return mt
-}
-
 // ociManifest rewrites an image manifest with OCI media types; an OCI one
 // is left as it is, keeping its digest.
 func ociManifest(raw []byte, mt types.MediaType) ([]byte, types.MediaType, error) {
-	if ociType(mt) == mt {
+	if mediatype.OCI(mt) == mt {
 		return raw, mt, nil
 	}
 	m, err := v1.ParseManifest(bytesReader(raw))
 	if err != nil {
 		return nil, "", err
 	}
-	m.MediaType = ociType(mt)
-	m.Config.MediaType = ociType(m.Config.MediaType)
-	for i := range m.Layers {
-		m.Layers[i].MediaType = ociType(m.Layers[i].MediaType)
-	}
+	m = mediatype.OCIManifest(m)
 	out, err := json.Marshal(m)
 	return out, m.MediaType, err
 }

@@ -92,7 +92,7 @@ func (a *Archive) dockerImage(n int, e manifestEntry) (Loaded, v1.Hash, error) {
 		}
 		img.layers = append(img.layers, l)
 	}
-	img.makeRawM = img.schema2Manifest
+	img.describeLayers()
 	return Loaded{Names: names, Image: img}, hashBytes(rawConfig), nil
 }
 

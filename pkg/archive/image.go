@@ -8,6 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gantry-build/gantry/internal/mediatype"
 )
 
 // archiveImage is an image whose config and layers live in the archive. Its
@@ -76,13 +78,28 @@ func (i *archiveImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	return nil, fmt.Errorf("layer with diff_id %s not found in image", h)
 }
 
-// schema2Manifest describes stored layer files as a Docker v2 schema2
-// manifest: an uncompressed file keeps the uncompressed media type (its
-// digest is its diff ID), a compressed one is described as it is.
+// describeLayers sets the media type of an image made up from layer files:
+// Docker's v2 schema 2, as docker load has it, but OCI's when a layer is
+// zstd (Docker 25+ saves blobs as they are stored), which has no Docker
+// media type; Docker 20.10 refuses a Docker manifest with one.
+func (i *archiveImage) describeLayers() {
+	i.mediaType = types.DockerManifestSchema2
+	for _, l := range i.layers {
+		if l.mediaType == types.OCILayerZStd {
+			i.mediaType = types.OCIManifestSchema1
+		}
+	}
+	i.makeRawM = i.schema2Manifest
+}
+
+// schema2Manifest describes stored layer files as a schema 2 manifest (of
+// describeLayers' media type): an uncompressed file keeps the uncompressed
+// media type (its digest is its diff ID), a compressed one is described as
+// it is.
 func (i *archiveImage) schema2Manifest() ([]byte, error) {
 	m := v1.Manifest{
 		SchemaVersion: 2,
-		MediaType:     types.DockerManifestSchema2,
+		MediaType:     i.mediaType,
 		Config: v1.Descriptor{
 			MediaType: types.DockerConfigJSON,
 			Size:      int64(len(i.rawConfig)),
@@ -96,6 +113,11 @@ func (i *archiveImage) schema2Manifest() ([]byte, error) {
 			return nil, err
 		}
 		m.Layers[n] = v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: d}
+	}
+	if m.MediaType == types.OCIManifestSchema1 {
+		// The layers keep their own media types (an archive's images
+		// may share one): only this manifest says OCI.
+		m = *mediatype.OCIManifest(&m)
 	}
 	return json.Marshal(m)
 }

@@ -194,7 +194,7 @@ func (ld *legacyLoader) image(top string) (*archiveImage, error) {
 	if err != nil {
 		return nil, ld.a.errorf("%q: %v", top+"/json", err)
 	}
-	img.makeRawM = img.schema2Manifest
+	img.describeLayers()
 	return img, nil
 }
 

@@ -127,12 +127,19 @@ func (d *dockerWriter) image(g *group) error {
 	if err := d.tw.bytes(cfgFile, cfg); err != nil {
 		return err
 	}
+	// --compressed-layers keeps a layer as stored, but not a zstd one:
+	// docker load before Docker 23 reads it as a plain tar and fails.
+	keep := make([]bool, len(layers))
+	for i, l := range layers {
+		mt, err := l.MediaType()
+		keep[i] = d.opts.CompressedLayers && err == nil && mt != types.OCILayerZStd
+	}
 	// Only the layers this image writes for the first time are spooled.
 	var todoLayers []v1.Layer
 	var todoIDs []v1.Hash
 	for i, v := range v1s {
 		_, linked := d.diffIDPath[diffIDs[i]]
-		if !d.v1Saved[v.id] && !linked && !d.blobs.has(diffIDs[i]) && !d.opts.CompressedLayers {
+		if !d.v1Saved[v.id] && !linked && !d.blobs.has(diffIDs[i]) && !keep[i] {
 			todoLayers, todoIDs = append(todoLayers, layers[i]), append(todoIDs, diffIDs[i])
 		}
 	}
@@ -159,7 +166,7 @@ func (d *dockerWriter) image(g *group) error {
 		if err := d.tw.bytes(v.id+"/json", v.json); err != nil {
 			return err
 		}
-		if d.opts.CompressedLayers {
+		if keep[i] {
 			// The layer as stored, gzip and all: every docker load since
 			// 1.10 decompresses layer.tar itself.
 			if err := d.blobs.layer(layers[i]); err != nil {

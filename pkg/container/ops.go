@@ -37,6 +37,11 @@ type RunOptions struct {
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
+	// TTY gives the command a pseudo-terminal of its own (docker run -t),
+	// of size Size, resized to each size on Resize: see sandbox.Spec.
+	TTY    bool
+	Size   sandbox.Winsize
+	Resize <-chan sandbox.Winsize
 }
 
 // Run runs a command in the container; its changes stay in the container.
@@ -70,6 +75,9 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 	for _, kv := range o.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		env = config.SetEnv(env, k, v)
+	}
+	if o.TTY && !config.HasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm") // as Docker's daemon sets it for -t
 	}
 	user := cfg.User
 	if o.User != "" {
@@ -105,7 +113,8 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 		stderr = io.Discard
 	}
 	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: proc.Env, Dir: dir, UID: proc.UID, GID: proc.GID, Groups: proc.Groups,
-		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true}, stdout, stderr)
+		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true,
+		TTY: o.TTY, Size: o.Size, Resize: o.Resize}, stdout, stderr)
 	return err
 }
 
@@ -295,7 +304,7 @@ func (cs *Containers) Commit(ctx context.Context, c *Container, o CommitOptions)
 		return nil, err
 	}
 	createdBy := "gantry commit " + c.Name
-	return mutate.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+	return layer.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
 		History: v1.History{Created: v1.Time{Time: now}, CreatedBy: createdBy, Comment: o.Message, Author: o.Author}})
 }
 

@@ -69,7 +69,7 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 	if err != nil {
 		return err
 	}
-	img, err := mutate.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+	img, err := layer.Append(withConfig, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
 		History: v1.History{Created: v1.Time{Time: b.o.Created}, CreatedBy: createdBy, Comment: "buildkit.dockerfile.v0"}})
 	if err != nil {
 		return err
@@ -115,7 +115,8 @@ func (s *stageState) adopt(img v1.Image) error {
 
 // stepKey is the cache key of a step: what it starts from (the image so
 // far, config included), the instruction, the build args in scope, the
-// platform and the content it reads.
+// platform, the layer compression (a step's image has its layer's blob and
+// media type) and the content it reads.
 func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string, error) {
 	img, err := s.image()
 	if err != nil {
@@ -126,7 +127,7 @@ func (s *stageState) stepKey(cmd instructions.Command, extra ...string) (string,
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\n%s\n", parent, platformKey(s.platform), cmd)
+	fmt.Fprintf(h, "gantry-step-v1\n%s\n%s\ncompression=%s\n%s\n", parent, platformKey(s.platform), s.b.o.Compression, cmd)
 	keys := make([]string, 0, len(s.args))
 	for k := range s.args {
 		keys = append(keys, k)

@@ -120,7 +120,7 @@ func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Optio
 			return nil, false, err
 		}
 		cached = built.Cached
-		img, err = mutate.Append(base, mutate.Addendum{
+		img, err = layer.Append(base, mutate.Addendum{
 			Layer:     l,
 			MediaType: built.Descriptor.MediaType,
 			History:   v1.History{Created: v1.Time{Time: o.Created}, CreatedBy: addHistory(o.Adds)},

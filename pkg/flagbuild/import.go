@@ -75,7 +75,7 @@ func Import(ctx context.Context, st *store.Store, o ImportOptions) (v1.Image, er
 		p = *o.Platform
 	}
 	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.DockerManifestSchema2), types.DockerConfigJSON)
-	img, err = mutate.Append(img, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
+	img, err = layer.Append(img, mutate.Addendum{Layer: l, MediaType: built.Descriptor.MediaType,
 		History: v1.History{Created: v1.Time{Time: o.Created}, Comment: "Imported from " + o.Source}})
 	if err != nil {
 		return nil, err

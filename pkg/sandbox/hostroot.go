@@ -160,6 +160,11 @@ func (h *HostRoot) Assume(id string) { h.laid = id }
 // Mounts are laid as files and folders for the step and taken away before
 // its changes are read.
 func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer, changes io.Writer) error {
+	if spec.TTY {
+		// Only build steps run here (gantry run always uses the sandbox);
+		// a terminal of the container's devpts is not the step's to take.
+		return errors.New("container isolation: RUN steps get no terminal (gantry run -t needs the sandbox)")
+	}
 	if h.snap == nil {
 		return errors.New("container isolation: no image laid")
 	}

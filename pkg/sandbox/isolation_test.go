@@ -152,3 +152,13 @@ func layerNames(t *testing.T, b []byte) string {
 	}
 	return strings.Join(names, "|")
 }
+
+// The container isolation gives no terminal: a TTY spec is refused, not
+// run with the container's own standard streams.
+func TestHostRootRefusesTTY(t *testing.T) {
+	h := &HostRoot{root: t.TempDir()}
+	err := h.Run(context.Background(), Spec{Args: []string{"true"}, TTY: true}, io.Discard, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no terminal") {
+		t.Errorf("TTY in the container isolation: %v, want a refusal naming the terminal", err)
+	}
+}

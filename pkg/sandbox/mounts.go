@@ -102,6 +102,11 @@ func setup(s childSpec, t *tree) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
+	if s.TTY {
+		if err := takeConsole(s); err != nil {
+			return err
+		}
+	}
 	// Kernel keyrings are not namespaced: a new anonymous session keyring
 	// keeps the keys of the session gantry runs in (the user's secrets) out
 	// of the step's reach.

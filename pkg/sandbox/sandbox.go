@@ -132,11 +132,26 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
+	consoleSock := -1
+	if spec.TTY {
+		// The command's 0, 1 and 2 are its terminal; the child's stderr
+		// stays for what Go itself would say before the exec.
+		sock, childEnd, err := consoleSocket()
+		if err != nil {
+			specR.Close()
+			statusW.Close()
+			return err
+		}
+		defer childEnd.Close()
+		consoleSock = sock
+		cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd) // fd 5: consoleFD
+		cmd.Stdin, cmd.Stdout = nil, nil
+	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | netnsFlags(spec.Network)
-	// Without an interactive stdin (a build step), the command gets a
-	// session of its own and no controlling terminal: it cannot open
-	// gantry's terminal and type into the user's shell (TIOCSTI).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL, Setsid: spec.Stdin == nil}
+	// The command gets a session of its own: it has no controlling terminal
+	// but the one TTY gives it, and cannot type into the user's shell
+	// through gantry's terminal (TIOCSTI).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if os.Geteuid() != 0 {
 		// Rootless: a user namespace where our own id is root. Unprivileged
 		// overlayfs (Linux 5.11+) then works with its userxattr option.
@@ -149,7 +164,15 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	specR.Close()
 	statusW.Close()
 	if err != nil {
+		if consoleSock >= 0 {
+			syscall.Close(consoleSock)
+		}
 		return err
+	}
+	var con *console
+	if spec.TTY {
+		cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Close() // the child's end: EOF when the child ends
+		con = serveConsole(consoleSock, spec.Stdin, stdout, spec.Resize)
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
 	// While the child sets up its mounts, pasta sets up its network; the
@@ -178,6 +201,10 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		}
 	}
 	runErr := cmd.Wait()
+	var conErr error
+	if con != nil {
+		conErr = con.wait(ctx)
+	}
 	if stopNet != nil {
 		stopNet()
 	}
@@ -187,6 +214,9 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	}
 	if netErr != nil {
 		return netErr
+	}
+	if conErr != nil && runErr == nil {
+		return conErr
 	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {

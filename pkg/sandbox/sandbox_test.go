@@ -73,15 +73,21 @@ func (h *hostTools) run(t *testing.T, script string, extra ...Mount) (stdout, st
 
 func (h *hostTools) runSpec(t *testing.T, spec Spec) (stdout, stderr string, res Result, err error) {
 	t.Helper()
+	spec = h.spec(spec)
+	var o, e bytes.Buffer
+	res, err = Run(context.Background(), spec, &o, &e)
+	return o.String(), e.String(), res, err
+}
+
+// spec completes spec with the host tools' root, mounts and PATH.
+func (h *hostTools) spec(spec Spec) Spec {
 	spec.Lower, spec.Upper = h.lower, h.upper
 	spec.Mounts = append(append([]Mount{}, h.mounts...), spec.Mounts...)
 	spec.Env = append(spec.Env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", helperEnv+"=")
 	if spec.Network == "" {
 		spec.Network = "host"
 	}
-	var o, e bytes.Buffer
-	res, err = Run(context.Background(), spec, &o, &e)
-	return o.String(), e.String(), res, err
+	return spec
 }
 
 // helper is the test binary run inside the sandbox as /helper.

@@ -31,10 +31,25 @@ type Spec struct {
 	// are gantry's own.
 	Ulimits []Ulimit  `json:",omitempty"`
 	Stdin   io.Reader `json:"-"` // nil: /dev/null
+	// TTY gives the command a pseudo-terminal of the sandbox's own
+	// /dev/pts as its controlling terminal and its standard input, output
+	// and error, as docker run -t does: Stdin is typed into it, what the
+	// command writes to it (its errors too) goes to stdout.
+	TTY bool `json:",omitempty"`
+	// Size is the pseudo-terminal's size when the command starts (TTY);
+	// zero leaves the kernel's 0x0.
+	Size Winsize `json:",omitempty"`
+	// Resize, with TTY, brings the caller's terminal's new sizes (its
+	// SIGWINCH): each is set on the command's terminal, whose foreground
+	// processes get their SIGWINCH from the kernel.
+	Resize <-chan Winsize `json:"-"`
 	// Persistent: Upper is a working container's layer, kept across runs;
 	// it must never be replaced by a copy, so there is no copy fallback.
 	Persistent bool `json:"-"`
 }
+
+// Winsize is a terminal's size in characters.
+type Winsize struct{ Rows, Cols uint16 }
 
 // Mount is a RUN --mount: a host path bound at Target, a tmpfs, or a file
 // whose content lives in memory only (a secret).

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
-	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb", "tar", "gzip", "buildctl"} {
+	for _, tool := range []string{"docker", "skopeo", "umoci", "docker-registry", "dpkg-deb", "tar", "gzip", "zstd", "buildctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return 1, fmt.Errorf("%s is not installed (.ci/run installs it)", tool)
 		}

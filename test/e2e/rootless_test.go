@@ -22,6 +22,10 @@ func TestRootlessRun(t *testing.T) {
 	if !strings.Contains(msg, "needs root or subordinate ids") || !strings.Contains(msg, "/etc/subuid") {
 		t.Errorf("RUN as a user without subordinate ids: %s", msg)
 	}
+	// gantry run -t makes its terminal in the sandbox's devpts rootless too.
+	if out := e.gantry("run", "--rm", "-t", "--network", "none", baseRef("amd64"), "busybox", "tty"); !regexp.MustCompile(`^/dev/pts/\d+\r\n$`).MatchString(out) {
+		t.Errorf("rootless run -t printed %q, want the sandbox's terminal", out)
+	}
 }
 
 // With a range in /etc/subuid and /etc/subgid, an unprivileged gantry runs
