@@ -77,12 +77,17 @@ func newRunCommand(g *globals) *cobra.Command {
 	var (
 		rm, interactive, tty bool
 		o                    container.RunOptions
+		lf                   limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--rm] [-it] NAME|IMAGE [CMD…]",
 		Short: "Run a command in a working container (its changes stay), or with --rm in a throwaway one",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Limits, err = lf.limits(); err != nil {
+				return err
+			}
 			st, err := g.store()
 			if err != nil {
 				return err
@@ -117,6 +122,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
 	f.StringVar(&o.Network, "network", "default", "default (a namespace of its own, out through pasta; not the host's loopback), host or none")
+	lf.register(f, "the command")
 	return cmd
 }
 

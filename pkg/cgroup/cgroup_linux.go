@@ -75,7 +75,11 @@ func Check(l Limits) error {
 func (h host) check(l Limits) error {
 	g, err := h.create(l)
 	if err != nil {
-		return fmt.Errorf("%s need a cgroup, and gantry cannot make one here (%w): run gantry as root where /sys/fs/cgroup is writable (not rootless, not in a container with a read-only cgroupfs), or leave the flags out", l.flags(), err)
+		verb := "needs"
+		if strings.Contains(l.flags(), ",") {
+			verb = "need"
+		}
+		return fmt.Errorf("%s %s a cgroup, and gantry cannot make one here (%w): run gantry as root where /sys/fs/cgroup is writable (not rootless, not in a container with a read-only cgroupfs), or leave the flags out", l.flags(), verb, err)
 	}
 	return g.Remove()
 }
@@ -134,7 +138,7 @@ func (g *Group) Stopped() string {
 	case oom:
 		return "out of memory"
 	case pids:
-		return fmt.Sprintf("it reached the pids limit (%d)", g.l.PidsLimit)
+		return fmt.Sprintf("the pids limit (%d) was reached", g.l.PidsLimit)
 	}
 	return ""
 }

@@ -257,7 +257,7 @@ func TestStopped(t *testing.T) {
 		{g2, "memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n", "out of memory (limit 64 MiB)"},
 		{g2, "pids.events", "max 3\n", "out of memory (limit 64 MiB)"}, // both: memory says more
 		{g1, "", "", ""},
-		{g1, filepath.Join(v1dirs["pids"], "pids.events"), "max 7\n", "it reached the pids limit (50)"},
+		{g1, filepath.Join(v1dirs["pids"], "pids.events"), "max 7\n", "the pids limit (50) was reached"},
 		{g1, filepath.Join(v1dirs["memory"], "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", "out of memory (limit 64 MiB)"},
 	} {
 		if c.file != "" {

@@ -111,7 +111,7 @@ func TestRealPidsLimitAndKill(t *testing.T) {
 		t.Errorf("%d sleeps beside the shell, pids.max is 10", n)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if got := g.Stopped(); got != "it reached the pids limit (10)" {
+	if got := g.Stopped(); got != "the pids limit (10) was reached" {
 		t.Errorf("Stopped() = %q", got)
 	}
 	dir := g.Path()

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/cgroup"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
@@ -62,8 +63,11 @@ type DockerfileOptions struct {
 	// HostKeep are further paths of the build container that RUN in the
 	// container isolation leaves alone (kaniko's --ignore-path); Cleanup
 	// empties the container's root filesystem after the build (--cleanup).
-	HostKeep    []string
-	Ulimits     []sandbox.Ulimit // docker build --ulimit, for every RUN step
+	HostKeep []string
+	Ulimits  []sandbox.Ulimit // docker build --ulimit, for every RUN step
+	// Limits are every RUN step's cgroup limits (--memory, --pids-limit …);
+	// like --ulimit, they are no part of a step's cache key, as with docker.
+	Limits      cgroup.Limits
 	Cleanup     bool
 	Created     time.Time
 	Compression string
