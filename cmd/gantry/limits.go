@@ -17,7 +17,7 @@ func (l *limitFlags) register(f *pflag.FlagSet, what string) {
 	f.StringVarP(&l.memory, "memory", "m", "", "memory limit of "+what+", as docker's: e.g. 512m, 1g (b, k, m, g)")
 	f.StringVar(&l.memorySwap, "memory-swap", "", "memory plus swap limit of "+what+" (-1: unlimited swap; default: as much swap as --memory)")
 	f.Int64Var(&l.pids, "pids-limit", 0, "most processes and threads "+what+" may have at once (-1: unlimited)")
-	f.StringVar(&l.parent, "cgroup-parent", "", "cgroup to make "+what+"'s cgroups in, from the hierarchy's root (default "+cgroup.DefaultParent+"; used with the limits)")
+	f.StringVar(&l.parent, "cgroup-parent", "", "cgroup, from the hierarchy's root, in which "+what+" gets a cgroup of its own (default "+cgroup.DefaultParent+", where limits are given)")
 }
 
 // limits reads the flags as docker does, and makes sure, before anything
