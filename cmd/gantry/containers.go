@@ -76,6 +76,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	var (
 		rm, interactive, tty bool
 		o                    container.RunOptions
+		lf                   limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--rm] [-it] NAME|IMAGE [CMD…]",
@@ -85,6 +86,9 @@ func newRunCommand(g *globals) *cobra.Command {
 			// Before any pull, as docker run refuses -it without a terminal.
 			streams, err := decideStreams(interactive, tty, isTerminal(cmd.InOrStdin()))
 			if err != nil {
+				return err
+			}
+			if o.Limits, err = lf.limits(); err != nil {
 				return err
 			}
 			st, err := g.store()
@@ -123,6 +127,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
 	f.StringVar(&o.Network, "network", "default", "default (a namespace of its own, out through pasta; not the host's loopback), host or none")
+	lf.register(f, "the command")
 	return cmd
 }
 

@@ -23,6 +23,7 @@ type dockerfileFlags struct {
 	network            string
 	isolation          string
 	ulimits            []string
+	limits             limitFlags
 	iidfile            string
 	pull               bool
 	addHosts           []string
@@ -48,6 +49,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: default (a namespace of its own, out through pasta; not the host's loopback), host or none")
 	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
+	d.limits.register(f, "each RUN step")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
 	f.StringVar(&d.cacheFrom, "cache-from", "", "where to take cached steps from: REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
@@ -69,6 +71,11 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 	if len(args) == 1 {
 		opts.Context = args[0]
 	}
+	limits, err := d.limits.limits()
+	if err != nil {
+		return images.Artifact{}, err
+	}
+	opts.Limits = limits
 	// What the build reads from standard input or the environment lives
 	// here, readable by this user only, as long as the build.
 	inputs, err := os.MkdirTemp("", "gantry-build-")

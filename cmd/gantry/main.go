@@ -39,7 +39,15 @@ func main() {
 	stopProfile()
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
-		os.Exit(exit.Code) // gantry run: the command's own exit code, its output said why
+		// gantry run: the command's own exit code, its output said why;
+		// only a limit that stopped it is for gantry to say.
+		switch {
+		case exit.OOM:
+			fmt.Fprintln(os.Stderr, "gantry: the command was killed:", exit.Limit)
+		case exit.Limit != "":
+			fmt.Fprintln(os.Stderr, "gantry: the command failed:", exit.Limit)
+		}
+		os.Exit(exit.Code)
 	}
 	if s := interrupted(); s != nil {
 		// Whatever the command's error says, a signal ended it.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/gantry-build/gantry/pkg/cgroup"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/platform"
@@ -34,6 +35,7 @@ type RunOptions struct {
 	User    string
 	Volumes []string // HOST:CTR[:ro]
 	Network string
+	Limits  cgroup.Limits // --memory, --pids-limit …: the command's cgroup
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -113,7 +115,7 @@ func (cs *Containers) Run(ctx context.Context, c *Container, o RunOptions) error
 		stderr = io.Discard
 	}
 	_, err = sandbox.Run(ctx, sandbox.Spec{Lower: lower, Upper: c.Upper(), Args: args, Env: proc.Env, Dir: dir, UID: proc.UID, GID: proc.GID, Groups: proc.Groups,
-		Network: o.Network, Mounts: mounts, Stdin: o.Stdin, Persistent: true,
+		Network: o.Network, Mounts: mounts, Limits: o.Limits, Stdin: o.Stdin, Persistent: true,
 		TTY: o.TTY, Size: o.Size, Resize: o.Resize}, stdout, stderr)
 	return err
 }

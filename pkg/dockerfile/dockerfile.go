@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/gantry-build/gantry/pkg/cgroup"
 	"github.com/gantry-build/gantry/pkg/config"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/layer"
@@ -64,7 +65,10 @@ type DockerfileOptions struct {
 	// empties the container's root filesystem after the build (--cleanup).
 	HostKeep []string
 	Ulimits  []sandbox.Ulimit // docker build --ulimit, for every RUN step
-	Cleanup  bool
+	// Limits are every RUN step's cgroup limits (--memory, --pids-limit …);
+	// like --ulimit, they are no part of a step's cache key, as with docker.
+	Limits  cgroup.Limits
+	Cleanup bool
 	// Squash puts what the target stage adds over its FROM image into one
 	// layer (docker build --squash, kaniko's --single-snapshot).
 	Squash      bool

@@ -114,7 +114,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits, Limits: b.o.Limits}
 		if iso == sandbox.IsolationContainer {
 			return s.runInContainer(spec, out, tail)
 		}
@@ -168,7 +168,12 @@ func (b *dfBuild) isolation() (sandbox.Isolation, error) {
 // runError says which command failed, with its exit code and last lines.
 func runError(err error, args []string, tail *lastLines) error {
 	var ee *sandbox.ExitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee) && ee.OOM:
+		return fmt.Errorf("%q was killed: %s; last output:\n%s", strings.Join(args, " "), ee.Limit, tail)
+	case errors.As(err, &ee) && ee.Limit != "":
+		return fmt.Errorf("%q failed with exit code %d: %s; last output:\n%s", strings.Join(args, " "), ee.Code, ee.Limit, tail)
+	case errors.As(err, &ee):
 		return fmt.Errorf("%q failed with exit code %d; last output:\n%s", strings.Join(args, " "), ee.Code, tail)
 	}
 	return err

@@ -217,17 +217,31 @@ func (h *HostRoot) exec(ctx context.Context, spec Spec, stdout, stderr io.Writer
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL,
 		Credential: &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	group, err := newGroup(spec.Limits)
+	if err != nil {
+		return err
+	}
+	defer group.Remove()
+	if group != nil {
+		// The command starts in its cgroup (clone3's CLONE_INTO_CGROUP):
+		// there is no gantry child here to hold it until it has joined.
+		fd, ok := group.CloneFD()
+		if !ok {
+			return errors.New("--isolation container applies cgroup limits on cgroup v2 hosts only (this one has v1): leave out --memory, --memory-swap, --pids-limit and --cgroup-parent")
+		}
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("RUN %s: %w", spec.Args[0], err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &ExitError{Code: ee.ExitCode()}
+		return exitError(ee.ExitCode(), group)
 	}
 	return err
 }

@@ -10,8 +10,8 @@
 // the host's hosts and resolv.conf (naming pasta's DNS forwarder in a
 // network of its own), read-only, for the run only. The command gets
 // Docker's capability bounding set, a seccomp filter like Docker's default
-// profile (seccomp.go), its --ulimit limits, and no descriptor of gantry's
-// but 0-2. Mount targets are made without
+// profile (seccomp.go), its --ulimit limits, its cgroup limits (pkg/cgroup)
+// where any are asked for, and no descriptor of gantry's but 0-2. Mount targets are made without
 // following links (inroot.go), and so is their removal after the run.
 //
 // gantry re-executes itself: the child (Init) reads its spec from a pipe,
@@ -160,6 +160,15 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
+	// Limits: the child joins its cgroup before it reads its spec, so
+	// before the command starts; whatever is left in it goes at the end.
+	group, err := newGroup(spec.Limits)
+	if err != nil {
+		specR.Close()
+		statusW.Close()
+		return err
+	}
+	defer group.Remove()
 	err = cmd.Start()
 	specR.Close()
 	statusW.Close()
@@ -168,6 +177,16 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 			syscall.Close(consoleSock)
 		}
 		return err
+	}
+	if group != nil {
+		if err := group.Join(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if consoleSock >= 0 {
+				syscall.Close(consoleSock)
+			}
+			return err
+		}
 	}
 	var con *console
 	if spec.TTY {
@@ -221,9 +240,9 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &ExitError{Code: 128 + int(ws.Signal())}
+			return exitError(128+int(ws.Signal()), group)
 		}
-		return &ExitError{Code: ee.ExitCode()}
+		return exitError(ee.ExitCode(), group)
 	}
 	return runErr
 }

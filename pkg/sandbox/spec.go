@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"io"
+
+	"github.com/gantry-build/gantry/pkg/cgroup"
 )
 
 // The types callers use on every system; running a Spec needs Linux
@@ -29,8 +31,12 @@ type Spec struct {
 	Mounts   []Mount
 	// Ulimits are the command's resource limits (--ulimit); the others
 	// are gantry's own.
-	Ulimits []Ulimit  `json:",omitempty"`
-	Stdin   io.Reader `json:"-"` // nil: /dev/null
+	Ulimits []Ulimit `json:",omitempty"`
+	// Limits are the command's cgroup limits (--memory, --pids-limit …):
+	// it runs in a cgroup of its own when they ask for anything, which is
+	// removed, with whatever is left in it, when the command ends.
+	Limits cgroup.Limits `json:"-"`
+	Stdin  io.Reader     `json:"-"` // nil: /dev/null
 	// TTY gives the command a pseudo-terminal of the sandbox's own
 	// /dev/pts as its controlling terminal and its standard input, output
 	// and error, as docker run -t does: Stdin is typed into it, what the
@@ -75,9 +81,23 @@ type Result struct {
 }
 
 // ExitError is a command that ran and failed.
-type ExitError struct{ Code int }
+type ExitError struct {
+	Code int
+	// Limit says which of Spec.Limits stopped the command, if one did:
+	// "out of memory (limit 64 MiB)", "the pids limit (50) was reached".
+	Limit string
+	OOM   bool // the kernel killed a process of the command for want of memory
+}
 
-func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
+func (e *ExitError) Error() string {
+	switch {
+	case e.OOM:
+		return fmt.Sprintf("exit code %d: killed: %s", e.Code, e.Limit)
+	case e.Limit != "":
+		return fmt.Sprintf("exit code %d: %s", e.Code, e.Limit)
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
 
 // The values of Spec.Network.
 const (
