@@ -55,3 +55,6 @@ func inodeKey(fi fs.FileInfo) string {
 // hostMode is a host file's mode as the layer starts from: Unix files have
 // their own.
 func hostMode(m fs.FileMode) fs.FileMode { return m }
+
+// hostXattrs is the xattrs of the host file at path that belong in a layer.
+func hostXattrs(path string) map[string]string { return rootfs.ReadXattrs(path) }

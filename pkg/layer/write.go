@@ -48,7 +48,7 @@ func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
 }
 
 func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
-	m := rootfs.Meta{Name: e.Name, Mode: e.Mode, Size: e.Size, Link: e.Link, HardLink: e.HardLink, ModTime: o.Time}
+	m := rootfs.Meta{Name: e.Name, Mode: e.Mode, Size: e.Size, Link: e.Link, HardLink: e.HardLink, ModTime: o.Time, Xattrs: e.xattrs}
 	m.UID, m.GID = e.owner(o)
 	if m.Mode&fs.ModeDevice != 0 {
 		m.Devmajor, m.Devminor = devNumbers(e.rdev)
