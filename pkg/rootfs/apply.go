@@ -176,6 +176,9 @@ func (a *applier) create(m Meta, rel, target string, r io.Reader) error {
 	case m.Mode&fs.ModeSymlink != 0:
 		// The target is content, not a path to follow now: it is resolved
 		// inside the root whenever something is later written through it.
+		if m.Link == "" {
+			return errors.New("a symlink without a target, which no filesystem holds: the layer is damaged")
+		}
 		return a.finish(m, target, os.Symlink(m.Link, target))
 	case m.HardLink:
 		linkRel, err := clean(m.Link)
