@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/gantry-build/gantry/internal/compress"
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 // gitCheckout clones an ADD git source, REPO[#REF[:SUBDIR]] as BuildKit
@@ -217,7 +219,7 @@ func (s *stageState) archiveLayer(entries []layer.Entry, o layer.Options, archiv
 			if _, err := os.Lstat(filepath.Join(lower, p)); err == nil {
 				continue
 			}
-			hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: b.o.Created}
+			hdr := rootfs.Meta{Name: p, Mode: fs.ModeDir | 0o755, UID: o.UID, GID: o.GID, ModTime: b.o.Created}.Header()
 			view.put(p, hdr)
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-build/gantry/pkg/layer"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 // untarView is the tree an ADD archive unpacks into, as BuildKit's
@@ -209,7 +210,7 @@ func (v *untarView) mkdirAll(tw *tar.Writer, dir string, created time.Time) erro
 		if _, _, ok := v.node(p); ok {
 			continue
 		}
-		h := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: created}
+		h := rootfs.Meta{Name: p, Mode: fs.ModeDir | 0o755, ModTime: created}.Header()
 		v.put(p, h)
 		if err := tw.WriteHeader(h); err != nil {
 			return err
@@ -240,15 +241,18 @@ func (v *untarView) copyUp(tw *tar.Writer, target string) error {
 	if err != nil {
 		return err
 	}
-	h, err := tar.FileInfoHeader(fi, "")
-	if err != nil {
-		return err
-	}
-	h.Name, h.Uname, h.Gname = target, "", ""
-	h.Uid, h.Gid = layer.ImageOwner(fi, p)
 	if !fi.Mode().IsRegular() {
 		return errors.New("the target is not a regular file")
 	}
+	m, err := rootfs.MetaFromInfo(fi, target, "")
+	if err != nil {
+		return err
+	}
+	m.UID, m.GID = layer.ImageOwner(fi, p)
+	h := m.Header()
+	// As this copy has always been written: the format the header needs
+	// (ustar for a short name), the mtime in whole seconds.
+	h.Format = tar.FormatUnknown
 	f, err := os.Open(p)
 	if err != nil {
 		return err
@@ -266,13 +270,7 @@ func (v *untarView) copyUp(tw *tar.Writer, target string) error {
 // archives) make into the view.
 func (v *untarView) record(entries []layer.Entry) {
 	for _, e := range entries {
-		h := &tar.Header{Name: e.Name, Typeflag: tar.TypeReg}
-		switch {
-		case e.Mode.IsDir():
-			h.Typeflag = tar.TypeDir
-		case e.Mode&fs.ModeSymlink != 0:
-			h.Typeflag, h.Linkname = tar.TypeSymlink, e.Link
-		}
+		h := rootfs.Meta{Name: e.Name, Mode: e.Mode, Link: e.Link, HardLink: e.HardLink}.Header()
 		v.put(strings.Trim(e.Name, "/"), h)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func (s *stageState) ensureDir(dir string, cmd instructions.Command) error {
 				if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
 					continue
 				}
-				hdr := &tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: uid, Gid: gid, ModTime: s.b.o.Created}
+				hdr := rootfs.Meta{Name: p, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: s.b.o.Created}.Header()
 				if err := tw.WriteHeader(hdr); err != nil {
 					return err
 				}

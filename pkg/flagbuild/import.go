@@ -47,8 +47,9 @@ func Import(ctx context.Context, st *store.Store, o ImportOptions) (v1.Image, er
 	case statErr != nil:
 		return nil, fmt.Errorf("import: %w", statErr)
 	case fi.IsDir():
-		// A root filesystem: owners and device nodes are part of it.
-		lo := layer.Options{Time: o.Created, KeepOwners: true, Devices: true}
+		// A root filesystem: owners, device nodes and xattrs (file
+		// capabilities) are part of it.
+		lo := layer.Options{Time: o.Created, KeepOwners: true, Devices: true, Xattrs: true}
 		entries, err := layer.Collect([]layer.Add{{Src: o.Source, Dest: "/"}}, lo)
 		if err != nil {
 			return nil, err

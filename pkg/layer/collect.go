@@ -59,6 +59,10 @@ type Options struct {
 	// Devices keeps device nodes and fifos, as a root filesystem has them
 	// (import of a directory); otherwise they are an error.
 	Devices bool
+	// Xattrs keeps the files' extended attributes (security.capability,
+	// user.*), as a root filesystem has them (import of a directory);
+	// otherwise a layer holds none, as before.
+	Xattrs bool
 	// Chmod, when set, gives each file's and copied directory's mode from
 	// its own (a symbolic --chmod such as u+x); Mode wins when both are set.
 	Chmod func(fs.FileMode) fs.FileMode
@@ -77,11 +81,12 @@ type Entry struct {
 	Size     int64
 	Link     string // symlink target, or the Name of the first hard link
 	HardLink bool
-	Source   string    // host path of a regular file's content
-	modTime  time.Time // host mtime when collected, to detect changes while reading
-	stat     fileStat  // host identity of Source, for the hash cache
-	uid, gid int       // owner on the host, used with KeepOwners
-	rdev     uint64    // device number of a device node
+	Source   string            // host path of a regular file's content
+	modTime  time.Time         // host mtime when collected, to detect changes while reading
+	stat     fileStat          // host identity of Source, for the hash cache
+	uid, gid int               // owner on the host, used with KeepOwners
+	rdev     uint64            // device number of a device node
+	xattrs   map[string]string // with Options.Xattrs
 	// fixedOwner: uid:gid is the entry's owner whatever the options (a
 	// directory of Lower the layer passes through).
 	fixedOwner bool
@@ -159,7 +164,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			target = path.Join(target, name)
 		}
 		addParents(out, target, o)
-		out[target] = fileEntry(target, a.Src, fi, o)
+		out[target] = withXattrs(fileEntry(target, a.Src, fi, o), a.Src, o)
 		return nil
 	}
 	// The destination folder is made as its parents are (BuildKit's
@@ -217,7 +222,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			}
 			if d.IsDir() {
 				if info, err := d.Info(); err == nil {
-					leftOut[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
+					leftOut[name] = withXattrs(withOwner(dirEntry(name, info.Mode(), o), info, p), p, o)
 				}
 			}
 			return nil
@@ -252,6 +257,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 		default:
 			return fmt.Errorf("--add %s: %s is a %s, which a layer built from files cannot hold", a.Src, p, info.Mode().Type())
 		}
+		out[name] = withXattrs(out[name], p, o)
 		return nil
 	})
 	if err != nil {
@@ -441,6 +447,15 @@ func dirEntry(name string, mode fs.FileMode, o Options) Entry {
 func fileEntry(name, src string, fi fs.FileInfo, o Options) Entry {
 	perm := chmod(hostMode(fi.Mode()), o)
 	return withOwner(Entry{Name: name, Mode: perm, Size: fi.Size(), Source: src, modTime: fi.ModTime(), Link: inodeKey(fi), stat: statOf(fi)}, fi, src)
+}
+
+// withXattrs gives e the xattrs of the host file at path when o keeps
+// them.
+func withXattrs(e Entry, path string, o Options) Entry {
+	if o.Xattrs {
+		e.xattrs = hostXattrs(path)
+	}
+	return e
 }
 
 // ImageOwner is the owner the file at path (fi its Lstat) has in the

@@ -33,3 +33,6 @@ func hostRdev(fi fs.FileInfo, path string) (uint64, error) {
 }
 
 func devNumbers(rdev uint64) (major, minor int64) { return 0, 0 }
+
+// hostXattrs: Windows files carry none an image could hold.
+func hostXattrs(path string) map[string]string { return nil }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/userns"
 )
 
@@ -30,7 +31,7 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 	if (euid != 0 && e.uid == euid) || (euid == 0 && e.uid == 0 && userns.Inside()) {
 		e.uid, e.gid = 0, 0
 		buf := make([]byte, 32)
-		if n, err := unix.Lgetxattr(path, ownerXattr, buf); err == nil {
+		if n, err := unix.Lgetxattr(path, rootfs.OwnerXattr, buf); err == nil {
 			fmt.Sscanf(string(buf[:n]), "%d:%d", &e.uid, &e.gid)
 		}
 	}
@@ -40,9 +41,6 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 // effectiveUID does not change while gantry runs; asking once per file of a
 // large tree is a system call per file.
 var effectiveUID = sync.OnceValue(os.Geteuid)
-
-// ownerXattr is rootfs.OwnerXattr (layer cannot import rootfs).
-const ownerXattr = "user.gantry.owner"
 
 // inodeKey identifies a host file so that hard links within the sources stay
 // hard links; linkHardLinks replaces it by the first name.
@@ -57,3 +55,6 @@ func inodeKey(fi fs.FileInfo) string {
 // hostMode is a host file's mode as the layer starts from: Unix files have
 // their own.
 func hostMode(m fs.FileMode) fs.FileMode { return m }
+
+// hostXattrs is the xattrs of the host file at path that belong in a layer.
+func hostXattrs(path string) map[string]string { return rootfs.ReadXattrs(path) }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -253,6 +255,9 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 		if e.rdev != 0 {
 			fmt.Fprintf(h, "rdev:%d\x00", e.rdev)
 		}
+		if len(e.xattrs) > 0 {
+			fmt.Fprintf(h, "xattrs:%s\x00", xattrKey(e.xattrs))
+		}
 		if uid, gid := e.owner(o); o.KeepOwners || e.fixedOwner {
 			fmt.Fprintf(h, "%d:%d\x00", uid, gid)
 		}
@@ -328,6 +333,9 @@ func Signatures(st *store.Store, entries []Entry, o Options) (map[string]string,
 	for _, e := range entries {
 		uid, gid := e.owner(o)
 		sig := fmt.Sprintf("%o:%d:%d:%d:%s:%v", uint32(e.Mode), uid, gid, e.Size, e.Link, e.HardLink)
+		if len(e.xattrs) > 0 {
+			sig += ":" + xattrKey(e.xattrs)
+		}
 		if hasContent(e) {
 			sum, ok := hashes.get(e)
 			if !ok {
@@ -338,4 +346,18 @@ func Signatures(st *store.Store, entries []Entry, o Options) (map[string]string,
 		out[e.Name] = sig
 	}
 	return out, true
+}
+
+// xattrKey is xattrs in one string, sorted by name, for cache keys.
+func xattrKey(x map[string]string) string {
+	names := make([]string, 0, len(x))
+	for k := range x {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&b, "%q=%q;", k, x[k])
+	}
+	return b.String()
 }

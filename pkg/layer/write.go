@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gantry-build/gantry/internal/rawfile"
+	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
 // Write writes entries as a tar stream: every entry owned by o.UID:o.GID,
@@ -47,33 +48,14 @@ func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
 }
 
 func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
-	hdr := &tar.Header{
-		Name:    e.Name,
-		Mode:    int64(e.Mode.Perm()) | specialBits(e.Mode),
-		ModTime: o.Time,
-		Format:  tar.FormatPAX,
-	}
-	hdr.Uid, hdr.Gid = e.owner(o)
-	switch {
-	case e.Mode.IsDir():
-		hdr.Typeflag, hdr.Name = tar.TypeDir, e.Name+"/"
-	case e.Mode&fs.ModeSymlink != 0:
-		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
-	case e.HardLink:
-		hdr.Typeflag, hdr.Linkname = tar.TypeLink, e.Link
-	case e.Mode&fs.ModeNamedPipe != 0:
-		hdr.Typeflag = tar.TypeFifo
-	case e.Mode&fs.ModeDevice != 0:
-		hdr.Typeflag = tar.TypeBlock
-		if e.Mode&fs.ModeCharDevice != 0 {
-			hdr.Typeflag = tar.TypeChar
-		}
-		hdr.Devmajor, hdr.Devminor = devNumbers(e.rdev)
-	default:
-		hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
+	m := rootfs.Meta{Name: e.Name, Mode: e.Mode, Size: e.Size, Link: e.Link, HardLink: e.HardLink, ModTime: o.Time, Xattrs: e.xattrs}
+	m.UID, m.GID = e.owner(o)
+	if m.Mode&fs.ModeDevice != 0 {
+		m.Devmajor, m.Devminor = devNumbers(e.rdev)
 	}
 	// PAX keeps long names exact; with no records it is plain ustar, and
 	// zero access/change times keep it free of host time.
+	hdr := m.Header()
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("layer: %s: %w", e.Name, err)
 	}
@@ -89,20 +71,6 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 	}
 	*sum = h.Sum(nil)
 	return nil
-}
-
-func specialBits(m fs.FileMode) int64 {
-	var b int64
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }
 
 func copyFile(w io.Writer, e Entry) error {

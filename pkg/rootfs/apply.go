@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -117,16 +118,20 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		a.forget(gone)
 		return removeAll(target)
 	}
+	m, ok := MetaOf(hdr)
+	if !ok {
+		return nil // pax globals and the like carry no file
+	}
 	target, err := a.resolve(rel)
 	if err != nil {
 		return err
 	}
-	if _, fresh := a.madeDirs[path.Dir(rel)]; fresh && hdr.Typeflag == tar.TypeReg {
+	if _, fresh := a.madeDirs[path.Dir(rel)]; fresh && m.Mode.IsRegular() && !m.HardLink {
 		// The parent is this layer's own new directory: nothing can be in
 		// the way but an earlier entry of the same name, which O_EXCL
 		// reports (the general path below then replaces it). A tree of
 		// small files spends its time in these few syscalls.
-		err := a.regular(hdr, target, r)
+		err := a.regular(m, target, r)
 		if !errors.Is(err, unix.EEXIST) {
 			if err != nil {
 				return fmt.Errorf("layer entry %q: %w", rel, err)
@@ -139,23 +144,26 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return fmt.Errorf("layer entry %q: %w", rel, err)
 	}
 	// A directory over a directory merges; anything else replaces.
-	if fi, err := os.Lstat(target); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+	if fi, err := os.Lstat(target); err == nil && !(fi.IsDir() && m.Mode.IsDir()) {
 		if err := removeAll(target); err != nil {
 			return err
 		}
 		a.forget(rel)
 	}
 	a.created[rel] = true
-	if err := a.create(hdr, rel, target, r); err != nil {
+	if err := a.create(m, rel, target, r); err != nil {
 		return fmt.Errorf("layer entry %q: %w", rel, err)
 	}
 	return nil
 }
 
-func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error {
-	mode := os.FileMode(hdr.Mode & 0o777)
-	switch hdr.Typeflag {
-	case tar.TypeDir:
+// create makes the file m describes at target: the file-from-header half
+// of the codec (Meta.Header is the other). Content first, then mode
+// (setuid, setgid and sticky included), owner, xattrs and mtime; a
+// directory's mtime waits until its contents are in (finishDirs).
+func (a *applier) create(m Meta, rel, target string, r io.Reader) error {
+	switch {
+	case m.Mode.IsDir():
 		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
@@ -164,15 +172,16 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
 			a.madeDirs[rel] = target
 		}
-		a.dirs = append(a.dirs, dirTime{target, hdr.ModTime})
-	case tar.TypeReg: // the reader reports old-style regular files (TypeRegA) as TypeReg
-		return a.regular(hdr, target, r)
-	case tar.TypeSymlink:
+		a.dirs = append(a.dirs, dirTime{target, m.ModTime})
+	case m.Mode&fs.ModeSymlink != 0:
 		// The target is content, not a path to follow now: it is resolved
 		// inside the root whenever something is later written through it.
-		return a.finish(hdr, target, os.Symlink(hdr.Linkname, target))
-	case tar.TypeLink:
-		linkRel, err := clean(hdr.Linkname)
+		if m.Link == "" {
+			return errors.New("a symlink without a target, which no filesystem holds: the layer is damaged")
+		}
+		return a.finish(m, target, os.Symlink(m.Link, target))
+	case m.HardLink:
+		linkRel, err := clean(m.Link)
 		if err != nil {
 			return err
 		}
@@ -181,18 +190,20 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 			return err
 		}
 		if fi, err := os.Lstat(src); err != nil || fi.IsDir() {
-			return fmt.Errorf("hard link to %q, which is not a file in this root filesystem", hdr.Linkname)
+			return fmt.Errorf("hard link to %q, which is not a file in this root filesystem", m.Link)
 		}
 		return os.Link(src, target) // a link shares its target's owner and mode
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case m.Mode.IsRegular():
+		return a.regular(m, target, r)
+	case m.Mode&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
 		kind := uint32(unix.S_IFIFO)
-		if hdr.Typeflag == tar.TypeChar {
+		if m.Mode&fs.ModeCharDevice != 0 {
 			kind = unix.S_IFCHR
-		} else if hdr.Typeflag == tar.TypeBlock {
+		} else if m.Mode&fs.ModeDevice != 0 {
 			kind = unix.S_IFBLK
 		}
-		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-		if err := unix.Mknod(target, kind|uint32(mode), int(dev)); err != nil {
+		dev := unix.Mkdev(uint32(m.Devmajor), uint32(m.Devminor))
+		if err := unix.Mknod(target, kind|uint32(m.Mode.Perm()), int(dev)); err != nil {
 			if errors.Is(err, unix.EPERM) && !userns.RealRoot() {
 				// Without root, or as root of a user namespace, device
 				// nodes cannot be made: skip them as rootless runtimes do
@@ -201,18 +212,16 @@ func (a *applier) create(hdr *tar.Header, rel, target string, r io.Reader) error
 			}
 			return err
 		}
-	default:
-		return nil // pax globals and the like carry no file
 	}
-	if err := os.Chmod(target, ModeFromUnix(hdr.Mode)); err != nil {
+	if err := os.Chmod(target, m.Mode&permBits); err != nil {
 		return err
 	}
-	return a.finish(hdr, target, nil)
+	return a.finish(m, target, nil)
 }
 
 // regular writes a regular file that must not exist yet (EEXIST if it
 // does).
-func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
+func (a *applier) regular(m Meta, target string, r io.Reader) error {
 	f, err := rawfile.CreateNew(target, 0o600)
 	if err != nil {
 		return err
@@ -222,7 +231,7 @@ func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
 	}
 	_, err = io.CopyBuffer(f, r, a.buf)
 	if err == nil {
-		err = f.Chmod(uint32(hdr.Mode & 0o7777))
+		err = f.Chmod(uint32(UnixMode(m.Mode)))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -230,46 +239,48 @@ func (a *applier) regular(hdr *tar.Header, target string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return a.finish(hdr, target, nil)
+	return a.finish(m, target, nil)
 }
 
 // finish sets owner, xattrs and mtime without following a symlink.
-func (a *applier) finish(hdr *tar.Header, target string, err error) error {
+func (a *applier) finish(m Meta, target string, err error) error {
 	if err != nil {
 		return err
 	}
-	if !a.root && (hdr.Uid != 0 || hdr.Gid != 0) && hdr.Typeflag != tar.TypeSymlink {
+	symlink := m.Mode&fs.ModeSymlink != 0
+	if !a.root && (m.UID != 0 || m.GID != 0) && !symlink {
 		// Rootless: the owner cannot be set, so it is remembered for COPY
 		// --from to read back (layer.OwnerXattr).
-		_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)), 0)
+		_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", m.UID, m.GID)), 0)
 	}
-	if a.root && (hdr.Uid != 0 || hdr.Gid != 0) { // root's files are 0:0 already
-		if err := os.Lchown(target, hdr.Uid, hdr.Gid); errors.Is(err, unix.EINVAL) && hdr.Typeflag != tar.TypeSymlink {
+	if a.root && (m.UID != 0 || m.GID != 0) { // root's files are 0:0 already
+		if err := os.Lchown(target, m.UID, m.GID); errors.Is(err, unix.EINVAL) && !symlink {
 			// Root of a user namespace whose subordinate range does not
 			// reach this id: the file stays root's, the owner is kept
 			// aside, as without root.
-			_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)), 0)
+			_ = unix.Lsetxattr(target, OwnerXattr, []byte(fmt.Sprintf("%d:%d", m.UID, m.GID)), 0)
 		} else if err != nil {
 			return err
 		}
 		// chown clears setuid bits: set them again.
-		if hdr.Typeflag != tar.TypeSymlink && hdr.Mode&0o6000 != 0 {
-			if err := os.Chmod(target, ModeFromUnix(hdr.Mode)); err != nil {
+		if !symlink && m.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			if err := os.Chmod(target, m.Mode&permBits); err != nil {
 				return err
 			}
 		}
 	}
-	for k, v := range hdr.PAXRecords {
-		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
-			if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("xattr %s: %w", name, err)
-			}
+	// Every xattr the layer carries is set where the kernel and the
+	// filesystem take it: those they refuse (trusted.* without root,
+	// a filesystem without user.*) are left out, as Docker leaves them.
+	for name, v := range m.Xattrs {
+		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("xattr %s: %w", name, err)
 		}
 	}
-	if hdr.Typeflag == tar.TypeDir {
+	if m.Mode.IsDir() {
 		return nil // directories get their time at the end, after their contents
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	ts := []unix.Timespec{unix.NsecToTimespec(m.ModTime.UnixNano()), unix.NsecToTimespec(m.ModTime.UnixNano())}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 

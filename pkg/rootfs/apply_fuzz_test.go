@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,7 @@ func FuzzApply(f *testing.F) {
 		f.Add(l.bytes(f))
 	}
 	f.Add(paxSparseTar(1 << 40))
+	f.Add(everyKindLayer(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmp := t.TempDir()
 		root := filepath.Join(tmp, "root")
@@ -233,4 +235,35 @@ func TestHostileLayersStayInside(t *testing.T) {
 			checkConfined(t, tmp, outside)
 		})
 	}
+}
+
+// everyKindLayer is a well-formed layer with one entry of every kind the
+// codec writes (the fuzzer's start for mutations that stay near valid).
+func everyKindLayer(tb testing.TB) []byte {
+	when := time.Unix(1700000000, 123)
+	entries := []Meta{
+		{Name: "d", Mode: fs.ModeDir | 0o2755, UID: 1, GID: 2, ModTime: when, Xattrs: map[string]string{"user.d": "1"}},
+		{Name: "d/suid", Mode: 0o4755, Size: 3, ModTime: when, Xattrs: map[string]string{"security.capability": "\x01\x00\x00\x02"}},
+		{Name: "d/hard", HardLink: true, Link: "d/suid", Mode: 0o644},
+		{Name: "d/sym", Mode: fs.ModeSymlink | 0o777, Link: "../d/suid", ModTime: when},
+		{Name: "d/fifo", Mode: fs.ModeNamedPipe | 0o600, ModTime: when},
+		{Name: "d/null", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, Devmajor: 1, Devminor: 3, ModTime: when},
+		{Name: "d/" + strings.Repeat("n", 120), Mode: 0o1644, ModTime: when},
+		{Name: "d/.wh.gone", Mode: 0o600},
+		{Name: "d/.wh..wh..opq", Mode: 0o600},
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, m := range entries {
+		if err := tw.WriteHeader(m.Header()); err != nil {
+			tb.Fatal(err)
+		}
+		if m.Size > 0 {
+			tw.Write([]byte("elf")[:m.Size])
+		}
+	}
+	if err := tw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
 }

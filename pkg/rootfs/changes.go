@@ -13,9 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +21,7 @@ import (
 // WriteChanges writes the changeset from lower to upper as a layer tar with
 // .wh. whiteouts, entries sorted, hard links within the changeset kept.
 func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
-	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: map[uint64]string{}, rootOwned: o.RootOwned, trees: o.Trees}
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: upper, links: HardLinks{}, rootOwned: o.RootOwned, trees: o.Trees}
 	var err error
 	if o.Overlay {
 		err = cw.overlay()
@@ -39,7 +37,7 @@ func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
 type changeWriter struct {
 	tw        *tar.Writer
 	upper     string
-	links     map[uint64]string // inode → first name written, for hard links
+	links     HardLinks
 	rootOwned bool
 	trees     bool // ChangeOptions.Trees
 }
@@ -223,40 +221,23 @@ func sameContent(a, b string) (bool, error) {
 }
 
 func sameXattrs(a, b string) bool {
-	xa, xb := xattrs(a), xattrs(b)
+	xa, xb := ReadXattrs(a), ReadXattrs(b)
 	if len(xa) != len(xb) {
 		return false
 	}
 	for k, v := range xa {
-		if xb[k] != v {
+		if w, ok := xb[k]; !ok || w != v {
 			return false
 		}
 	}
 	return true
 }
 
-// xattrs of p that belong in a layer (overlayfs' own are bookkeeping).
-func xattrs(p string) map[string]string {
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil || n == 0 {
-		return nil
-	}
-	out := map[string]string{}
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") || name == OwnerXattr || systemXattr(name) {
-			continue
-		}
-		val := make([]byte, 64<<10)
-		if m, err := unix.Lgetxattr(p, name, val); err == nil {
-			out[name] = string(val[:m])
-		}
-	}
-	return out
-}
-
+// whiteout writes the marker that deletes (.wh.NAME) or hides below
+// (.wh..wh..opq) what lower layers have: an empty file, 0600, root's,
+// without a time.
 func (c *changeWriter) whiteout(name string) error {
-	return c.tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX})
+	return c.tw.WriteHeader(Meta{Name: name, Mode: 0o600}.Header())
 }
 
 func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
@@ -268,39 +249,21 @@ func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
 			return err
 		}
 	}
-	hdr, err := tar.FileInfoHeader(fi, link)
+	m, err := MetaFromInfo(fi, rel, link)
 	if err != nil {
-		return fmt.Errorf("changes: %s: %w", rel, err)
+		return fmt.Errorf("changes: %w", err)
 	}
-	hdr.Name = rel
-	if fi.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uname, hdr.Gname = "", ""
 	if c.rootOwned {
-		hdr.Uid, hdr.Gid = 0, 0
+		m.UID, m.GID = 0, 0
 	}
 	if c.trees {
 		if uid, gid, ok := xattrOwner(full); ok {
-			hdr.Uid, hdr.Gid = uid, gid
+			m.UID, m.GID = uid, gid
 		}
 	}
-	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
-	hdr.Format = tar.FormatPAX
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if st != nil && fi.Mode().IsRegular() && st.Nlink > 1 {
-		if first, ok := c.links[st.Ino]; ok {
-			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-		} else {
-			c.links[st.Ino] = rel
-		}
-	}
-	for k, v := range xattrs(full) {
-		if hdr.PAXRecords == nil {
-			hdr.PAXRecords = map[string]string{}
-		}
-		hdr.PAXRecords["SCHILY.xattr."+k] = v
-	}
+	c.links.Mark(&m, fi)
+	m.Xattrs = ReadXattrs(full)
+	hdr := m.Header()
 	if err := c.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("changes: %s: %w", rel, err)
 	}

@@ -161,7 +161,7 @@ func TestOverlayUpperBecomesWhiteouts(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", p, err == nil, want)
 		}
 	}
-	if x := xattrs(filepath.Join(result, "opt/replace")); x["trusted.overlay.opaque"] != "" {
+	if x := ReadXattrs(filepath.Join(result, "opt/replace")); x["trusted.overlay.opaque"] != "" {
 		t.Error("the overlay opaque xattr leaked into the layer")
 	}
 }

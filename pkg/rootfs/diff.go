@@ -19,15 +19,19 @@ type Change struct {
 	Path string `json:"path"`
 }
 
-// node is what a path is in a flattened root filesystem.
+// node is what a path is in a flattened root filesystem: what docker diff
+// compares (type, mode, owner, device number, size, mtime, link target,
+// file capabilities), and the content.
 type node struct {
-	typ      byte
-	mode     int64
-	uid, gid int
-	size     int64
-	link     string
-	mtime    int64
-	sum      [32]byte
+	typ        byte
+	mode       int64
+	uid, gid   int
+	dev        [2]int64
+	size       int64
+	link       string
+	mtime      int64
+	capability string
+	sum        [32]byte
 }
 
 // Diff lists what changed from image a to image b, sorted by path; a nil
@@ -111,7 +115,9 @@ func tree(img v1.Image) (map[string]node, error) {
 		if err != nil || p == "" {
 			continue
 		}
-		n := node{typ: h.Typeflag, mode: h.Mode, uid: h.Uid, gid: h.Gid, size: h.Size, link: h.Linkname, mtime: h.ModTime.Unix()}
+		m, _ := MetaOf(h)
+		n := node{typ: h.Typeflag, mode: UnixMode(m.Mode), uid: m.UID, gid: m.GID, dev: [2]int64{m.Devmajor, m.Devminor},
+			size: h.Size, link: h.Linkname, mtime: h.ModTime.Unix(), capability: m.Xattrs["security.capability"]}
 		if h.Typeflag == tar.TypeReg {
 			s := sha256.New()
 			if _, err := io.Copy(s, tr); err != nil {

@@ -5,6 +5,7 @@ package rootfs
 import (
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 // Apply needs Unix files: see ErrNeedsUnix.
@@ -20,3 +21,7 @@ func CopyTree(src, dst string) error { return fmt.Errorf("copy %s: %w", src, Err
 func WriteChanges(w io.Writer, lower, upper string, o ChangeOptions) error {
 	return fmt.Errorf("read changes in %s: %w", upper, ErrNeedsUnix)
 }
+
+// statMeta has nothing to add: files here have no Unix owners or device
+// numbers (MetaFromInfo gives root's).
+func statMeta(fi fs.FileInfo, m *Meta) {}

@@ -60,7 +60,7 @@ func (s *Snapshot) Len() int { return len(s.paths) }
 // for the top-most paths that are gone. It returns the snapshot of root as
 // it is now, the "before" of the next change.
 func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOptions) (*Snapshot, error) {
-	cw := &changeWriter{tw: tar.NewWriter(w), upper: before.root, links: map[uint64]string{}, rootOwned: o.RootOwned}
+	cw := &changeWriter{tw: tar.NewWriter(w), upper: before.root, links: HardLinks{}, rootOwned: o.RootOwned}
 	after := &Snapshot{root: before.root, paths: map[string]stamp{}}
 	type out struct {
 		name string
@@ -104,7 +104,7 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 	for _, e := range all {
 		switch {
 		case e.dir:
-			err = cw.tw.WriteHeader(&tar.Header{Name: e.name + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+			err = cw.tw.WriteHeader(Meta{Name: e.name, Mode: fs.ModeDir | 0o755, ModTime: time.Unix(0, 0)}.Header())
 		case e.fi == nil:
 			err = cw.whiteout(e.name)
 		default:

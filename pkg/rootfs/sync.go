@@ -226,7 +226,7 @@ func finishSynced(to, from string, fi fs.FileInfo) error {
 			return err
 		}
 	}
-	for k, v := range xattrs(from) {
+	for k, v := range ReadXattrs(from) {
 		if err := unix.Lsetxattr(to, k, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
 			return fmt.Errorf("%s: xattr %s: %w", to, k, err)
 		}
