@@ -302,7 +302,7 @@ func statFiles(files []pendingFile, o Options) ([]Entry, error) {
 					errs[i] = fmt.Errorf("%s changed while it was read", files[i].path)
 					continue
 				}
-				out[i] = fileEntry(files[i].name, files[i].path, info, o)
+				out[i] = withXattrs(fileEntry(files[i].name, files[i].path, info, o), files[i].path, o)
 			}
 		}(w)
 	}
