@@ -256,7 +256,9 @@ func (c *changeWriter) add(rel string, fi fs.FileInfo) error {
 	if c.rootOwned {
 		m.UID, m.GID = 0, 0
 	}
-	if c.trees {
+	if c.rootOwned || c.trees {
+		// Trees unpacked without root keep the image's owner aside
+		// (OwnerXattr); a file copied up from one keeps it too.
 		if uid, gid, ok := xattrOwner(full); ok {
 			m.UID, m.GID = uid, gid
 		}

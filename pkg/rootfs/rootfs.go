@@ -51,8 +51,9 @@ type ChangeOptions struct {
 	// directory that hides everything below. Otherwise upper is the whole
 	// new tree and is compared with lower.
 	Overlay bool
-	// RootOwned writes every entry as 0:0: a rootless sandbox maps only the
-	// caller's id, as root, so host ownership is meaningless in the layer.
+	// RootOwned writes every entry as 0:0 but for the owners OwnerXattr
+	// keeps: a rootless sandbox maps only the caller's id, as root, so host
+	// ownership is meaningless in the layer.
 	RootOwned bool
 	// EmptyDirs are folders to write as empty, 0755, root's (mount points a
 	// runtime leaves behind, as BuildKit's does for /dev, /proc and /sys);

@@ -13,7 +13,7 @@ import (
 // id into the sandbox: the RUN cases that stay root build as BuildKit
 // builds them.
 func TestRootlessRun(t *testing.T) {
-	e := rootlessSuite(t, "gantry-e2e", false, []string{"env-arg", "stage-chain", "dir-perms", "run-exec-form", "expand-forms", "multistage"})
+	e := rootlessSuite(t, "gantry-e2e", false, []string{"env-arg", "stage-chain", "dir-perms", "run-exec-form", "expand-forms", "multistage", "run-keeps-owner"})
 	// A RUN as another user cannot switch ids: the error says what to grant.
 	dir := filepath.Join(filepath.Dir(e.root), "ctx", "run-as-1000")
 	os.MkdirAll(dir, 0o755)
