@@ -239,34 +239,39 @@ func (s *Store) describe(img v1.Image, digest v1.Hash, raw []byte, m *v1.Manifes
 // WriteIndex stores idx, every image and nested index it lists, and their
 // blobs.
 func (s *Store) WriteIndex(ctx context.Context, idx v1.ImageIndex, opts WriteOptions) (v1.Descriptor, error) {
-	im, err := idx.IndexManifest()
+	if _, err := checkedIndex(idx); err != nil {
+		return v1.Descriptor{}, err
+	}
+	// Nested indexes are stored as the walk reaches them, after their
+	// images; the top one last.
+	err := WalkIndex(idx, func(d v1.Descriptor, child v1.Image) error {
+		if _, err := s.WriteImage(ctx, child, opts); err != nil {
+			return fmt.Errorf("%s: %w", platformString(d.Platform), err)
+		}
+		return nil
+	}, func(d v1.Descriptor, child v1.ImageIndex) error {
+		_, err := s.writeIndexManifest(child)
+		return err
+	})
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := CheckIndex(im); err != nil {
-		return v1.Descriptor{}, err
+	return s.writeIndexManifest(idx)
+}
+
+// checkedIndex is idx's manifest, refused when it breaks CheckIndex.
+func checkedIndex(idx v1.ImageIndex) (*v1.IndexManifest, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
 	}
-	for _, d := range im.Manifests {
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return v1.Descriptor{}, err
-			}
-			if _, err := s.WriteIndex(ctx, child, opts); err != nil {
-				return v1.Descriptor{}, err
-			}
-		case d.MediaType.IsImage():
-			child, err := idx.Image(d.Digest)
-			if err != nil {
-				return v1.Descriptor{}, err
-			}
-			if _, err := s.WriteImage(ctx, child, opts); err != nil {
-				return v1.Descriptor{}, fmt.Errorf("%s: %w", platformString(d.Platform), err)
-			}
-		default:
-			// Attestations and other artifacts are kept by reference only.
-		}
+	return im, CheckIndex(im)
+}
+
+// writeIndexManifest stores idx's own manifest (its children are stored).
+func (s *Store) writeIndexManifest(idx v1.ImageIndex) (v1.Descriptor, error) {
+	if _, err := checkedIndex(idx); err != nil {
+		return v1.Descriptor{}, err
 	}
 	raw, err := idx.RawManifest()
 	if err != nil {

@@ -53,3 +53,49 @@ func (s *Store) Walk(d v1.Descriptor, fn func(v1.Descriptor) error) error {
 	}
 	return nil
 }
+
+// WalkIndex calls image for every image idx lists and index for every
+// index below it (nested ones too), each child before the index that names
+// it (the order a push needs: a registry refuses an index whose manifests it
+// has not got) and each digest once; idx itself is not visited. Entries
+// that are neither (attestations, artifacts) are passed over: they are kept
+// by reference only. It is the one walk over an index's manifests, stored or
+// not: WriteIndex stores what it visits, push sends it.
+func WalkIndex(idx v1.ImageIndex, image func(v1.Descriptor, v1.Image) error, index func(v1.Descriptor, v1.ImageIndex) error) error {
+	return walkIndex(idx, map[v1.Hash]bool{}, image, index)
+}
+
+func walkIndex(idx v1.ImageIndex, seen map[v1.Hash]bool, image func(v1.Descriptor, v1.Image) error, index func(v1.Descriptor, v1.ImageIndex) error) error {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, d := range im.Manifests {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return err
+			}
+			if err := walkIndex(child, seen, image, index); err != nil {
+				return err
+			}
+			if err := index(d, child); err != nil {
+				return err
+			}
+		case d.MediaType.IsImage():
+			child, err := idx.Image(d.Digest)
+			if err != nil {
+				return err
+			}
+			if err := image(d, child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -206,23 +206,27 @@ func planPush(top remote.Taggable) (*pushPlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-		if err != nil {
-			return nil, fmt.Errorf("push: index: %w", err)
-		}
-		for _, c := range im.Manifests {
-			if !c.MediaType.IsImage() {
-				return nil, fmt.Errorf("push: index entry %s is %s: nested indexes are not pushed", c.Digest, c.MediaType)
-			}
-			img, err := t.Image(c.Digest)
-			if err != nil {
-				return nil, err
-			}
+		// Every image and nested index, each before the index that names
+		// it: the order the manifests are put in.
+		err = store.WalkIndex(t, func(_ v1.Descriptor, img v1.Image) error {
 			m, err := walkImage(img)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				p.manifests = append(p.manifests, m)
 			}
-			p.manifests = append(p.manifests, m)
+			return err
+		}, func(_ v1.Descriptor, idx v1.ImageIndex) error {
+			raw, err := idx.RawManifest()
+			if err != nil {
+				return err
+			}
+			m, err := describe(idx, raw)
+			if err == nil {
+				p.manifests = append(p.manifests, m)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		if p.top, err = describe(t, raw); err != nil {
 			return nil, err
