@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
 	"github.com/gantry-build/gantry/pkg/cgroup"
@@ -218,45 +213,6 @@ func withLabels(img v1.Image, labels map[string]string) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-func parseDockerfile(path string) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, 0, fmt.Errorf("no Dockerfile at %s: give -f FILE, or --from BASE --add SRC:DEST for a build without one", path)
-	}
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("dockerfile: %w", err)
-	}
-	ast, err := parser.Parse(f)
-	f.Close()
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	// A linter that reports nothing: BuildKit's parser reads "# check=" comments
-	// through it, and a nil one panics.
-	stages, metaArgs, err := instructions.Parse(ast.AST, linter.New(&linter.Config{}))
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(stages) == 0 {
-		return nil, nil, 0, fmt.Errorf("%s has no FROM", path)
-	}
-	return stages, metaArgs, ast.EscapeToken, nil
-}
-
-// stageIndex finds a stage by name (the last of that name, as BuildKit's
-// map of names keeps it) or by index.
-func stageIndex(stages []instructions.Stage, name string) int {
-	for i := len(stages) - 1; i >= 0; i-- {
-		if strings.EqualFold(stages[i].Name, name) {
-			return i
-		}
-	}
-	if i, err := strconv.Atoi(name); err == nil && i >= 0 && i < len(stages) {
-		return i
-	}
-	return -1
-}
-
 // dfBuild is one Dockerfile build for one platform.
 type dfBuild struct {
 	ctx      context.Context
@@ -346,66 +302,6 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// metaArgs resolves the ARGs before the first FROM, after the predefined
-// platform and target args (which --build-arg may override), as BuildKit's
-// defaultArgs and buildMetaArgs do: a given build arg wins and its default
-// is never read; a default that fails to expand (${X:?msg}) fails the
-// build; an ARG with neither stays unset.
-func (b *dfBuild) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
-	host := platform.Host()
-	out := map[string]string{
-		"TARGETPLATFORM": platform.String(b.platform), "TARGETOS": b.platform.OS,
-		"TARGETARCH": b.platform.Architecture, "TARGETVARIANT": b.platform.Variant,
-		"BUILDPLATFORM": platform.String(host), "BUILDOS": host.OS,
-		"BUILDARCH": host.Architecture, "BUILDVARIANT": host.Variant,
-		"TARGETOSVERSION": b.platform.OSVersion, "BUILDOSVERSION": host.OSVersion,
-		"TARGETSTAGE": b.targetStage(),
-	}
-	for k := range out {
-		if v, ok := b.o.BuildArgs[k]; ok {
-			out[k] = v
-		}
-	}
-	for _, a := range args {
-		for _, kv := range a.Args {
-			if v, ok := b.o.BuildArgs[kv.Key]; ok {
-				out[kv.Key] = v
-				continue
-			}
-			if kv.Value == nil {
-				continue
-			}
-			v, err := b.expandWith(*kv.Value, out)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", b.o.Dockerfile, a.String(), err)
-			}
-			out[kv.Key] = v
-		}
-	}
-	return out, nil
-}
-
-// targetStage is TARGETSTAGE: the --target given, else the last stage's
-// name, else "default", as BuildKit names it.
-func (b *dfBuild) targetStage() string {
-	if b.o.Target != "" {
-		return b.o.Target
-	}
-	if n := b.stages[len(b.stages)-1].Name; n != "" {
-		return n
-	}
-	return "default"
-}
-
-func (b *dfBuild) expandWith(word string, vars map[string]string) (string, error) {
-	env := make([]string, 0, len(vars))
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	out, _, err := shell.NewLex(b.escape).ProcessWord(word, shell.EnvsFromSlice(env))
-	return out, err
-}
-
 // buildTarget builds the target stage and every stage it needs, as BuildKit
 // schedules them: as a graph, stages that do not depend on each other at
 // the same time.
@@ -479,35 +375,4 @@ func (b *dfBuild) buildStage(i int) (*stageState, error) {
 		}
 	}
 	return s, nil
-}
-
-// unusedBuildArgs are the --build-arg names no ARG of the Dockerfile
-// declares and that are not predefined (platform args, proxy args,
-// BuildKit's own), sorted.
-func unusedBuildArgs(stages []instructions.Stage, meta []instructions.ArgCommand, given map[string]string) []string {
-	declared := map[string]bool{}
-	for _, a := range meta {
-		for _, kv := range a.Args {
-			declared[kv.Key] = true
-		}
-	}
-	for _, st := range stages {
-		for _, cmd := range st.Commands {
-			if a, ok := cmd.(*instructions.ArgCommand); ok {
-				for _, kv := range a.Args {
-					declared[kv.Key] = true
-				}
-			}
-		}
-	}
-	var unused []string
-	for k := range given {
-		predefined := strings.HasPrefix(k, "BUILDKIT_") || strings.HasPrefix(k, "TARGET") || strings.HasPrefix(k, "BUILD") ||
-			slices.Contains(proxyArgs, strings.ToLower(k))
-		if !declared[k] && !predefined {
-			unused = append(unused, k)
-		}
-	}
-	sort.Strings(unused)
-	return unused
 }
