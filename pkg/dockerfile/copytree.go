@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/sandbox"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -26,6 +27,9 @@ import (
 // compressed, so nothing is decompressed afterwards.
 func (s *stageState) buildUnpacked(cmd instructions.Command, entries []layer.Entry, o layer.Options) (layer.Built, error) {
 	b := s.b
+	if built, ok, err := s.copyIntoContainerRoot(entries, o); ok {
+		return built, err
+	}
 	rec, recPath := s.copyRecord(cmd, o)
 	if rec != nil {
 		built, err := layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
@@ -161,4 +165,59 @@ func (s *stageState) revise(rec *copyRecord, entries []layer.Entry, o layer.Opti
 		return err
 	}
 	return pending.Commit(built.DiffID)
+}
+
+// copyIntoContainerRoot writes a COPY's files straight over "/" in the
+// container isolation when a RUN of the stage comes later and needs them
+// there (kaniko's way): once, not into the unpacked-tree cache and then
+// again over "/". ok is false where that does not apply (the sandbox, no
+// RUN to come, no isolation to be had): the caller builds as usual.
+func (s *stageState) copyIntoContainerRoot(entries []layer.Entry, o layer.Options) (built layer.Built, ok bool, err error) {
+	b := s.b
+	if !s.runFollows() {
+		return layer.Built{}, false, nil
+	}
+	if iso, err := b.isolation(); err != nil || iso != sandbox.IsolationContainer {
+		return layer.Built{}, false, nil
+	}
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	if _, err := s.layContainerRoot(); err != nil {
+		return layer.Built{}, false, nil // the RUN will say why
+	}
+	pr, pw := io.Pipe()
+	applied := make(chan error, 1)
+	go func() {
+		err := b.host.Apply(pr)
+		io.Copy(io.Discard, pr) // let the writer finish even if Apply stopped early
+		applied <- err
+	}()
+	built, err = layer.BuildTee(b.ctx, b.st, entries, o, b.o.Compression, s.oci(), pw)
+	pw.CloseWithError(err)
+	applyErr := <-applied
+	if err == nil && applyErr == nil && built.Cached {
+		// The content cache knew the layer: nothing was streamed.
+		applyErr = s.applyStoredLayer(built)
+	}
+	if err == nil {
+		err = applyErr
+	}
+	if err == nil {
+		b.host.Assume(treeID(s.img, built.DiffID))
+	}
+	return built, true, err
+}
+
+// applyStoredLayer lays a stored layer over "/" (container isolation).
+func (s *stageState) applyStoredLayer(built layer.Built) error {
+	l, err := layer.Open(s.b.st, built)
+	if err != nil {
+		return err
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return s.b.host.Apply(rc)
 }

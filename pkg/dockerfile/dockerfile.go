@@ -369,7 +369,8 @@ func (b *dfBuild) buildStage(i int) (*stageState, error) {
 	if err := s.from(i, st); err != nil {
 		return nil, fmt.Errorf("stage %s: FROM %s: %w", name, st.BaseName, err)
 	}
-	for _, cmd := range st.Commands {
+	for i, cmd := range st.Commands {
+		s.rest = st.Commands[i+1:]
 		if err := s.run(cmd); err != nil {
 			return nil, err
 		}

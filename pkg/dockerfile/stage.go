@@ -26,10 +26,11 @@ type stageState struct {
 	// stage's, else the target; RUN runs for it.
 	platform v1.Platform
 	img      v1.Image
-	fromImg  v1.Image          // the image FROM names, which --squash builds on
-	conf     config.Stage      // the config, which is the truth; img's own lags behind it
-	args     map[string]string // ARGs declared in this stage
-	env      map[string]string // what $VARS expand to and RUN sees: ENV and ARG, the later winning
+	fromImg  v1.Image               // the image FROM names, which --squash builds on
+	rest     []instructions.Command // the stage's instructions after the one running
+	conf     config.Stage           // the config, which is the truth; img's own lags behind it
+	args     map[string]string      // ARGs declared in this stage
+	env      map[string]string      // what $VARS expand to and RUN sees: ENV and ARG, the later winning
 	// inline are the cached steps whose layers the stage's image holds,
 	// its base stage's included, for --cache-to type=inline.
 	inline []inlineStep
@@ -298,4 +299,14 @@ func wrap(label string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", label, err)
+}
+
+// runFollows tells whether a RUN comes later in the stage.
+func (s *stageState) runFollows() bool {
+	for _, c := range s.rest {
+		if _, ok := c.(*instructions.RunCommand); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -162,3 +162,59 @@ func TestHostRootRefusesTTY(t *testing.T) {
 		t.Errorf("TTY in the container isolation: %v, want a refusal naming the terminal", err)
 	}
 }
+
+// A COPY's layer applied straight onto "/" lands there but on kept paths:
+// by name, through a link of the image's, or as a hard link to a kept file;
+// the next RUN's layer holds that step's changes only.
+func TestHostRootApplyKeepsKeptPaths(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container isolation runs as root") // the e2e suite runs it in a real container
+	}
+	root, image := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(image, "app"), 0o755)
+	os.Symlink("/workspace", filepath.Join(image, "ws-link"))
+	os.MkdirAll(filepath.Join(root, "workspace"), 0o755)
+	os.WriteFile(filepath.Join(root, "workspace/ctx"), []byte("context"), 0o644)
+	h := &HostRoot{root: root, keep: rootfs.PathSet{"workspace"}}
+	if err := h.Lay("chain-1", image); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(hdr *tar.Header, body string) {
+		hdr.Size = int64(len(body))
+		if hdr.Typeflag == tar.TypeLink {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body)[:hdr.Size])
+	}
+	add(&tar.Header{Name: "app/copied", Typeflag: tar.TypeReg, Mode: 0o644}, "copied")
+	add(&tar.Header{Name: "workspace/ctx", Typeflag: tar.TypeReg, Mode: 0o644}, "overwritten by name")
+	add(&tar.Header{Name: "ws-link/ctx", Typeflag: tar.TypeReg, Mode: 0o644}, "overwritten through a link")
+	add(&tar.Header{Name: "app/alias", Typeflag: tar.TypeLink, Linkname: "workspace/ctx"}, "")
+	tw.Close()
+	if err := h.Apply(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "app/copied")); string(b) != "copied" {
+		t.Errorf("app/copied = %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "workspace/ctx")); string(b) != "context" {
+		t.Errorf("a kept file was written: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "app/alias")); err == nil {
+		t.Error("a hard link to a kept file was made")
+	}
+	h.Assume("chain-2")
+	var layer bytes.Buffer
+	spec := Spec{Args: []string{"/bin/sh", "-c", "echo run > " + root + "/app/run"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	if err := h.Run(context.Background(), spec, os.Stderr, os.Stderr, &layer); err != nil {
+		t.Fatal(err)
+	}
+	if names := layerNames(t, layer.Bytes()); names != "app/|app/run|dev/|proc/|sys/" {
+		t.Errorf("the RUN's layer after the applied COPY = %s, want its own changes", names)
+	}
+}

@@ -60,3 +60,6 @@ func (h *HostRoot) Root() string { return "/" }
 func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer, changes io.Writer) error {
 	return ErrNeedsLinux
 }
+
+// Apply returns ErrNeedsLinux.
+func (h *HostRoot) Apply(r io.Reader) error { return ErrNeedsLinux }

@@ -62,7 +62,7 @@ func ciJob(t *testing.T, image, context string, extra []string, args ...string) 
 // give the images BuildKit v0.34.2 gives.
 func TestCIContainerIsolationMatchesBuildKit(t *testing.T) {
 	img := gantryImage(t)
-	for _, name := range []string{"run-whiteouts", "user-by-name", "run-as-user", "dir-perms", "stage-chain", "env-arg", "run-exec-form", "multistage"} {
+	for _, name := range []string{"run-whiteouts", "user-by-name", "run-as-user", "dir-perms", "stage-chain", "env-arg", "run-exec-form", "multistage", "add-device-nodes", "run-keeps-owner", "workdir-relative", "copy-into-existing"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir, err := filepath.Abs(filepath.Join("dockerfiles", name))
@@ -233,13 +233,16 @@ func TestCIContainerSaysNetworkNoneIsNotHonoured(t *testing.T) {
 	}
 }
 
-// In the container isolation, a RUN on the tree the last RUN left in "/"
-// lays nothing and unpacks nothing: of a stage of three RUN steps only the
-// base is unpacked in the store's tree cache (once, to be laid).
+// In the container isolation, a step on the tree the last step left in "/"
+// lays nothing and unpacks nothing, and a COPY that a RUN follows writes its
+// files straight over "/" (kaniko's way): of a stage of a COPY and three RUN
+// steps only the base is unpacked in the store's tree cache (once, to be
+// laid).
 func TestCIContainerRunsOnWhatTheLastStepLeft(t *testing.T) {
 	img := gantryImage(t) + "-debug"
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nRUN echo a > /a\nRUN cat /a > /b\nRUN cat /a /b > /c\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "f"), []byte("f\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM $BASE\nCOPY f /in/f\nRUN echo a > /a\nRUN cat /a > /b\nRUN cat /a /b /in/f > /c\n"), 0o644)
 	job := "/gantry/gantry --progress plain build /workspace --build-arg BASE=" + baseRef("amd64") + " -t example.com/runs:1 && " +
 		"/gantry/gantry export example.com/runs:1 -o /workspace/out.tar && echo trees: $(/busybox/ls /gantry/store/cache/rootfs | /busybox/grep -v -e '^empty$' -e '^[.]' | /busybox/wc -l)"
 	out, err := ciJob(t, img, dir, []string{"--entrypoint", ""}, "/busybox/sh", "-c", job)
@@ -252,7 +255,7 @@ func TestCIContainerRunsOnWhatTheLastStepLeft(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	os.MkdirAll(root, 0o755)
 	sh(t, "tar", "-xf", filepath.Join(dir, "out.tar"), "-C", root)
-	if b, _ := os.ReadFile(filepath.Join(root, "c")); string(b) != "a\na\n" {
-		t.Errorf("/c = %q, want the first two steps' output", b)
+	if b, _ := os.ReadFile(filepath.Join(root, "c")); string(b) != "a\na\nf\n" {
+		t.Errorf("/c = %q, want the first two steps' output and the copied file", b)
 	}
 }
