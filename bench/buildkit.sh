@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gantry beside the current BuildKit (buildkitd v0.34.x through buildctl, the
 # reference of the e2e suite) on the workloads of issue 15, each pair timed
-# with farm-bench --vs (alternating runs, ratio pair by pair, medians).
+# with bench/vs.sh (alternating runs, ratio pair by pair, medians).
 #
 #   BUILDKIT_HOST=unix:///…/buildkitd.sock REG=127.0.0.1:5000 BASE=127.0.0.1:5000/e2e/busybox:amd64 bench/buildkit.sh [WORKLOAD…]
 #
@@ -54,7 +54,7 @@ vs() { # label, gantry shell command, peer shell command: each run as a script
 	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
 	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
 	echo "== $1"
-	farm-bench -n "$RUNS" --warmup 1 --timeout 1800 --vs "$work/cmd/$n-b" -- "$work/cmd/$n-a" 2>&1 | grep -E 'wall|A/B' || true
+	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
 }
 
 tree() {

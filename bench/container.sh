@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CI-container isolation (issue 14) beside gantry's sandbox and beside
-# BuildKit, on the same Dockerfiles, each pair timed with farm-bench --vs
+# BuildKit, on the same Dockerfiles, each pair timed with bench/vs.sh
 # (alternating runs, ratio pair by pair, medians).
 #
 #   DOCKER_HOST=unix:///…/docker.sock BUILDKIT_HOST=unix:///…/buildkitd.sock \
@@ -67,7 +67,7 @@ vs() { # label, gantry shell command, peer shell command: each run as a script
 	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
 	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
 	echo "== $1"
-	farm-bench -n "$RUNS" --warmup 1 --timeout 1800 --vs "$work/cmd/$n-b" -- "$work/cmd/$n-a" 2>&1 | grep -E 'wall|A/B' || true
+	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
 }
 
 tree() {
