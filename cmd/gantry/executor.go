@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gantry-build/gantry/pkg/dockerfile"
 	"github.com/gantry-build/gantry/pkg/images"
 	"github.com/gantry-build/gantry/pkg/publish"
 )
@@ -105,7 +108,16 @@ func (k *kanikoFlags) run(cmd *cobra.Command, g *globals) error {
 	}
 
 	contextDir, stdin, err := kanikoContext(k.context)
-	if err != nil {
+	if errors.Is(err, errGitContext) {
+		checkout, err := os.MkdirTemp("", "gantry-git-context-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(checkout)
+		if contextDir, err = kanikoGitContext(cmd.Context(), k.context, checkout); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	if stdin != nil {
@@ -164,14 +176,52 @@ func kanikoContext(c string) (dir string, tarFile *os.File, err error) {
 			return "", nil, fmt.Errorf("--context: %w", err)
 		}
 		return "", f, nil
-	case strings.HasPrefix(c, "git://"), strings.HasPrefix(c, "s3://"), strings.HasPrefix(c, "gs://"), strings.HasPrefix(c, "https://"), strings.HasPrefix(c, "az://"):
-		return "", nil, fmt.Errorf("--context %s: gantry executor builds from a folder (dir://) or a tar (tar://); fetch the sources first (git clone, or the CI job's checkout)", c)
+	case strings.HasPrefix(c, "git://"):
+		return "", nil, errGitContext
+	case strings.HasPrefix(c, "s3://"), strings.HasPrefix(c, "gs://"), strings.HasPrefix(c, "https://"), strings.HasPrefix(c, "az://"):
+		return "", nil, fmt.Errorf("--context %s: gantry executor builds from a folder (dir://), a tar (tar://) or a git repository (git://); fetch the sources first (the CI job's checkout)", c)
 	}
 	dir = strings.TrimPrefix(c, "dir://")
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", nil, fmt.Errorf("--context %s: not a folder", c)
 	}
 	return dir, nil, nil
+}
+
+// errGitContext says --context is a git repository: kanikoGitContext
+// clones it.
+var errGitContext = errors.New("a git context")
+
+// kanikoGitContext clones kaniko's git context,
+// git://HOST/PATH[#REF[#COMMIT]], over https as kaniko does (with
+// $GIT_USERNAME and $GIT_PASSWORD, or $GIT_TOKEN, when set) into dir, and
+// returns the checkout: REF (a branch, tag or refs/… name; default the
+// remote's HEAD), or COMMIT when given.
+func kanikoGitContext(ctx context.Context, c, dir string) (string, error) {
+	repo, frag, _ := strings.Cut(strings.TrimPrefix(c, "git://"), "#")
+	ref, commit, _ := strings.Cut(frag, "#")
+	u := &url.URL{Scheme: "https", Path: repo}
+	if host, p, ok := strings.Cut(repo, "/"); ok {
+		u.Host, u.Path = host, "/"+p
+	}
+	if user, pass := os.Getenv("GIT_USERNAME"), os.Getenv("GIT_PASSWORD"); user != "" || pass != "" {
+		u.User = url.UserPassword(user, pass)
+	} else if token := os.Getenv("GIT_TOKEN"); token != "" {
+		u.User = url.UserPassword("x-access-token", token)
+	}
+	src := u.String()
+	if commit != "" {
+		ref = commit
+	}
+	if ref != "" {
+		src += "#" + ref
+	}
+	out, err := dockerfile.GitCheckout(ctx, src, dir, false)
+	if err != nil {
+		// The error names the URL: not the credentials.
+		return "", fmt.Errorf("--context %s: %s", c, strings.ReplaceAll(err.Error(), u.String(), u.Redacted()))
+	}
+	return out, nil
 }
 
 // kanikoDockerfile resolves --dockerfile as kaniko does: as given if it

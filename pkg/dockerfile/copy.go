@@ -70,9 +70,9 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	for _, src := range c.srcs {
 		switch {
 		case c.add && isGitSource(src):
-			p, err := gitCheckout(b.ctx, src, tmp, c.keepGitDir)
+			p, err := GitCheckout(b.ctx, src, tmp, c.keepGitDir)
 			if err != nil {
-				return err
+				return fmt.Errorf("ADD %w", err)
 			}
 			srcs = append(srcs, layer.Add{Src: p})
 		case c.add && isURL(src):

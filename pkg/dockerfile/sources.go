@@ -27,11 +27,12 @@ import (
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
 
-// gitCheckout clones an ADD git source, REPO[#REF[:SUBDIR]] as BuildKit
-// reads it, into dir with the host's git, and returns the folder whose
-// contents ADD copies: the checkout (or its SUBDIR), without .git unless
-// --keep-git-dir.
-func gitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string, error) {
+// GitCheckout clones a git source, REPO[#REF[:SUBDIR]] as BuildKit reads
+// ADD's, into dir with the host's git, and returns the folder whose
+// contents ADD copies (or kaniko's executor builds from): the checkout (or
+// its SUBDIR), without .git unless keepGitDir. REF may be a branch, a tag,
+// a full ref name or a commit.
+func GitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string, error) {
 	repo, frag, _ := strings.Cut(src, "#")
 	ref, subdir, _ := strings.Cut(frag, ":")
 	out, err := os.MkdirTemp(dir, "git-*")
@@ -47,23 +48,23 @@ func gitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string,
 		return nil
 	}
 	if _, err := exec.LookPath("git"); err != nil {
-		return "", fmt.Errorf("ADD %s: git is not installed on this machine", src)
+		return "", fmt.Errorf("%s: git is not installed on this machine", src)
 	}
 	want := ref
 	if want == "" {
 		want = "HEAD"
 	}
 	if err := git("init", "-q"); err != nil {
-		return "", fmt.Errorf("ADD %s: %w", src, err)
+		return "", fmt.Errorf("%s: %w", src, err)
 	}
 	// A shallow fetch where the server offers it (not over dumb HTTP).
 	if err := git("fetch", "-q", "--depth", "1", repo, want); err != nil {
 		if err := git("fetch", "-q", repo, want); err != nil {
-			return "", fmt.Errorf("ADD %s: %w", src, err)
+			return "", fmt.Errorf("%s: %w", src, err)
 		}
 	}
 	if err := git("checkout", "-q", "--detach", "FETCH_HEAD"); err != nil {
-		return "", fmt.Errorf("ADD %s: %w", src, err)
+		return "", fmt.Errorf("%s: %w", src, err)
 	}
 	if !keepGitDir {
 		if err := os.RemoveAll(filepath.Join(out, ".git")); err != nil {
@@ -75,10 +76,10 @@ func gitCheckout(ctx context.Context, src, dir string, keepGitDir bool) (string,
 	}
 	p, err := securejoin.SecureJoin(out, subdir)
 	if err != nil {
-		return "", fmt.Errorf("ADD %s: %w", src, err)
+		return "", fmt.Errorf("%s: %w", src, err)
 	}
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("ADD %s: %s is not a folder of the repository", src, subdir)
+		return "", fmt.Errorf("%s: %s is not a folder of the repository", src, subdir)
 	}
 	return p, nil
 }
