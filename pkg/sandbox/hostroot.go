@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/gantry-build/gantry/pkg/rootfs"
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // HostRoot runs RUN steps in the root filesystem of the container gantry
@@ -51,7 +52,7 @@ var hostKeep = []string{"proc", "sys", "dev", "etc/hosts", "etc/resolv.conf", "e
 // paths to leave alone (the store, the context, the Dockerfile's folder);
 // every mount point of the container is kept too.
 func NewHostRoot(keep ...string) (*HostRoot, error) {
-	if os.Geteuid() != 0 {
+	if userns.Rootless() {
 		return nil, errors.New("RUN with --isolation container needs to run as root in the build container (kaniko's executor does too): run the container as root (no --user), or build without RUN")
 	}
 	set := append(rootfs.PathSet{}, hostKeep...)

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // Resolve turns auto into the isolation this machine allows, and refuses
@@ -27,7 +29,7 @@ func namespacesWork() error {
 	cmd := exec.Command(self, "--version")
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags)}
-	if os.Geteuid() != 0 {
+	if userns.Rootless() {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}

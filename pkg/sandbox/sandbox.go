@@ -45,7 +45,7 @@ var warnOnce sync.Once
 // GANTRY_SANDBOX_NO_OVERLAY=1), it runs in a copy of the root filesystem
 // instead, and says so once.
 func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
-	if os.Geteuid() != 0 && (spec.UID != 0 || spec.GID != 0) {
+	if userns.Rootless() && (spec.UID != 0 || spec.GID != 0) {
 		return Result{}, fmt.Errorf("RUN as user %d:%d needs root or subordinate ids: %s, so gantry maps only your own id, as root, into the sandbox", spec.UID, spec.GID, userns.Why())
 	}
 	if os.Getenv("GANTRY_SANDBOX_NO_OVERLAY") != "1" {
@@ -106,7 +106,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	}
 	defer os.Remove(merged)
 	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, ResolvConf: resolvConf,
-		Rootless: os.Geteuid() != 0, UserXattr: os.Geteuid() != 0 || userns.Inside()})
+		Rootless: userns.Rootless(), UserXattr: userns.Current() != userns.Root})
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	// but the one TTY gives it, and cannot type into the user's shell
 	// through gantry's terminal (TIOCSTI).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL, Setsid: true}
-	if os.Geteuid() != 0 {
+	if userns.Rootless() {
 		// Rootless: a user namespace where our own id is root. Unprivileged
 		// overlayfs (Linux 5.11+) then works with its userxattr option.
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
@@ -200,7 +200,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	var stopNet func()
 	var netErr error
 	if own != nil {
-		if stopNet, netErr = own.start(ctx, cmd.Process.Pid, os.Geteuid() != 0); netErr != nil {
+		if stopNet, netErr = own.start(ctx, cmd.Process.Pid, userns.Rootless()); netErr != nil {
 			specW.Write([]byte(abortByte))
 		}
 	}
