@@ -39,13 +39,29 @@ type hashEntry struct {
 // reads as an empty cache.
 const hashCacheMagic = "gantry-file-hashes-v2\n"
 
+// openHashCache is the store's file-hash cache, read from disk once per
+// process: the builds of one process (stages at once, the key, the layer and
+// the signatures of one COPY) share it, so none loses what another learned
+// and the file is decoded once.
 func openHashCache(st *store.Store) *hashCache {
-	c := &hashCache{path: st.CacheDir(store.CacheFileHashes), entries: map[string]hashEntry{}}
+	path := st.CacheDir(store.CacheFileHashes)
+	hashCachesMu.Lock()
+	defer hashCachesMu.Unlock()
+	if c, ok := hashCaches[path]; ok {
+		return c
+	}
+	c := &hashCache{path: path, entries: map[string]hashEntry{}}
 	if raw, err := os.ReadFile(c.path); err == nil {
 		c.entries = decodeHashes(raw) // a damaged cache is an empty one
 	}
+	hashCaches[path] = c
 	return c
 }
+
+var (
+	hashCachesMu sync.Mutex
+	hashCaches   = map[string]*hashCache{} // by file path
+)
 
 // The cache is read by every build whose sources are unchanged, so it is a
 // flat binary file rather than JSON (11,000 entries: 60 ms of JSON decoding
@@ -127,9 +143,12 @@ func (c *hashCache) put(e Entry, sum []byte) {
 
 // save writes the cache atomically; failing costs only a re-hash next time.
 func (c *hashCache) save() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !c.dirty {
 		return
 	}
+	c.dirty = false
 	raw := encodeHashes(c.entries)
 	if os.MkdirAll(filepath.Dir(c.path), 0o755) != nil {
 		return
@@ -143,4 +162,11 @@ func (c *hashCache) save() {
 		os.Rename(f.Name(), c.path)
 	}
 	os.Remove(f.Name())
+}
+
+// forgetHashCaches drops what this process has read of hash caches (tests).
+func forgetHashCaches() {
+	hashCachesMu.Lock()
+	defer hashCachesMu.Unlock()
+	clear(hashCaches)
 }
