@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -18,9 +20,7 @@ import (
 // (same mode, owner, xattrs and times), everything else is linked, symbolic
 // links and device nodes included. It is cp -al in Go: gantry's image has
 // no cp.
-func LinkTree(src, dst string) error {
-	return cloneTree(src, dst, func(from, to string, _ fs.FileInfo) error { return os.Link(from, to) })
-}
+func LinkTree(src, dst string) error { return linkTree(src, dst) }
 
 // CopyTree copies the tree (or the file) at src to dst, which must not
 // exist: content, modes, owners, xattrs, times and hard links within the
@@ -69,20 +69,26 @@ func (s *syncer) copyOne(from, to string, fi fs.FileInfo) error {
 	return finishSynced(to, from, fi)
 }
 
-func cloneTree(src, dst string, leaf func(from, to string, fi fs.FileInfo) error) error {
+// linkTree walks src making its folders in dst, then links every other
+// entry on all cores (a link needs no stat: half the system calls of a
+// walk that stats), then gives the folders their times: a link into a
+// folder moves its mtime.
+func linkTree(src, dst string) error {
 	var dirs []syncDir
+	var leaves [][2]string // from, to
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
 		to := filepath.Join(dst, rel)
+		if !d.IsDir() {
+			leaves = append(leaves, [2]string{p, to})
+			return nil
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
-		}
-		if !d.IsDir() {
-			return leaf(p, to, fi)
 		}
 		if err := os.Mkdir(to, 0o700); err != nil && !(rel == "." && errors.Is(err, os.ErrExist)) {
 			return err
@@ -90,6 +96,9 @@ func cloneTree(src, dst string, leaf func(from, to string, fi fs.FileInfo) error
 		dirs = append(dirs, syncDir{rel, fi})
 		return finishSynced(to, p, fi)
 	})
+	if err == nil {
+		err = linkAll(leaves)
+	}
 	if err != nil {
 		return fmt.Errorf("copying %s: %w", src, err)
 	}
@@ -99,4 +108,26 @@ func cloneTree(src, dst string, leaf func(from, to string, fi fs.FileInfo) error
 		}
 	}
 	return nil
+}
+
+// linkAll makes each hard link, on all cores; a worker stops at its first
+// error, and the errors are joined.
+func linkAll(leaves [][2]string) error {
+	workers := min(runtime.GOMAXPROCS(0), len(leaves)/256+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(leaves); i += workers {
+				if err := os.Link(leaves[i][0], leaves[i][1]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
