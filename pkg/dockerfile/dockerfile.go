@@ -237,6 +237,8 @@ type dfBuild struct {
 	iso     sandbox.Isolation    // RUN's isolation, resolved at the first RUN
 	host    *sandbox.HostRoot    // the container isolation's root, made at the first RUN
 	hostMu  sync.Mutex           // the container's root is one: its RUN steps take turns
+	stepsMu sync.Mutex
+	steps   map[string]*stepFuture // steps of this build, by cache key: each runs once
 
 	inlineOnce sync.Once
 	inlineSrc  *inlineSource // --cache-from's inline cache, read at the first step

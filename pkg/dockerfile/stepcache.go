@@ -20,7 +20,7 @@ import (
 
 // cachedLayer appends the layer make builds, or the cached result of an
 // identical earlier step.
-func (s *stageState) cachedLayer(label string, keyOf func() (string, error), createdBy string, make func() (layer.Built, error)) error {
+func (s *stageState) cachedLayer(label string, keyOf func() (string, error), createdBy string, make func() (layer.Built, error)) (err error) {
 	b := s.b
 	key, err := keyOf()
 	if err != nil {
@@ -29,6 +29,22 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 	id, name, _ := strings.Cut(label, " ")
 	rep := b.o.Progress
 	rep.Step(id, name)
+	if key != "" {
+		// The same step (same parent, instruction, args, platform and
+		// inputs) in another stage of this build runs once, as BuildKit
+		// merges identical vertices, with or without --no-cache.
+		f, first := b.claimStep(key)
+		if !first {
+			<-f.done
+			if f.err != nil {
+				rep.Fail(id, f.err)
+				return f.err
+			}
+			rep.StepDone(id, true)
+			return s.adoptStep(key, f.img)
+		}
+		defer func() { f.finish(s.img, err) }()
+	}
 	if !b.o.NoCache && key != "" {
 		if img, ok := b.lookupStep(key); ok {
 			// --cache-to exports every step the build used, found here or
@@ -247,4 +263,32 @@ func (b *dfBuild) rememberStep(key string, h v1.Hash) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, key), []byte(h.String()), 0o644)
+}
+
+// stepFuture is a step of this build being made, by its cache key.
+type stepFuture struct {
+	done chan struct{}
+	img  v1.Image // the step's image, once done without err
+	err  error
+}
+
+// claimStep returns the step of key in this build, and whether the caller
+// is the first to ask and so makes it.
+func (b *dfBuild) claimStep(key string) (f *stepFuture, first bool) {
+	b.stepsMu.Lock()
+	defer b.stepsMu.Unlock()
+	if f, ok := b.steps[key]; ok {
+		return f, false
+	}
+	if b.steps == nil {
+		b.steps = map[string]*stepFuture{}
+	}
+	f = &stepFuture{done: make(chan struct{})}
+	b.steps[key] = f
+	return f, true
+}
+
+func (f *stepFuture) finish(img v1.Image, err error) {
+	f.img, f.err = img, err
+	close(f.done)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,32 @@ func TestIndependentStagesBuildAtOnce(t *testing.T) {
 	e.gantry("build", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", "example.com/stages:1")
 	root := filepath.Join(t.TempDir(), "root")
 	e.gantry("export", "example.com/stages:1", "--dir", root)
+	for _, f := range []string{"a", "b"} {
+		if b, _ := os.ReadFile(filepath.Join(root, f)); string(b) != f+"\n" {
+			t.Errorf("/%s = %q", f, b)
+		}
+	}
+}
+
+// The same step in two stages of one build (same parent, instruction and
+// inputs) runs once, as BuildKit merges identical vertices, also with
+// --no-cache: a cache mount counts the runs.
+func TestIdenticalStepsOfStagesRunOnce(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	id := "gantry-e2e-once-" + filepath.Base(dir)
+	step := "RUN --mount=type=cache,target=/c,id=" + id + ",sharing=locked sh -c 'echo ran >> /c/count; sleep 1'"
+	df := "ARG BASE\nFROM $BASE AS a\n" + step + "\nRUN echo a > /who\n" +
+		"FROM $BASE AS b\n" + step + "\nRUN echo b > /who\n" +
+		"FROM $BASE\nCOPY --from=a /who /a\nCOPY --from=b /who /b\n" +
+		"RUN --mount=type=cache,target=/c,id=" + id + " cat /c/count > /count\n"
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+	e.gantry("build", "--no-cache", dir, "--build-arg", "BASE="+baseRef("amd64"), "-t", "example.com/once:1")
+	root := filepath.Join(t.TempDir(), "root")
+	e.gantry("export", "example.com/once:1", "--dir", root)
+	if b, _ := os.ReadFile(filepath.Join(root, "count")); string(b) != "ran\n" {
+		t.Errorf("the step shared by two stages ran %d times (%q), want once", strings.Count(string(b), "ran"), b)
+	}
 	for _, f := range []string{"a", "b"} {
 		if b, _ := os.ReadFile(filepath.Join(root, f)); string(b) != f+"\n" {
 			t.Errorf("/%s = %q", f, b)
