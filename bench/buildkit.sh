@@ -24,13 +24,6 @@ export GANTRY_ROOT=$work/store
 g() { "$work/gantry" --progress quiet "$@"; }
 g pull "$BASE" >/dev/null
 
-cat >"$work/drop" <<'EOF'
-#!/bin/sh
-sync
-[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
-exit 0
-EOF
-chmod +x "$work/drop"
 cat >"$work/gantry-cold" <<EOF
 #!/bin/sh
 rm -rf "$work/store/cache" && "$work/gantry" --progress quiet prune >/dev/null && "$work/drop" && exec "$work/gantry" --progress quiet build "\$@"
@@ -47,15 +40,7 @@ cat >"$work/bk-cold" <<EOF
 buildctl prune --all >/dev/null 2>&1; "$work/drop"; exec "$work/bk-build" "\$@"
 EOF
 chmod +x "$work/gantry-cold" "$work/bk-build" "$work/bk-cold"
-mkdir -p "$work/cmd"
-n=0
-vs() { # label, gantry shell command, peer shell command: each run as a script
-	n=$((n + 1))
-	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
-	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
-	echo "== $1"
-	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
-}
+. bench/lib.sh
 
 tree() {
 	mkdir -p "$work/tree" && rm -rf "$work/tree/src" && cp -r /usr/local/go/src "$work/tree/src"

@@ -31,12 +31,6 @@ image=$REG/bench/gantry:container
 GANTRY_ROOT="$work/image-store" bash image/build.sh "$image" --push >/dev/null
 docker pull -q "$image" >/dev/null
 
-cat >"$work/drop" <<'EOF'
-#!/bin/sh
-sync
-[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
-exit 0
-EOF
 cat >"$work/container-cold" <<EOF
 #!/bin/sh
 # container-cold DIR BASE [executor flags…]: a CI job building DIR.
@@ -59,16 +53,8 @@ buildctl prune --all >/dev/null 2>&1; "$work/drop"
 exec buildctl build --frontend dockerfile.v0 --local context="\$dir" --local dockerfile="\$dir" \
 	--opt build-arg:BASE=\$base --output type=image,name=bench/bk:1 "\$@" >/dev/null 2>&1
 EOF
-chmod +x "$work/drop" "$work/container-cold" "$work/sandbox-cold" "$work/bk-cold"
-mkdir -p "$work/cmd"
-n=0
-vs() { # label, gantry shell command, peer shell command: each run as a script
-	n=$((n + 1))
-	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
-	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
-	echo "== $1"
-	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
-}
+chmod +x "$work/container-cold" "$work/sandbox-cold" "$work/bk-cold"
+. bench/lib.sh
 
 tree() {
 	mkdir -p "$work/tree" && rm -rf "$work/tree/src" && cp -r /usr/local/go/src "$work/tree/src"

@@ -1,0 +1,20 @@
+# Shared by the bench scripts (sourced, with $work and $RUNS set): a script
+# that drops the page cache, and vs, which times two shell commands in
+# alternation with bench/vs.sh.
+
+cat >"$work/drop" <<'DROP'
+#!/bin/sh
+sync
+[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
+exit 0
+DROP
+chmod +x "$work/drop"
+mkdir -p "$work/cmd"
+n=0
+vs() { # label, gantry shell command, peer shell command: each run as a script
+	n=$((n + 1))
+	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
+	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
+	echo "== $1"
+	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
+}
