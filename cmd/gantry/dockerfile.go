@@ -30,7 +30,8 @@ type dockerfileFlags struct {
 	contexts           []string
 	noCache            bool
 	squash             bool
-	cacheFrom, cacheTo string
+	cacheFrom          []string
+	cacheTo            string
 	// Set by gantry executor (kaniko's --ignore-path, --cleanup).
 	hostKeep []string
 	cleanup  bool
@@ -52,7 +53,7 @@ func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	d.limits.register(f, "each RUN step")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
 	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
-	f.StringVar(&d.cacheFrom, "cache-from", "", "where to take cached steps from: REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
+	f.StringArrayVar(&d.cacheFrom, "cache-from", nil, "where to take cached steps from (repeatable, tried in order): REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
 	f.StringVar(&d.cacheTo, "cache-to", "", "where to send every step the build uses, tagged by its cache key: REPO, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR, or type=inline (the target's steps, in the image's config)")
 }
 
@@ -98,8 +99,14 @@ func (d *dockerfileFlags) build(cmd *cobra.Command, g *globals, args []string, t
 		}
 		opts.BuildArgs[k] = v
 	}
-	if opts.CacheFrom, err = dockerfile.ParseCacheSpec(d.cacheFrom, false); err != nil {
-		return images.Artifact{}, err
+	for _, from := range d.cacheFrom {
+		spec, err := dockerfile.ParseCacheSpec(from, false)
+		if err != nil {
+			return images.Artifact{}, err
+		}
+		if spec.Type != "" {
+			opts.CacheFrom = append(opts.CacheFrom, spec)
+		}
 	}
 	if opts.CacheTo, err = dockerfile.ParseCacheSpec(d.cacheTo, true); err != nil {
 		return images.Artifact{}, err

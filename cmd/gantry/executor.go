@@ -138,7 +138,7 @@ func (k *kanikoFlags) run(cmd *cobra.Command, g *globals) error {
 			}
 			repo = ref.Context().Name() + "/cache"
 		}
-		d.cacheFrom = repo
+		d.cacheFrom = []string{repo}
 		if !k.noPushCache {
 			d.cacheTo = repo
 		}

@@ -184,7 +184,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	// With a registry cache to consult, hashing first can save the build.
 	key := func() (string, error) {
 		fp, ok := layer.KnownFingerprint(b.st, entries, o)
-		if !ok && b.o.CacheFrom.Type != "" {
+		if !ok && len(b.o.CacheFrom) > 0 {
 			var err error
 			if fp, err = layer.Fingerprint(b.st, entries, o); err != nil {
 				return "", err

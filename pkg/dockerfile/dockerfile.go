@@ -51,7 +51,9 @@ type DockerfileOptions struct {
 	// CacheFrom and CacheTo hold step results tagged by cache key, shared
 	// between machines (kaniko's --cache-repo): a registry repository or
 	// an OCI layout folder.
-	CacheFrom, CacheTo CacheSpec
+	// CacheFrom are tried in order (buildx takes several --cache-from).
+	CacheFrom []CacheSpec
+	CacheTo   CacheSpec
 	// Isolation of RUN steps: auto (""), sandbox, or container (the build
 	// container is the isolation), resolved at the first RUN.
 	Isolation sandbox.Isolation
@@ -241,7 +243,7 @@ type dfBuild struct {
 	steps   map[string]*stepFuture // steps of this build, by cache key: each runs once
 
 	inlineOnce sync.Once
-	inlineSrc  *inlineSource // --cache-from's inline cache, read at the first step
+	inlineSrcs []*inlineSource // the inline caches of --cache-from, read at the first step
 }
 
 // stageFuture is a stage being built or built.

@@ -195,6 +195,7 @@ func inlineHit(parent, src v1.Image, e inlineStep, createdBy string) (v1.Image, 
 // inlineSource is the image a registry --cache-from names and its inline
 // cache, read once per build and platform (its manifest and config only).
 type inlineSource struct {
+	ref   string // as --cache-from names it
 	img   v1.Image
 	steps map[string]inlineStep
 }
@@ -203,81 +204,89 @@ type inlineSource struct {
 // (an image; a note says why nothing comes of it when nothing does), or,
 // for a bare REPO (a repository of step tags), REPO:latest when it has one,
 // as BuildKit reads a bare --cache-from.
-func (b *dfBuild) inlineFrom() *inlineSource {
+func (b *dfBuild) inlineFrom() []*inlineSource {
 	b.inlineOnce.Do(func() {
-		from := b.o.CacheFrom
-		if from.Type != "registry" {
-			return
-		}
-		ref, named := from.Ref, from.isImage()
-		if !named {
-			ref += ":latest"
-		}
-		note := func(why error) {
-			b.o.Progress.Printf("--cache-from %s: %v; nothing is reused from it", ref, why)
-		}
-		rm, err := transfer.RemoteImage(b.ctx, b.rc, ref, &b.platform)
-		if err != nil {
-			if named {
-				note(err)
-			}
-			return
-		}
-		raw, err := rm.Image.RawConfigFile()
-		if err != nil {
-			note(err)
-			return
-		}
-		steps, err := readInlineCache(raw)
-		switch {
-		case errors.Is(err, errNoInlineCache):
-			note(fmt.Errorf("%w (build it with --cache-to type=inline)", err))
-			return
-		case err != nil:
-			note(err)
-			return
-		}
-		src := &inlineSource{img: rm.Image, steps: map[string]inlineStep{}}
-		for _, e := range steps {
-			if _, dup := src.steps[e.Key]; !dup {
-				src.steps[e.Key] = e
+		for _, from := range b.o.CacheFrom {
+			if src := b.readInlineSource(from); src != nil {
+				b.inlineSrcs = append(b.inlineSrcs, src)
 			}
 		}
-		b.inlineSrc = src
 	})
-	return b.inlineSrc
+	return b.inlineSrcs
+}
+
+// readInlineSource reads one registry --cache-from's inline cache, nil
+// when it has none.
+func (b *dfBuild) readInlineSource(from CacheSpec) *inlineSource {
+	if from.Type != "registry" {
+		return nil
+	}
+	ref, named := from.Ref, from.isImage()
+	if !named {
+		ref += ":latest"
+	}
+	note := func(why error) {
+		b.o.Progress.Printf("--cache-from %s: %v; nothing is reused from it", ref, why)
+	}
+	rm, err := transfer.RemoteImage(b.ctx, b.rc, ref, &b.platform)
+	if err != nil {
+		if named {
+			note(err)
+		}
+		return nil
+	}
+	raw, err := rm.Image.RawConfigFile()
+	if err != nil {
+		note(err)
+		return nil
+	}
+	steps, err := readInlineCache(raw)
+	switch {
+	case errors.Is(err, errNoInlineCache):
+		note(fmt.Errorf("%w (build it with --cache-to type=inline)", err))
+		return nil
+	case err != nil:
+		note(err)
+		return nil
+	}
+	src := &inlineSource{ref: ref, img: rm.Image, steps: map[string]inlineStep{}}
+	for _, e := range steps {
+		if _, dup := src.steps[e.Key]; !dup {
+			src.steps[e.Key] = e
+		}
+	}
+	return src
 }
 
 // fromInlineCache is the step keyed key taken from the --cache-from image's
 // inline cache, stored and remembered under key as any cached step; its
 // layer stays in the registry until something needs its bytes (a push
 // mounts it).
-func (s *stageState) fromInlineCache(id, key, createdBy string) (v1.Image, bool) {
+func (s *stageState) fromInlineCache(id, key, createdBy string) (img v1.Image, source string, ok bool) {
 	b := s.b
-	src := b.inlineFrom()
-	if src == nil {
-		return nil, false
-	}
-	e, ok := src.steps[key]
-	if !ok {
-		return nil, false
-	}
-	parent, err := s.image()
-	if err != nil {
-		return nil, false
-	}
-	img, err := inlineHit(parent, src.img, e, createdBy)
-	if err == nil {
-		var desc v1.Descriptor
-		if desc, err = b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress, Lazy: true}); err == nil {
-			if err = b.rememberStep(key, desc.Digest); err == nil {
-				img, err = b.st.Image(desc.Digest)
+	for _, src := range b.inlineFrom() {
+		e, ok := src.steps[key]
+		if !ok {
+			continue
+		}
+		parent, err := s.image()
+		if err != nil {
+			return nil, "", false
+		}
+		img, err := inlineHit(parent, src.img, e, createdBy)
+		if err == nil {
+			var desc v1.Descriptor
+			if desc, err = b.st.WriteImage(b.ctx, img, store.WriteOptions{Jobs: b.rc.Jobs(), Progress: b.o.Progress, Lazy: true}); err == nil {
+				if err = b.rememberStep(key, desc.Digest); err == nil {
+					img, err = b.st.Image(desc.Digest)
+				}
 			}
 		}
+		if err != nil {
+			b.o.Progress.Log(id, "the inline cache of --cache-from "+src.ref+" has this step's key, not used: "+err.Error())
+			continue
+		}
+		return img, src.ref, true
 	}
-	if err != nil {
-		b.o.Progress.Log(id, "the inline cache of --cache-from "+b.o.CacheFrom.Ref+" has this step's key, not used: "+err.Error())
-		return nil, false
-	}
-	return img, true
+	return nil, "", false
 }

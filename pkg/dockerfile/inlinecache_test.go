@@ -258,8 +258,12 @@ func (ib inlineBuild) build(st *store.Store, from, to string, args map[string]st
 	o := ib.opts
 	o.Context, o.Progress, o.BuildArgs = ib.dir, rep, args
 	var err error
-	if o.CacheFrom, err = ParseCacheSpec(from, false); err != nil {
-		ib.t.Fatal(err)
+	if from != "" {
+		spec, err := ParseCacheSpec(from, false)
+		if err != nil {
+			ib.t.Fatal(err)
+		}
+		o.CacheFrom = []CacheSpec{spec}
 	}
 	if o.CacheTo, err = ParseCacheSpec(to, true); err != nil {
 		ib.t.Fatal(err)
@@ -427,7 +431,8 @@ func TestInlineCacheIndex(t *testing.T) {
 	if _, err := transfer.PushImage(context.Background(), rc, first.Index, ref, transfer.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	o.CacheFrom, _ = ParseCacheSpec(ref, false)
+	spec, _ := ParseCacheSpec(ref, false)
+	o.CacheFrom = []CacheSpec{spec}
 	again, err := FromDockerfile(context.Background(), testenv.Store(t), rc, o)
 	if err != nil {
 		t.Fatal(err)

@@ -56,17 +56,17 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 			rep.StepDone(id, true)
 			return s.adoptStep(key, img)
 		}
-		img, ok := s.fromInlineCache(id, key, createdBy)
+		img, from, ok := s.fromInlineCache(id, key, createdBy)
 		if ok {
 			if err := b.exportStep(s.index, key, img); err != nil {
 				rep.Fail(id, err)
 				return err
 			}
 		} else {
-			img, ok = b.remoteStep(key)
+			img, from, ok = b.remoteStep(key)
 		}
 		if ok {
-			rep.Log(id, "CACHED (from "+b.o.CacheFrom.String()+")")
+			rep.Log(id, "CACHED (from "+from+")")
 			rep.StepDone(id, true)
 			return s.adoptStep(key, img)
 		}
@@ -186,11 +186,20 @@ func (b *dfBuild) lookupStep(key string) (v1.Image, bool) {
 	return img, true
 }
 
-// remoteStep fetches a step result from --cache-from: a registry
-// repository or an OCI layout folder.
-func (b *dfBuild) remoteStep(key string) (v1.Image, bool) {
+// remoteStep fetches a step result from the first --cache-from that has
+// it (a registry repository or an OCI layout folder), and says which.
+func (b *dfBuild) remoteStep(key string) (img v1.Image, source string, ok bool) {
+	for _, from := range b.o.CacheFrom {
+		if img, ok = b.remoteStepFrom(from, key); ok {
+			return img, from.String(), true
+		}
+	}
+	return nil, "", false
+}
+
+func (b *dfBuild) remoteStepFrom(from CacheSpec, key string) (v1.Image, bool) {
 	var img v1.Image
-	switch from := b.o.CacheFrom; {
+	switch {
 	case from.Type == "":
 		return nil, false
 	case from.Type == "local":

@@ -132,3 +132,28 @@ func TestCacheInlineAcrossRunners(t *testing.T) {
 		t.Errorf("type=inline,mode=max: %s", msg)
 	}
 }
+
+// --cache-from is repeatable, as with buildx (a branch's cache, then
+// main's): each is tried in order, and a step is taken from the first that
+// has it.
+func TestCacheFromSeveralSources(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+baseRef("amd64")+"\nCOPY a.txt /a\nRUN echo ran > /ran\n"), 0o644)
+	layout := filepath.Join(t.TempDir(), "layout")
+	warm := newEnv(t)
+	first := lastLine(warm.gantry("build", dir, "--cache-to", "type=local,dest="+layout, "-t", "example.com/several:1"))
+	fresh := newEnv(t)
+	empty := filepath.Join(t.TempDir(), "none")
+	out, stderr, err := fresh.run(nil, "--progress", "plain", "build", dir, "--cache-from", "type=local,src="+layout,
+		"--cache-from", "type=local,src="+empty, "-t", "example.com/several:1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if n := strings.Count(stderr, "CACHED (from "+layout+")"); n != 2 {
+		t.Errorf("two --cache-from: %d steps from the first, want 2:\n%s", n, stderr)
+	}
+	if lastLine(out) != first {
+		t.Errorf("the cached build gave %s, the first %s", lastLine(out), first)
+	}
+}
