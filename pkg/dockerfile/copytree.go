@@ -46,16 +46,7 @@ func (s *stageState) buildUnpacked(cmd instructions.Command, entries []layer.Ent
 	if err != nil {
 		return layer.Build(b.ctx, b.st, entries, o, b.o.Compression, s.oci())
 	}
-	pr, pw := io.Pipe()
-	applied := make(chan error, 1)
-	go func() {
-		err := pending.Apply(pr)
-		io.Copy(io.Discard, pr) // let the writer finish even if Apply stopped early
-		applied <- err
-	}()
-	built, err := layer.BuildTee(b.ctx, b.st, entries, o, b.o.Compression, s.oci(), pw)
-	pw.CloseWithError(err)
-	applyErr := <-applied
+	built, applyErr, err := s.buildApplying(entries, o, pending.Apply)
 	if err != nil || applyErr != nil || built.Cached {
 		pending.Abort()
 		return built, err
@@ -64,6 +55,23 @@ func (s *stageState) buildUnpacked(cmd instructions.Command, entries []layer.Ent
 		s.saveCopyRecord(recPath, entries, o, built)
 	}
 	return built, nil
+}
+
+// buildApplying builds the COPY layer and hands its tar stream to apply
+// while it is compressed, so that nothing is decompressed afterwards. A
+// layer the content cache knew streams nothing: apply then sees an empty
+// stream.
+func (s *stageState) buildApplying(entries []layer.Entry, o layer.Options, apply func(io.Reader) error) (built layer.Built, applyErr, err error) {
+	pr, pw := io.Pipe()
+	applied := make(chan error, 1)
+	go func() {
+		err := apply(pr)
+		io.Copy(io.Discard, pr) // let the writer finish even if apply stopped early
+		applied <- err
+	}()
+	built, err = layer.BuildTee(s.b.ctx, s.b.st, entries, o, s.b.o.Compression, s.oci(), pw)
+	pw.CloseWithError(err)
+	return built, <-applied, err
 }
 
 // copyRecord is what the last build of this COPY on this parent left: the
@@ -185,16 +193,7 @@ func (s *stageState) copyIntoContainerRoot(entries []layer.Entry, o layer.Option
 	if _, err := s.layContainerRoot(); err != nil {
 		return layer.Built{}, false, nil // the RUN will say why
 	}
-	pr, pw := io.Pipe()
-	applied := make(chan error, 1)
-	go func() {
-		err := b.host.Apply(pr)
-		io.Copy(io.Discard, pr) // let the writer finish even if Apply stopped early
-		applied <- err
-	}()
-	built, err = layer.BuildTee(b.ctx, b.st, entries, o, b.o.Compression, s.oci(), pw)
-	pw.CloseWithError(err)
-	applyErr := <-applied
+	built, applyErr, err := s.buildApplying(entries, o, b.host.Apply)
 	if err == nil && applyErr == nil && built.Cached {
 		// The content cache knew the layer: nothing was streamed.
 		applyErr = s.applyStoredLayer(built)

@@ -11,12 +11,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gantry-build/gantry/internal/parallel"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -282,37 +281,18 @@ type pendingFile struct {
 // statFiles makes the entries of files, stat'ing them on all cores.
 func statFiles(files []pendingFile, o Options) ([]Entry, error) {
 	out := make([]Entry, len(files))
-	errs := make([]error, len(files))
-	workers := runtime.GOMAXPROCS(0)
-	if workers > len(files)/256+1 {
-		workers = len(files)/256 + 1 // small trees: not worth a goroutine
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(files); i += workers {
-				info, err := files[i].d.Info()
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				if !info.Mode().IsRegular() { // replaced since the walk
-					errs[i] = fmt.Errorf("%s changed while it was read", files[i].path)
-					continue
-				}
-				out[i] = withXattrs(fileEntry(files[i].name, files[i].path, info, o), files[i].path, o)
-			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
+	err := parallel.Each(len(files), func(i int) error {
+		info, err := files[i].d.Info()
 		if err != nil {
-			return nil, err
+			return err
 		}
-	}
-	return out, nil
+		if !info.Mode().IsRegular() { // replaced since the walk
+			return fmt.Errorf("%s changed while it was read", files[i].path)
+		}
+		out[i] = withXattrs(fileEntry(files[i].name, files[i].path, info, o), files[i].path, o)
+		return nil
+	})
+	return out, err
 }
 
 func trailingSlash(s string) string {

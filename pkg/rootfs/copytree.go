@@ -8,10 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"syscall"
 
+	"github.com/gantry-build/gantry/internal/parallel"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,24 +109,7 @@ func linkTree(src, dst string) error {
 	return nil
 }
 
-// linkAll makes each hard link, on all cores; a worker stops at its first
-// error, and the errors are joined.
+// linkAll makes each hard link, on all cores.
 func linkAll(leaves [][2]string) error {
-	workers := min(runtime.GOMAXPROCS(0), len(leaves)/256+1)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(leaves); i += workers {
-				if err := os.Link(leaves[i][0], leaves[i][1]); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Each(len(leaves), func(i int) error { return os.Link(leaves[i][0], leaves[i][1]) })
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gantry-build/gantry/pkg/config"
 )
 
 // Process is who a container's process is and what it starts with, as a
@@ -29,17 +31,13 @@ func ProcessFor(root, user string, env []string, defaultPath string, groups bool
 	if groups {
 		p.Groups = supplementaryGroups(root, user, gid)
 	}
-	if !hasEnv(p.Env, "PATH") {
+	if !config.HasEnv(p.Env, "PATH") {
 		p.Env = append(p.Env, "PATH="+defaultPath)
 	}
-	if !hasEnv(p.Env, "HOME") {
+	if !config.HasEnv(p.Env, "HOME") {
 		p.Env = append(p.Env, "HOME="+HomeDir(root, uid))
 	}
 	return p, nil
-}
-
-func hasEnv(env []string, key string) bool {
-	return slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
 }
 
 // supplementaryGroups are the groups of USER spec with primary group gid,
@@ -77,17 +75,4 @@ func supplementaryGroups(root, spec string, gid int) []int {
 		groups = append([]int{gid}, groups...)
 	}
 	return groups
-}
-
-// entries are the colon-separated lines of an /etc/passwd-style file under
-// root but comments and blank lines, read inside root.
-func entries(root, file string) [][]string {
-	var out [][]string
-	FindEntry(root, file, func(f []string) bool {
-		if (len(f) > 1 || f[0] != "") && !strings.HasPrefix(f[0], "#") {
-			out = append(out, f)
-		}
-		return false
-	})
-	return out
 }

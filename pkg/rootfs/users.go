@@ -83,23 +83,35 @@ func parseID(s string) (int, error) {
 // whose colon-separated fields match. The file is opened inside root: an
 // image whose /etc/passwd links elsewhere is read within the image.
 func FindEntry(root, file string, match func([]string) bool) ([]string, bool) {
-	p, err := securejoin.SecureJoin(root, file)
-	if err != nil {
-		return nil, false
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) > 0 && match(fields) {
+	for _, fields := range entries(root, file) {
+		if match(fields) {
 			return fields, true
 		}
 	}
 	return nil, false
+}
+
+// entries are the colon-separated lines of an /etc/passwd-style file under
+// root, but blank lines and comments, read inside root: an image whose
+// /etc/passwd links elsewhere is read within the image. None when missing.
+func entries(root, file string) [][]string {
+	p, err := securejoin.SecureJoin(root, file)
+	if err != nil {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, strings.Split(line, ":"))
+		}
+	}
+	return out
 }
 
 // HomeDir is uid's home directory in the image's /etc/passwd under root, or

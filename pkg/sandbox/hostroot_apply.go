@@ -55,6 +55,8 @@ func (h *HostRoot) Apply(r io.Reader) error {
 // hard links to kept files. The image's own /dev, /proc and /sys are noted.
 func (h *HostRoot) keepOut(r io.Reader, w io.Writer) error {
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	keptDirs := map[string]bool{} // a folder's verdict, for all its entries
+	links := map[string]bool{}    // the layer's own symbolic links
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -71,8 +73,12 @@ func (h *HostRoot) keepOut(r io.Reader, w io.Writer) error {
 				}
 			}
 		}
-		if h.kept(rel) || hdr.Typeflag == tar.TypeLink && h.kept(strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/")) {
+		if h.kept(rel, keptDirs) || hdr.Typeflag == tar.TypeLink && h.kept(strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/"), keptDirs) ||
+			belowLink(rel, links) {
 			continue
+		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			links[rel] = true
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -83,20 +89,47 @@ func (h *HostRoot) keepOut(r io.Reader, w io.Writer) error {
 	}
 }
 
+// belowLink tells whether rel lies below one of the layer's own symbolic
+// links: "/" is resolved as it was before the layer (kept), so an entry
+// written through a link the same layer makes is left out. A COPY's layer,
+// made from a walk of real folders, has none.
+func belowLink(rel string, links map[string]bool) bool {
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if links[dir] {
+			return true
+		}
+	}
+	return false
+}
+
 // kept tells whether the path rel of "/" is a kept one, by its name or
-// where the links of "/" on the way lead.
-func (h *HostRoot) kept(rel string) bool {
+// where the links of "/" on the way lead; dirs remembers each folder's
+// verdict (a layer lists many entries of one folder; the layer's own links
+// are belowLink's).
+func (h *HostRoot) kept(rel string, dirs map[string]bool) bool {
 	if rel == "" {
 		return false
 	}
 	if h.keep.Skip(rel) {
 		return true
 	}
-	dir, err := securejoin.SecureJoin(h.root, path.Dir(rel))
+	parent := path.Dir(rel)
+	if k, ok := dirs[parent]; ok {
+		return k
+	}
+	k := h.keptDir(parent)
+	dirs[parent] = k
+	return k
+}
+
+// keptDir tells whether the folder dir of "/", resolved through the links
+// of "/", is or lies below a kept path.
+func (h *HostRoot) keptDir(dir string) bool {
+	full, err := securejoin.SecureJoin(h.root, dir)
 	if err != nil {
 		return true
 	}
-	resolved, err := filepath.Rel(h.root, dir)
+	resolved, err := filepath.Rel(h.root, full)
 	if err != nil {
 		return true
 	}

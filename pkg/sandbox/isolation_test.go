@@ -195,6 +195,8 @@ func TestHostRootApplyKeepsKeptPaths(t *testing.T) {
 	add(&tar.Header{Name: "workspace/ctx", Typeflag: tar.TypeReg, Mode: 0o644}, "overwritten by name")
 	add(&tar.Header{Name: "ws-link/ctx", Typeflag: tar.TypeReg, Mode: 0o644}, "overwritten through a link")
 	add(&tar.Header{Name: "app/alias", Typeflag: tar.TypeLink, Linkname: "workspace/ctx"}, "")
+	add(&tar.Header{Name: "app/new-link", Typeflag: tar.TypeSymlink, Linkname: "/workspace"}, "")
+	add(&tar.Header{Name: "app/new-link/ctx", Typeflag: tar.TypeReg, Mode: 0o644}, "overwritten through the layer's own link")
 	tw.Close()
 	if err := h.Apply(&buf); err != nil {
 		t.Fatal(err)
