@@ -11,11 +11,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gantry-build/gantry/internal/parallel"
+	"github.com/gantry-build/gantry/internal/treewalk"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -105,17 +107,19 @@ func (e Entry) owner(o Options) (uid, gid int) {
 // Collect lists the entries the adds make, sorted by name; a later add
 // replaces what an earlier one put at the same path.
 func Collect(adds []Add, o Options) ([]Entry, error) {
-	byName := map[string]Entry{}
+	out := entrySet{at: map[string]int{}}
 	for _, a := range adds {
-		if err := collectOne(a, o, byName); err != nil {
+		if err := collectOne(a, o, &out); err != nil {
 			return nil, err
 		}
 	}
-	entries := make([]Entry, 0, len(byName))
-	for _, e := range byName {
-		entries = append(entries, e)
+	// A folder's entries come sorted: most lists need no sort, and the
+	// entries (large structs) are not moved to find that out.
+	entries := out.list
+	less := func(a, b Entry) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(entries, less) {
+		slices.SortFunc(entries, less)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	if o.Lower != "" {
 		if err := onLower(entries, o.Lower); err != nil {
 			return nil, err
@@ -125,7 +129,7 @@ func Collect(adds []Add, o Options) ([]Entry, error) {
 	return entries, nil
 }
 
-func collectOne(a Add, o Options, out map[string]Entry) error {
+func collectOne(a Add, o Options, out *entrySet) error {
 	dest := a.Dest
 	if !path.IsAbs(dest) {
 		if o.Workdir == "" {
@@ -163,7 +167,7 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			target = path.Join(target, name)
 		}
 		addParents(out, target, o)
-		out[target] = withXattrs(fileEntry(target, a.Src, fi, o), a.Src, o)
+		out.put(withXattrs(fileEntry(target, a.Src, fi, o), a.Src, o))
 		return nil
 	}
 	// The destination folder is made as its parents are (BuildKit's
@@ -172,8 +176,8 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 	root := strings.TrimPrefix(path.Clean(dest), "/")
 	if root != "" {
 		addParents(out, root, o)
-		if _, ok := out[root]; !ok {
-			out[root] = madeDir(root, o)
+		if !out.has(root) {
+			out.put(madeDir(root, o))
 		}
 	}
 	var match *patternmatcher.PatternMatcher
@@ -194,105 +198,128 @@ func collectOne(a Add, o Options, out map[string]Entry) error {
 			if !ok {
 				return
 			}
-			out[dir] = e
+			out.put(e)
 			delete(leftOut, dir)
 		}
 	}
-	// Regular files, most of a tree, are stat'ed after the walk on all
-	// cores: the walk itself only reads folders.
-	var files []pendingFile
-	err = filepath.WalkDir(a.Src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("--add %s: %w", a.Src, err)
-		}
-		rel, _ := filepath.Rel(a.Src, p)
-		if rel == "." {
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
-		skip, whole := excluded(match, rel)
+	// The tree is listed on all cores, and folders left out whole are not
+	// read. The matchers compile their patterns on first use: one at a time.
+	var matching sync.Mutex
+	isExcluded := func(rel string) (skip, whole bool) {
+		matching.Lock()
+		defer matching.Unlock()
+		skip, whole = excluded(match, rel)
 		if !skip && o.Ignore != nil {
-			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, p))
+			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, filepath.Join(a.Src, filepath.FromSlash(rel))))
 		}
-		name := path.Join(root, rel)
-		if skip {
-			if d.IsDir() && whole {
-				return filepath.SkipDir
-			}
-			if d.IsDir() {
-				if info, err := d.Info(); err == nil {
-					leftOut[name] = withXattrs(withOwner(dirEntry(name, info.Mode(), o), info, p), p, o)
-				}
-			}
-			return nil
-		}
-		bringBack(name)
-		if d.Type().IsRegular() {
-			files = append(files, pendingFile{name: name, path: p, d: d})
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("--add %s: %w", a.Src, err)
-		}
-		switch {
-		case info.IsDir():
-			out[name] = withOwner(dirEntry(name, info.Mode(), o), info, p)
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return fmt.Errorf("--add %s: %w", a.Src, err)
-			}
-			out[name] = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info, p)
-		case info.Mode().IsRegular():
-			out[name] = fileEntry(name, p, info, o)
-		case o.Devices && info.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
-			e := withOwner(Entry{Name: name, Mode: info.Mode()}, info, p)
-			var err error
-			if e.rdev, err = hostRdev(info, p); err != nil {
-				return fmt.Errorf("--add %s: %w", a.Src, err)
-			}
-			out[name] = e
-		default:
-			return fmt.Errorf("--add %s: %s is a %s, which a layer built from files cannot hold", a.Src, p, info.Mode().Type())
-		}
-		out[name] = withXattrs(out[name], p, o)
-		return nil
-	})
-	if err != nil {
-		return err
+		return skip, whole
 	}
-	entries, err := statFiles(files, o)
+	listed, err := treewalk.Walk(a.Src, func(rel string) bool {
+		skip, whole := isExcluded(rel)
+		return !skip || !whole
+	})
 	if err != nil {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
+	src := filepath.Clean(a.Src)
+	var kept []treewalk.Entry
+	for _, l := range listed {
+		name := under(root, l.Rel)
+		if skip, whole := isExcluded(l.Rel); skip {
+			if l.Info.IsDir() && !whole {
+				p := srcPath(src, l.Rel)
+				leftOut[name] = withXattrs(withOwner(dirEntry(name, l.Info.Mode(), o), l.Info, p), p, o)
+			}
+			continue
+		}
+		bringBack(name)
+		kept = append(kept, l)
+	}
+	// What an entry needs beyond its stat (links, xattrs, owners kept in an
+	// xattr) is read on all cores too.
+	entries := make([]Entry, len(kept))
+	err = parallel.Each(len(kept), func(i int) error {
+		var err error
+		entries[i], err = entryOf(kept[i], under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("--add %s: %w", a.Src, err)
+	}
+	out.grow(len(entries))
 	for _, e := range entries {
-		out[e.Name] = e
+		out.put(e)
 	}
 	return nil
 }
 
-// pendingFile is a regular file the walk found, not yet stat'ed.
-type pendingFile struct {
-	name, path string
-	d          fs.DirEntry
+// entrySet is the entries collected so far, in the order they came; a
+// later entry replaces an earlier one of the same name where it stands.
+type entrySet struct {
+	list []Entry
+	at   map[string]int // index in list by name
 }
 
-// statFiles makes the entries of files, stat'ing them on all cores.
-func statFiles(files []pendingFile, o Options) ([]Entry, error) {
-	out := make([]Entry, len(files))
-	err := parallel.Each(len(files), func(i int) error {
-		info, err := files[i].d.Info()
+// grow makes room for n more entries at once: a tree's entries are many
+// and large.
+func (s *entrySet) grow(n int) {
+	s.list = slices.Grow(s.list, n)
+	at := make(map[string]int, len(s.at)+n)
+	for name, i := range s.at {
+		at[name] = i
+	}
+	s.at = at
+}
+
+func (s *entrySet) has(name string) bool { _, ok := s.at[name]; return ok }
+
+func (s *entrySet) put(e Entry) {
+	if i, ok := s.at[e.Name]; ok {
+		s.list[i] = e
+		return
+	}
+	s.at[e.Name] = len(s.list)
+	s.list = append(s.list, e)
+}
+
+// under and srcPath are path.Join and filepath.Join for a clean folder and
+// a clean relative path, without cleaning again: they run once per file.
+func under(root, rel string) string {
+	if root == "" {
+		return rel
+	}
+	return root + "/" + rel
+}
+
+func srcPath(src, rel string) string {
+	return strings.TrimSuffix(src, string(filepath.Separator)) + string(filepath.Separator) + filepath.FromSlash(rel)
+}
+
+// entryOf is the layer entry name of the listed file at p.
+func entryOf(l treewalk.Entry, name, p string, o Options) (Entry, error) {
+	info := l.Info
+	var e Entry
+	switch {
+	case info.IsDir():
+		e = withOwner(dirEntry(name, info.Mode(), o), info, p)
+	case info.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
 		if err != nil {
-			return err
+			return Entry{}, err
 		}
-		if !info.Mode().IsRegular() { // replaced since the walk
-			return fmt.Errorf("%s changed while it was read", files[i].path)
+		e = withOwner(Entry{Name: name, Mode: fs.ModeSymlink | 0o777, Link: target}, info, p)
+	case info.Mode().IsRegular():
+		e = fileEntry(name, p, info, o)
+	case o.Devices && info.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
+		e = withOwner(Entry{Name: name, Mode: info.Mode()}, info, p)
+		var err error
+		if e.rdev, err = hostRdev(info, p); err != nil {
+			return Entry{}, err
 		}
-		out[i] = withXattrs(fileEntry(files[i].name, files[i].path, info, o), files[i].path, o)
-		return nil
-	})
-	return out, err
+	default:
+		return Entry{}, fmt.Errorf("%s is a %s, which a layer built from files cannot hold", p, info.Mode().Type())
+	}
+	return withXattrs(e, p, o), nil
 }
 
 func trailingSlash(s string) string {
@@ -387,10 +414,10 @@ func readPatterns(path string) ([]string, error) {
 	return patterns, nil
 }
 
-func addParents(out map[string]Entry, name string, o Options) {
+func addParents(out *entrySet, name string, o Options) {
 	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
-		if _, ok := out[dir]; !ok {
-			out[dir] = madeDir(dir, o)
+		if !out.has(dir) {
+			out.put(madeDir(dir, o))
 		}
 	}
 }

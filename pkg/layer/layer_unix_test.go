@@ -53,3 +53,20 @@ func TestDevicesOfARootFilesystem(t *testing.T) {
 		t.Error("the fifo is not in the layer as a fifo")
 	}
 }
+
+// The folder an --add names is followed when it is a link, as COPY follows
+// its source: its files are added, not an empty folder.
+func TestCollectFollowsALinkedSourceFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "real", "sub", "f"), []byte("f"), 0o644)
+	if err := os.Symlink("real", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entriesOf(t, []Add{{Src: filepath.Join(dir, "link"), Dest: "/x"}}, Options{})
+	if h, ok := hdrs["x/sub/f"]; !ok || h.Typeflag != tar.TypeReg {
+		t.Errorf("x/sub/f is not a file of the layer: %v", keys(hdrs))
+	}
+}

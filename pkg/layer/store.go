@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -250,19 +251,39 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "gantry-layer-v2\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
+	// Per entry: name, mode (octal), size, link, hard-link flag, then what
+	// only some entries have; appended, not formatted: one per file.
+	var b []byte
 	for i, e := range entries {
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%s\x00%v\x00", e.Name, uint32(e.Mode), e.Size, e.Link, e.HardLink)
+		b = append(b[:0], e.Name...)
+		b = append(b, 0)
+		b = strconv.AppendUint(b, uint64(uint32(e.Mode)), 8)
+		b = append(b, 0)
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, 0)
+		b = append(b, e.Link...)
+		b = append(b, 0)
+		b = strconv.AppendBool(b, e.HardLink)
+		b = append(b, 0)
 		if e.rdev != 0 {
-			fmt.Fprintf(h, "rdev:%d\x00", e.rdev)
+			b = append(b, "rdev:"...)
+			b = strconv.AppendUint(b, e.rdev, 10)
+			b = append(b, 0)
 		}
 		if len(e.xattrs) > 0 {
-			fmt.Fprintf(h, "xattrs:%s\x00", xattrKey(e.xattrs))
+			b = append(b, "xattrs:"...)
+			b = append(b, xattrKey(e.xattrs)...)
+			b = append(b, 0)
 		}
 		if uid, gid := e.owner(o); o.KeepOwners || e.fixedOwner {
-			fmt.Fprintf(h, "%d:%d\x00", uid, gid)
+			b = strconv.AppendInt(b, int64(uid), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(gid), 10)
+			b = append(b, 0)
 		}
-		h.Write(sums[i])
-		h.Write([]byte{'\n'})
+		b = append(b, sums[i]...)
+		b = append(b, '\n')
+		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

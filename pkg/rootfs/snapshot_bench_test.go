@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gantry-build/gantry/internal/treetest"
 )
 
 // The container isolation's cost per RUN step: after a step that changed a
@@ -18,13 +20,7 @@ import (
 //	go test -run '^$' -bench BenchmarkSnapshotChanges50k ./pkg/rootfs
 func BenchmarkSnapshotChanges50k(b *testing.B) {
 	root := b.TempDir()
-	for d := 0; d < 500; d++ {
-		dir := filepath.Join(root, "usr", "lib", fmt.Sprintf("pkg%03d", d))
-		os.MkdirAll(dir, 0o755)
-		for f := 0; f < 100; f++ {
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), []byte("content"), 0o644)
-		}
-	}
+	treetest.Wide(b, root, "usr/lib", 500, 100)
 	before, err := TakeSnapshot(root, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,195 @@
+package treewalk
+
+import (
+	"io/fs"
+	"path"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// walk reads folders on all cores, each entry stat'ed relative to its open
+// folder (fstatat: no path resolved again per file, one system call).
+func walk(root string, descend func(rel string) bool) ([]Entry, error) {
+	w := &walker{root: root, descend: descend}
+	w.cond = sync.NewCond(&w.mu)
+	w.queue = []string{""}
+	workers := runtime.GOMAXPROCS(0)
+	results := make([][]Entry, workers)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = w.work()
+		}(i)
+	}
+	wg.Wait()
+	if w.err != nil {
+		return nil, w.err
+	}
+	var out []Entry
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+type walker struct {
+	root    string
+	descend func(rel string) bool
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []string // folders to read, by Rel ("" is the root)
+	active int      // folders being read
+	err    error
+}
+
+// work reads queued folders until none is left and none is being read
+// (which could queue more), or until one failed.
+func (w *walker) work() []Entry {
+	var out []Entry
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && w.active > 0 && w.err == nil {
+			w.cond.Wait()
+		}
+		if len(w.queue) == 0 || w.err != nil {
+			w.mu.Unlock()
+			w.cond.Broadcast()
+			return out
+		}
+		rel := w.queue[len(w.queue)-1]
+		w.queue = w.queue[:len(w.queue)-1]
+		w.active++
+		w.mu.Unlock()
+
+		entries, dirs, err := w.read(rel)
+		out = append(out, entries...)
+
+		w.mu.Lock()
+		w.active--
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.queue = append(w.queue, dirs...)
+		w.mu.Unlock()
+		w.cond.Broadcast()
+	}
+}
+
+// read lists the folder rel: its entries, and the folders among them to
+// read next.
+func (w *walker) read(rel string) (entries []Entry, dirs []string, err error) {
+	p := w.root
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if rel != "" {
+		p = path.Join(w.root, rel)
+		flags |= unix.O_NOFOLLOW // replaced by a link since it was listed
+	}
+	fd, err := unix.Open(p, flags, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32<<10)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: "readdirent", Path: p, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	entries = make([]Entry, 0, len(names))
+	for _, name := range names {
+		var st unix.Stat_t
+		for {
+			err = unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err == unix.ENOENT {
+			continue // removed since the folder was read, as WalkDir skips it
+		}
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: "lstat", Path: path.Join(p, name), Err: err}
+		}
+		e := Entry{Rel: join(rel, name), Info: newInfo(name, &st)}
+		entries = append(entries, e)
+		if e.Info.IsDir() && w.descend(e.Rel) {
+			dirs = append(dirs, e.Rel)
+		}
+	}
+	return entries, dirs, nil
+}
+
+// join is path.Join for a clean rel and a name from a folder (no slash, not
+// . or ..), without cleaning again: it runs once per file.
+func join(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+// fileInfo is what os.Lstat would give: Sys is a *syscall.Stat_t.
+type fileInfo struct {
+	name string
+	mode fs.FileMode
+	sys  syscall.Stat_t
+}
+
+func (fi *fileInfo) Name() string       { return fi.name }
+func (fi *fileInfo) Size() int64        { return fi.sys.Size }
+func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
+func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.sys.Mtim.Unix()) }
+func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
+func (fi *fileInfo) Sys() any           { return &fi.sys }
+
+func newInfo(name string, st *unix.Stat_t) fs.FileInfo {
+	fi := &fileInfo{name: name, sys: syscall.Stat_t{
+		Dev: st.Dev, Ino: st.Ino, Nlink: st.Nlink, Mode: st.Mode, Uid: st.Uid, Gid: st.Gid,
+		Rdev: st.Rdev, Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
+		Atim: syscall.Timespec(st.Atim), Mtim: syscall.Timespec(st.Mtim), Ctim: syscall.Timespec(st.Ctim),
+	}}
+	fi.mode = fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFBLK:
+		fi.mode |= fs.ModeDevice
+	case unix.S_IFCHR:
+		fi.mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFDIR:
+		fi.mode |= fs.ModeDir
+	case unix.S_IFIFO:
+		fi.mode |= fs.ModeNamedPipe
+	case unix.S_IFLNK:
+		fi.mode |= fs.ModeSymlink
+	case unix.S_IFSOCK:
+		fi.mode |= fs.ModeSocket
+	case unix.S_IFREG:
+	default:
+		fi.mode |= fs.ModeIrregular
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		fi.mode |= fs.ModeSetgid
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		fi.mode |= fs.ModeSetuid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		fi.mode |= fs.ModeSticky
+	}
+	return fi
+}

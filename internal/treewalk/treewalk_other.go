@@ -1,0 +1,40 @@
+//go:build !linux
+
+package treewalk
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// walk is filepath.WalkDir, one folder at a time, from the folder root
+// names (a link is followed: WalkDir starts from root's Lstat).
+func walk(root string, descend func(rel string) bool) ([]Entry, error) {
+	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			root = real
+		}
+	}
+	var out []Entry
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, Entry{Rel: rel, Info: info})
+		if d.IsDir() && !descend(rel) {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return out, err
+}
