@@ -116,6 +116,15 @@ func PushImage(ctx context.Context, rc *registry.Client, top remote.Taggable, de
 		return PushResult{}, registry.Explain(err, ref)
 	}
 	p := &pusher{repo: ref.Context(), ref: ref, client: &http.Client{Transport: t}, rep: rep, sources: sources}
+	// A rebuild that changed nothing pushes what the tag already names: the
+	// registry that took that manifest holds every blob it names, so one
+	// request stands for all of them (as go-containerregistry does).
+	if p.tagHas(ctx, plan.top) {
+		for _, b := range plan.blobs {
+			rep.Skip(b.Digest.String(), b.label, "exists")
+		}
+		return PushResult{Name: reference.Canonical(ref), Digest: plan.top.Digest}, nil
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rc.Jobs())
@@ -451,6 +460,18 @@ func resolveLocation(resp *http.Response) (string, error) {
 		return "", fmt.Errorf("registry sent a bad upload location %q", loc)
 	}
 	return u.String(), nil
+}
+
+// tagHas reports whether the reference pushed to already names m; any
+// failure to tell is a no.
+func (p *pusher) tagHas(ctx context.Context, m pushManifest) bool {
+	resp, err := p.do(ctx, http.MethodHead, p.url("manifests/"+p.ref.Identifier()), nil, 0,
+		http.Header{"Accept": {string(m.MediaType)}})
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK && resp.Header.Get("Docker-Content-Digest") == m.Digest.String()
 }
 
 func (p *pusher) putManifest(ctx context.Context, m pushManifest, tagOrDigest string) error {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -63,4 +64,66 @@ func TestPushImageMountsRemoteBaseLayers(t *testing.T) {
 	if _, err := remote.Image(mustRef(t, reg.host()+"/team/app:1")); err != nil {
 		t.Errorf("the pushed image cannot be read back: %v", err)
 	}
+}
+
+// A push of what the tag already names (a rebuild that changed nothing)
+// asks for the tag once and sends nothing: the registry that took that
+// manifest has every blob it names. Another image to the same tag goes up.
+func TestPushOfWhatTheTagHasSendsNothing(t *testing.T) {
+	reg := newTestRegistry(t)
+	rc := fastClient(t, registry.Config{})
+	ctx := context.Background()
+	img := randomImage(t, "amd64")
+	dest := reg.host() + "/team/app:1"
+	if _, err := PushImage(ctx, rc, img, dest, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reg.reset()
+	rep := newRecorder()
+	res, err := PushImage(ctx, rc, img, dest, PushOptions{Progress: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := img.Digest(); res.Digest != want {
+		t.Errorf("pushed %s, want %s", res.Digest, want)
+	}
+	var asked []string
+	for _, r := range reg.requests("/v2/team/app/") {
+		asked = append(asked, r)
+	}
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "HEAD /v2/team/app/manifests/1") {
+		t.Errorf("requests to the repository: %v, want only HEAD of the tag's manifest", asked)
+	}
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		d, _ := l.Digest()
+		if why := rep.skips[d.String()]; why != "exists" {
+			t.Errorf("layer %s reported %q, want exists", d, why)
+		}
+	}
+
+	other := randomImage(t, "amd64")
+	reg.reset()
+	if _, err := PushImage(ctx, rc, other, dest, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if puts := reg.requests("PUT /v2/team/app/manifests/1"); len(puts) != 1 {
+		t.Errorf("another image to the same tag: manifest puts %v", puts)
+	}
+	got, err := remote.Image(mustRef(t, dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := got.Digest(); g != mustDigest(t, other) {
+		t.Errorf("the tag names %s, want the other image", g)
+	}
+}
+
+func mustDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
