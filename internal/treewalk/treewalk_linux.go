@@ -92,6 +92,9 @@ func (w *walker) read(rel string) (entries []Entry, dirs []string, err error) {
 		flags |= unix.O_NOFOLLOW // replaced by a link since it was listed
 	}
 	fd, err := unix.Open(p, flags, 0)
+	if err == unix.ENOENT && rel != "" {
+		return nil, nil, nil // removed since it was listed, as WalkDir passes it over
+	}
 	if err != nil {
 		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}

@@ -19,6 +19,9 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	var out []Entry
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if os.IsNotExist(err) && p != root {
+				return nil // removed since it was listed
+			}
 			return err
 		}
 		rel, err := filepath.Rel(root, p)

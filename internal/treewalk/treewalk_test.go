@@ -98,6 +98,26 @@ func TestWalkFollowsALinkedRoot(t *testing.T) {
 	}
 }
 
+// A folder removed between being listed and being read is passed over,
+// as what is below it.
+func TestWalkPassesOverAFolderThatVanished(t *testing.T) {
+	dir := tree(t)
+	got, err := Walk(dir, func(rel string) bool {
+		if rel == "a/b" {
+			os.RemoveAll(filepath.Join(dir, "a", "b"))
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if strings.HasPrefix(e.Rel, "a/b/") {
+			t.Errorf("%s listed below the removed folder", e.Rel)
+		}
+	}
+}
+
 func TestWalkOfAMissingFolderFails(t *testing.T) {
 	if _, err := Walk(filepath.Join(t.TempDir(), "nothing"), func(string) bool { return true }); !os.IsNotExist(err) {
 		t.Errorf("got %v, want a does-not-exist error", err)

@@ -6,12 +6,14 @@ import (
 	"archive/tar"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gantry-build/gantry/internal/treewalk"
 )
 
 // Skip tells the paths (relative, slash-separated, no leading slash) that a
@@ -117,35 +119,32 @@ func WriteSnapshotChanges(w io.Writer, before *Snapshot, skip Skip, o ChangeOpti
 	return after, cw.tw.Close()
 }
 
-// walkSkipping visits every path below root in lexical order, root
-// excluded, leaving out what skip names. A path that vanishes while it is
-// walked is passed over.
+// walkSkipping visits every path below root sorted by path (a folder
+// before what it holds), root excluded, leaving out what skip names (which
+// is asked from several goroutines at once). The folders are read on all
+// cores first; fn returning filepath.SkipDir for a folder passes over what
+// it holds. A path that vanishes while it is walked is passed over.
 func walkSkipping(root string, skip Skip, fn func(rel string, fi fs.FileInfo) error) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return err
+	entries, err := treewalk.Walk(root, func(rel string) bool { return skip == nil || !skip(rel) })
+	if err != nil {
+		return err
+	}
+	skipped := "" // a folder fn passed over, with its slash
+	for _, e := range entries {
+		if skipped != "" && strings.HasPrefix(e.Rel, skipped) {
+			continue // what a path starts with is contiguous in sorted order
 		}
-		rel = filepath.ToSlash(rel)
-		if skip != nil && skip(rel) {
-			if d != nil && d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
+		if skip != nil && skip(e.Rel) {
+			continue
 		}
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		fi, err := d.Info()
-		if os.IsNotExist(err) {
-			return nil
+		err := fn(e.Rel, e.Info)
+		if err == filepath.SkipDir && e.Info.IsDir() {
+			skipped = e.Rel + "/"
+			continue
 		}
 		if err != nil {
 			return err
 		}
-		return fn(rel, fi)
-	})
+	}
+	return nil
 }
