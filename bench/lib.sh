@@ -16,5 +16,12 @@ vs() { # label, gantry shell command, peer shell command: each run as a script
 	printf '#!/bin/sh\n%s\n' "$2" >"$work/cmd/$n-a" && printf '#!/bin/sh\n%s\n' "$3" >"$work/cmd/$n-b"
 	chmod +x "$work/cmd/$n-a" "$work/cmd/$n-b"
 	echo "== $1"
-	bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
+	VS_SETUP_A=${setup_a:-} VS_SETUP_B=${setup_b:-} bench/vs.sh "$RUNS" "$work/cmd/$n-a" "$work/cmd/$n-b"
+}
+# cold SETUP_A SETUP_B LABEL A B: vs with each tool's cold setup run before
+# every timed run and not timed (its caches deleted, the page cache dropped).
+cold() {
+	local setup_a=$1 setup_b=$2
+	shift 2
+	vs "$@"
 }
