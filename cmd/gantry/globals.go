@@ -25,6 +25,7 @@ type globals struct {
 	quiet                       bool
 	platform                    string
 	jobs                        int
+	ctx                         context.Context // the command's: interrupts stop what it started
 }
 
 func (g *globals) store() (*store.Store, error) {
@@ -41,7 +42,11 @@ func (g *globals) store() (*store.Store, error) {
 	}
 	// Whatever the verb, a base layer the store keeps lazily is fetched from
 	// its registry when its bytes are needed (save, export, run, RUN).
-	st.SetFetcher(func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
+	ctx := g.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st.SetFetcher(ctx, func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
 		rc, err := g.registry()
 		if err != nil {
 			return nil, err

@@ -127,6 +127,9 @@ func newRootCommand() *cobra.Command {
 		Short:         "Build and move container images without a Docker daemon",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// What runs outside a verb's own calls (a lazily kept layer fetched
+		// when its bytes are read) stops with the command too.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) { g.ctx = cmd.Context() },
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", "", "local image store (default $GANTRY_ROOT, else $XDG_DATA_HOME/gantry)")

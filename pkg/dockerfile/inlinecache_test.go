@@ -270,7 +270,7 @@ func (ib inlineBuild) build(st *store.Store, from, to string, args map[string]st
 	}
 	if st == nil {
 		st = testenv.Store(ib.t)
-		st.SetFetcher(ib.rc.Layer)
+		st.SetFetcher(context.Background(), ib.rc.Layer)
 	}
 	res, err := FromDockerfile(context.Background(), st, ib.rc, o)
 	if err != nil {

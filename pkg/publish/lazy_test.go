@@ -47,7 +47,7 @@ func TestPushNeverMovesBaseBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, rc := testenv.Store(t), testenv.Client(t)
-	st.SetFetcher(rc.Layer)
+	st.SetFetcher(context.Background(), rc.Layer)
 	remoteBase, err := images.Resolve(context.Background(), st, rc, host+"/lib/base:1", nil)
 	if err != nil {
 		t.Fatal(err)

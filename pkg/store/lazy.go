@@ -25,8 +25,10 @@ import (
 // that has a registry client gives it one (SetFetcher).
 type Fetcher func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error)
 
-// SetFetcher lets the store fetch the blobs it holds lazily.
-func (s *Store) SetFetcher(f Fetcher) { s.fetch = f }
+// SetFetcher lets the store fetch the blobs it holds lazily, each fetch
+// under ctx (the command's: an interrupt stops a download under way; the
+// layer methods that need the bytes take no context of their own).
+func (s *Store) SetFetcher(ctx context.Context, f Fetcher) { s.fetchCtx, s.fetch = ctx, f }
 
 func (s *Store) sourceDir() string { return filepath.Join(s.root, "sources", "sha256") }
 
@@ -68,7 +70,7 @@ func (s *Store) ensureBlob(d v1.Descriptor, diffID v1.Hash) error {
 	if !ok || s.fetch == nil {
 		return fmt.Errorf("blob %s: %w", d.Digest, ErrNotFound)
 	}
-	ctx := context.Background()
+	ctx := s.fetchCtx
 	l, err := s.fetch(ctx, repo, d)
 	if err != nil {
 		return fmt.Errorf("layer %s from %s: %w", d.Digest, repo, err)

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,7 +38,7 @@ func TestLazyLayersStayLeftWhenImagesOnThemAreStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetched := 0
-	s.SetFetcher(func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
+	s.SetFetcher(ctx, func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
 		fetched++
 		return byDigest[d.Digest], nil
 	})
@@ -74,5 +76,46 @@ func TestLazyLayersStayLeftWhenImagesOnThemAreStored(t *testing.T) {
 	rc.Close()
 	if fetched != 1 {
 		t.Errorf("reading a lazily kept layer fetched %d times, want 1", fetched)
+	}
+}
+
+// A lazily kept layer's fetch runs under the context the fetcher was given
+// (the command's): an interrupt stops a download under way instead of
+// leaving it to finish.
+func TestLazyFetchStopsWithTheCommand(t *testing.T) {
+	s := open(t)
+	base, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference("registry.example/base:1")
+	layers, _ := base.Layers()
+	fromRegistry, err := mutate.Append(mutate.MediaType(mutate.ConfigMediaType(base, "application/vnd.docker.container.image.v1+json"), "application/vnd.docker.distribution.manifest.v2+json"),
+		mutate.Addendum{Layer: &remote.MountableLayer{Layer: layers[0], Reference: ref}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, interrupt := context.WithCancel(context.Background())
+	s.SetFetcher(cmd, func(ctx context.Context, repo string, d v1.Descriptor) (v1.Layer, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("the fetch went on after the command was interrupted")
+		}
+	})
+	desc, err := s.WriteImage(context.Background(), fromRegistry, WriteOptions{Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Image(desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupt()
+	l, _ := stored.Layers()
+	_, err = l[len(l)-1].Uncompressed()
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("reading the layer after an interrupt: %v, want context.Canceled", err)
 	}
 }

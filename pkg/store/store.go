@@ -10,6 +10,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -38,8 +39,9 @@ const (
 
 // Store is an OCI image layout at Root.
 type Store struct {
-	root  string
-	fetch Fetcher // fetches lazily stored blobs; nil: none can be
+	root     string
+	fetch    Fetcher         // fetches lazily stored blobs; nil: none can be
+	fetchCtx context.Context // what every fetch runs under
 }
 
 // DefaultRoot returns $GANTRY_ROOT, else $XDG_DATA_HOME/gantry, else
