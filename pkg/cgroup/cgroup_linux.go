@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Group is one command's cgroup: made with its limits before the command
@@ -89,7 +91,8 @@ func (h host) create(l Limits) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := make([]byte, 6)
+	h.removeLeftovers(parent)
+	name := make([]byte, leafBytes)
 	rand.Read(name)
 	leaf := filepath.Join(parent, hex.EncodeToString(name))
 	var b backend
@@ -105,6 +108,50 @@ func (h host) create(l Limits) (*Group, error) {
 		return nil, err
 	}
 	return &Group{l: l, b: b}, nil
+}
+
+// leafBytes is the random part of a step's cgroup name, in hex.
+const leafBytes = 6
+
+// leftoverAge is how long a step's cgroup can stay empty: a step joins its
+// cgroup a moment after it is made, so an empty one older than this was
+// left by a gantry that was killed before it could remove it.
+const leftoverAge = time.Minute
+
+// removeLeftovers removes the step cgroups under parent that a killed
+// gantry left: gantry's names, empty (the kernel refuses to remove a
+// cgroup with processes), older than leftoverAge. Failing to is harmless.
+func (h host) removeLeftovers(parent string) {
+	roots := []string{h.v1["pids"], h.v1["memory"]}
+	if roots[0] == "" && roots[1] == "" {
+		roots = []string{h.v2}
+	}
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		dir := filepath.Join(root, parent)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir() || !isLeafName(e.Name()) {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > leftoverAge {
+				unix.Rmdir(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+func isLeafName(s string) bool {
+	if len(s) != 2*leafBytes {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
 }
 
 // Join moves the process pid into the group: the sandbox's first process,

@@ -190,3 +190,50 @@ func TestRealV2Kill(t *testing.T) {
 		t.Errorf("%s is still there: %v", dir, err)
 	}
 }
+
+// A gantry that was killed cannot remove its step's cgroup: the next one
+// removes such leftovers under the same parent (gantry's own names, empty,
+// older than a minute), and leaves a fresh one (another gantry about to
+// move its step in) and anything else alone.
+func TestLeftoverCgroupsAreRemoved(t *testing.T) {
+	h := realHost(t)
+	root := h.v1["pids"] // where create makes it: v1 where mounted, else v2
+	if root == "" {
+		root = h.v1["memory"]
+	}
+	if root == "" {
+		root = h.v2
+	}
+	parent := root + "/gantry-test"
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, age time.Time) string {
+		p := parent + "/" + name
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, age, age); err != nil {
+			t.Skipf("this cgroupfs keeps no times: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		return p
+	}
+	stale := mk("0123456789ab", old)
+	fresh := mk("ba9876543210", time.Now())
+	other := mk("not-gantrys", old)
+	g, err := h.create(Limits{Parent: "gantry-test", PidsLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Remove()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the leftover %s is still there (%v)", stale, err)
+	}
+	for _, p := range []string{fresh, other, g.Path()} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
