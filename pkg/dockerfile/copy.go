@@ -173,7 +173,8 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if src.Dest != "" { // --parents: the source's path below the context, inside dest
 			d = strings.TrimSuffix(dest, "/") + src.Dest
 		}
-		adds = append(adds, layer.Add{Src: src.Src, Dest: d, Name: src.Name})
+		src.Dest = d
+		adds = append(adds, src)
 	}
 	entries, err := layer.Collect(adds, o)
 	if err != nil {

@@ -64,7 +64,7 @@ func parentsSources(root, src string, o layer.Options) (adds []layer.Add, based 
 		}
 		for _, rel := range found {
 			p := filepath.Join(b.path, filepath.FromSlash(rel))
-			adds = append(adds, layer.Add{Src: p, Dest: belowDest(rel, p), Name: path.Base(rel)})
+			adds = append(adds, layer.Add{Src: p, Dest: belowDest(rel, p), Name: path.Base(rel), NoFollow: true})
 		}
 	}
 	if len(adds) == 0 && !hasWildcard(base) && !hasWildcard(pattern) {
@@ -118,7 +118,7 @@ func matchTree(dir, rel string, pm *patternmatcher.PatternMatcher, parent patter
 // belowDest is where the source at p, rel below its base, goes below the
 // destination: a folder at its path, a file into its folder.
 func belowDest(rel, p string) string {
-	if isDir(p) {
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() { // a link is copied as a link, as a file
 		return path.Join("/", rel)
 	}
 	return strings.TrimSuffix(path.Join("/", path.Dir("/"+rel)), "/") + "/"

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -48,5 +49,32 @@ func TestCopyParentsWildcards(t *testing.T) {
 	}
 	if _, err := dfBuildTree(t, dir, "FROM scratch\nCOPY --parents /test/nonexistent /out/\n", DockerfileOptions{}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("COPY --parents of a missing path: %v, want not found", err)
+	}
+}
+
+// What a COPY --parents pattern matches is copied as it is in the context:
+// a link stays a link, as in BuildKit, never followed out of the context
+// (a hostile context's link to a host folder or file would otherwise bring
+// the host's files into the image).
+func TestCopyParentsKeepsLinksAsLinks(t *testing.T) {
+	host := t.TempDir()
+	mkTree(t, host, map[string]string{"secret/key": "host secret", "token": "host token"}, nil)
+	dir := t.TempDir()
+	mkTree(t, dir, map[string]string{
+		"a/dlink": "-> " + filepath.Join(host, "secret"), "a/flink": "-> " + filepath.Join(host, "token"),
+	}, nil)
+	tree, err := dfBuildTree(t, dir, "FROM scratch\nCOPY --parents ./a/./dlink /out/\nCOPY --parents ./a/./flink /out2/\n", DockerfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tree, "out/dlink", "l 777 0:0")
+	want(t, tree, "out2/flink", "l 777 0:0")
+	if n := tree["out/dlink"]; n.link != filepath.Join(host, "secret") {
+		t.Errorf("out/dlink points to %q", n.link)
+	}
+	for name, n := range tree {
+		if strings.HasPrefix(name, "out/dlink/") || strings.Contains(n.body, "host") {
+			t.Errorf("%s: the host's files came into the image through a link of the context", name)
+		}
 	}
 }

@@ -29,6 +29,11 @@ type Add struct {
 	// Name is the name a file source takes in a DEST directory: the name
 	// the user gave when Src is where a symlink led; default Src's base.
 	Name string
+	// NoFollow takes Src as it is: a link is added as a link. Without it,
+	// a link the user names is followed (COPY's source, --add's); with it,
+	// an entry found inside a folder (what a COPY --parents pattern
+	// matched) is never followed out of its folder.
+	NoFollow bool
 }
 
 // ParseAdd reads SRC:DEST. The last colon splits, so Windows-free paths with
@@ -139,7 +144,11 @@ func collectOne(a Add, o Options, out *entrySet) error {
 	}
 	// The SRC the user names is followed if it is a link, as COPY does;
 	// links inside a folder are stored as links, never followed.
-	fi, err := os.Stat(a.Src)
+	stat := os.Stat
+	if a.NoFollow {
+		stat = os.Lstat
+	}
+	fi, err := stat(a.Src)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("--add %s:%s: %s does not exist", a.Src, a.Dest, a.Src)
@@ -167,7 +176,11 @@ func collectOne(a Add, o Options, out *entrySet) error {
 			target = path.Join(target, name)
 		}
 		addParents(out, target, o)
-		out.put(withXattrs(fileEntry(target, a.Src, fi, o), a.Src, o))
+		e, err := entryOf(treewalk.Entry{Rel: target, Info: fi}, target, a.Src, o)
+		if err != nil {
+			return fmt.Errorf("--add %s: %w", a.Src, err)
+		}
+		out.put(e)
 		return nil
 	}
 	// The destination folder is made as its parents are (BuildKit's
