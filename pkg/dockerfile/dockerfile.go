@@ -124,6 +124,10 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 	if len(platforms) == 0 {
 		platforms = []v1.Platform{platform.Host()}
 	}
+	// One network namespace (one pasta) for every RUN step of the build
+	// on the default network, made when the first one runs.
+	network := sandbox.NewSharedNetwork()
+	defer network.Close()
 	var built []v1.Image
 	for i, p := range platforms {
 		if i > 0 {
@@ -134,7 +138,7 @@ func FromDockerfile(ctx context.Context, st *store.Store, rc *registry.Client, o
 			}
 		}
 		b := &dfBuild{ctx: ctx, st: st, rc: rc, o: o, stages: stages, escape: escape, platform: p, ignore: ignore, pulled: map[string]bool{},
-			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache())}
+			started: map[int]*stageFuture{}, cache: rootfs.NewCache(st.RootfsCache()), network: network}
 		b.target = target
 		if b.meta, err = b.metaArgs(metaArgs); err != nil {
 			return images.Artifact{}, err
@@ -217,6 +221,7 @@ func withLabels(img v1.Image, labels map[string]string) (v1.Image, error) {
 
 // dfBuild is one Dockerfile build for one platform.
 type dfBuild struct {
+	network  *sandbox.SharedNetwork // the RUN steps' default network
 	ctx      context.Context
 	st       *store.Store
 	rc       *registry.Client

@@ -114,7 +114,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		if err != nil {
 			return layer.Built{}, err
 		}
-		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits, Limits: b.o.Limits}
+		spec := sandbox.Spec{Lower: lower, Upper: upper, Args: args, Env: env, Dir: s.workdir(), UID: proc.UID, GID: proc.GID, Groups: proc.Groups, Network: network, Shared: b.network, Mounts: ms.mounts, HostsFile: hosts, Hostname: b.sandboxHostname(), Ulimits: b.o.Ulimits, Limits: b.o.Limits}
 		if iso == sandbox.IsolationContainer {
 			return s.runInContainer(spec, out, tail)
 		}

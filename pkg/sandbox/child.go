@@ -30,6 +30,9 @@ type childSpec struct {
 	// UserXattr: not the host's root (rootless, or root of a mapped user
 	// namespace): overlayfs keeps its metadata in user.* xattrs.
 	UserXattr bool
+	// NetNS is the descriptor of the build's network namespace that the
+	// child joins (SharedNetwork); 0: its own or the host's.
+	NetNS int `json:",omitempty"`
 }
 
 // The child's pipes (Run's ExtraFiles): the spec comes in on specFD, which
@@ -62,6 +65,14 @@ func Init() {
 	dec := json.NewDecoder(in)
 	if err := dec.Decode(&spec); err != nil {
 		fail(status{Err: fmt.Sprintf("bad sandbox spec: %v", err)})
+	}
+	if spec.NetNS > 0 {
+		// This thread execs the command: it takes the namespace along.
+		err := unix.Setns(spec.NetNS, unix.CLONE_NEWNET)
+		unix.Close(spec.NetNS)
+		if err != nil {
+			fail(status{Err: fmt.Sprintf("joining the build's network namespace: %v", err)})
+		}
 	}
 	t := &tree{root: spec.Merged}
 	if err := setup(spec, t); err != nil {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,6 +104,19 @@ func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop fu
 		return nil, fmt.Errorf("the step's network namespace: %w", err)
 	}
 	defer netns.Close()
+	var userns *os.File
+	if rootless {
+		if userns, err = os.Open(fmt.Sprintf("/proc/%d/ns/user", pid)); err != nil {
+			return nil, fmt.Errorf("the step's user namespace: %w", err)
+		}
+		defer userns.Close()
+	}
+	return n.startIn(ctx, netns, userns)
+}
+
+// startIn runs pasta for the network namespace netns (owned by the user
+// namespace userns when not nil: rootless).
+func (n *ownNetwork) startIn(ctx context.Context, netns, userns *os.File) (stop func(), err error) {
 	// pasta writes its pid file once the namespace is configured: a pipe
 	// as pid file says when.
 	readyR, readyW, err := os.Pipe()
@@ -124,13 +138,7 @@ func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop fu
 		// (which it reads itself), loopback ones included.
 		args = append(args, "--dns-forward", netDNS)
 	}
-	if rootless {
-		userns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
-		if err != nil {
-			readyW.Close()
-			return nil, fmt.Errorf("the step's user namespace: %w", err)
-		}
-		defer userns.Close()
+	if userns != nil {
 		files = append(files, userns) // fd 5
 		args = append(args, "--userns", "/proc/self/fd/5")
 	} else {
@@ -178,6 +186,49 @@ func (n *ownNetwork) start(ctx context.Context, pid int, rootless bool) (stop fu
 		return nil, fmt.Errorf("setting up RUN's network: %v%s (--network host or --network none do without pasta)", err, pastaSaid(stderr.String()))
 	}
 	return stop, nil
+}
+
+// namespace is the shared network's namespace, made and given its pasta
+// by the first step that asks.
+func (s *SharedNetwork) namespace(ctx context.Context, own *ownNetwork) (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return s.ns, s.err
+	}
+	s.done = true
+	if s.ns, s.err = newNetNamespace(); s.err != nil {
+		s.err = fmt.Errorf("the build's network namespace: %w", s.err)
+		return nil, s.err
+	}
+	// pasta outlives the step that started it: not under the step's ctx.
+	if s.stop, s.err = own.startIn(context.WithoutCancel(ctx), s.ns, nil); s.err != nil {
+		s.ns.Close()
+		s.ns = nil
+	}
+	return s.ns, s.err
+}
+
+// newNetNamespace makes a network namespace held by the descriptor it
+// returns: a thread unshares it and opens it, then ends (its goroutine
+// keeps the thread locked, so that Go does not reuse it in that namespace).
+func newNetNamespace() (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		ch <- result{f, err}
+	}()
+	r := <-ch
+	return r.f, r.err
 }
 
 // pastaSaid is pasta's complaint, without its lines about the system

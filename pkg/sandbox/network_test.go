@@ -283,3 +283,38 @@ func TestDefaultNetworkResolves(t *testing.T) {
 // ownResolvEnv marks the test binary run again in a mount namespace of
 // its own.
 const ownResolvEnv = "GANTRY_SANDBOX_TEST_OWN_RESOLV"
+
+// A build's steps on the default network share one namespace and one
+// pasta (SharedNetwork), which outlives each step and ends with Close; the
+// namespace is not the host's and reaches the host's address as a step's
+// own does.
+func TestSharedNetworkIsOnePastaForTheBuild(t *testing.T) {
+	h := newHostTools(t)
+	eth := greet(t, hostIPv4(t)+":0")
+	hostNS, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := NewSharedNetwork()
+	var namespaces []string
+	for step := 0; step < 2; step++ {
+		stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", probe(eth)}, Network: "default", Shared: shared})
+		if err != nil {
+			t.Fatalf("step %d: %v\n%s%s", step, err, stdout, stderr)
+		}
+		if !strings.Contains(stdout, eth.host()+": hello from "+eth.host()) {
+			t.Errorf("step %d did not reach the host's %s through pasta:\n%s%s", step, eth.host(), stdout, stderr)
+		}
+		_, ns, _ := strings.Cut(stdout, "netns: ")
+		ns, _, _ = strings.Cut(ns, "\n")
+		namespaces = append(namespaces, ns)
+		if p := pastas(); len(p) != 1 {
+			t.Errorf("after step %d: pastas %v, want the build's one", step, p)
+		}
+	}
+	if namespaces[0] == "" || namespaces[0] != namespaces[1] || namespaces[0] == hostNS {
+		t.Errorf("the steps' namespaces %q, want one that is not the host's %s", namespaces, hostNS)
+	}
+	shared.Close()
+	noPastaLeft(t)
+}

@@ -95,6 +95,15 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		}
 		resolvConf = f.Name()
 	}
+	// The build's shared network, when it has one (not rootless: a step's
+	// user namespace could not join a namespace another one owns).
+	var sharedNS *os.File
+	if own != nil && spec.Shared != nil && !userns.Rootless() {
+		var err error
+		if sharedNS, err = spec.Shared.namespace(ctx, own); err != nil {
+			return err
+		}
+	}
 	work, err := os.MkdirTemp(filepath.Dir(spec.Upper), ".work-*")
 	if err != nil {
 		return err
@@ -105,11 +114,8 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		return err
 	}
 	defer os.Remove(merged)
-	raw, err := json.Marshal(childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, ResolvConf: resolvConf,
-		Rootless: userns.Rootless(), UserXattr: userns.Current() != userns.Root})
-	if err != nil {
-		return err
-	}
+	child := childSpec{Spec: spec, Work: work, Merged: merged, Copied: copied, ResolvConf: resolvConf,
+		Rootless: userns.Rootless(), UserXattr: userns.Current() != userns.Root}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -133,6 +139,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
 	consoleSock := -1
+	var consoleEnd *os.File // the child's end of the console socket
 	if spec.TTY {
 		// The command's 0, 1 and 2 are its terminal; the child's stderr
 		// stays for what Go itself would say before the exec.
@@ -143,11 +150,17 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 			return err
 		}
 		defer childEnd.Close()
-		consoleSock = sock
+		consoleSock, consoleEnd = sock, childEnd
 		cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd) // fd 5: consoleFD
 		cmd.Stdin, cmd.Stdout = nil, nil
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | netnsFlags(spec.Network)
+	if sharedNS != nil {
+		// The child joins the build's namespace (setns) first thing.
+		flags &^= syscall.CLONE_NEWNET
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sharedNS)
+		child.NetNS = 2 + len(cmd.ExtraFiles)
+	}
 	// The command gets a session of its own: it has no controlling terminal
 	// but the one TTY gives it, and cannot type into the user's shell
 	// through gantry's terminal (TIOCSTI).
@@ -190,8 +203,14 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	}
 	var con *console
 	if spec.TTY {
-		cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Close() // the child's end: EOF when the child ends
+		consoleEnd.Close() // the child's end: EOF when the child ends
 		con = serveConsole(consoleSock, spec.Stdin, stdout, spec.Resize)
+	}
+	raw, err := json.Marshal(child)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
 	// While the child sets up its mounts, pasta sets up its network; the
@@ -199,7 +218,7 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	// when a byte follows the spec.
 	var stopNet func()
 	var netErr error
-	if own != nil {
+	if own != nil && sharedNS == nil {
 		if stopNet, netErr = own.start(ctx, cmd.Process.Pid, userns.Rootless()); netErr != nil {
 			specW.Write([]byte(abortByte))
 		}

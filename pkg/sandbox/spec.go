@@ -23,6 +23,9 @@ type Spec struct {
 	// them from the image's /etc/group; none when empty.
 	Groups  []int
 	Network string // NetworkDefault (or ""), NetworkHost or NetworkNone
+	// Shared, with the default network, is the build's one namespace that
+	// its steps join; nil: the step makes its own.
+	Shared *SharedNetwork `json:"-"`
 	// HostsFile replaces the host's /etc/hosts in the sandbox (--add-host).
 	HostsFile string
 	// Hostname is the command's hostname (in its own UTS namespace);
