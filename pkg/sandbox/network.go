@@ -201,8 +201,9 @@ func (s *SharedNetwork) namespace(ctx context.Context, own *ownNetwork) (*os.Fil
 		s.err = fmt.Errorf("the build's network namespace: %w", s.err)
 		return nil, s.err
 	}
-	// pasta outlives the step that started it: not under the step's ctx.
-	if s.stop, s.err = own.startIn(context.WithoutCancel(ctx), s.ns, nil); s.err != nil {
+	// ctx bounds the wait for pasta to be ready, not pasta's life: it
+	// outlives the step that started it, until Close.
+	if s.stop, s.err = own.startIn(ctx, s.ns, nil); s.err != nil {
 		s.ns.Close()
 		s.ns = nil
 	}
