@@ -21,16 +21,18 @@ import (
 // them once, not into the unpacked-tree cache and then again over "/". The
 // kept paths stay alone, however the layer names them (through a link of
 // the image's, too). The snapshot is taken again, so that the next step's
-// changes are its own; Assume then names the tree.
+// changes are its own; Assume then names the tree. A stream without
+// entries (a COPY the content cache knew tees nothing) changes nothing and
+// keeps the snapshot: the root is not walked again for it.
 func (h *HostRoot) Apply(r io.Reader) error {
 	if h.snap == nil {
 		return errors.New("container isolation: no image laid")
 	}
-	h.laid = "" // until Assume: "/" is the parent's tree no more
 	pr, pw := io.Pipe()
 	filtered := make(chan error, 1)
+	entries := 0 // in the layer, kept paths' too; read once filtered is
 	go func() {
-		err := h.keepOut(r, pw)
+		err := h.keepOut(r, pw, &entries)
 		pw.CloseWithError(err)
 		filtered <- err
 	}()
@@ -39,6 +41,10 @@ func (h *HostRoot) Apply(r io.Reader) error {
 	if ferr := <-filtered; err == nil && !errors.Is(ferr, io.ErrClosedPipe) {
 		err = ferr
 	}
+	if err == nil && entries == 0 {
+		return nil
+	}
+	h.laid = "" // until Assume: "/" is the parent's tree no more
 	if err != nil {
 		return fmt.Errorf("laying the layer over the container's root filesystem: %w", err)
 	}
@@ -53,7 +59,7 @@ func (h *HostRoot) Apply(r io.Reader) error {
 // keepOut copies the layer tar r to w without the entries that would land
 // on a kept path: by name, or through a link in "/" on the way there, and
 // hard links to kept files. The image's own /dev, /proc and /sys are noted.
-func (h *HostRoot) keepOut(r io.Reader, w io.Writer) error {
+func (h *HostRoot) keepOut(r io.Reader, w io.Writer, entries *int) error {
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
 	keptDirs := map[string]bool{} // a folder's verdict, for all its entries
 	links := map[string]bool{}    // the layer's own symbolic links
@@ -65,6 +71,7 @@ func (h *HostRoot) keepOut(r io.Reader, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		*entries++
 		rel := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
 		if top, _, _ := strings.Cut(rel, "/"); top != "" {
 			for _, d := range runtimeDirs {

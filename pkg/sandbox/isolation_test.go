@@ -220,3 +220,29 @@ func TestHostRootApplyKeepsKeptPaths(t *testing.T) {
 		t.Errorf("the RUN's layer after the applied COPY = %s, want its own changes", names)
 	}
 }
+
+// A COPY whose layer the content cache knew streams nothing through the
+// layer's tee, then lays the stored layer: the empty stream changes
+// nothing in "/" and takes no new snapshot (a walk of the whole root), so
+// the root is walked once per COPY, not twice.
+func TestHostRootApplyOfNothingKeepsTheSnapshot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container isolation runs as root")
+	}
+	root, image := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(image, "app"), 0o755)
+	h := &HostRoot{root: root}
+	if err := h.Lay("chain-1", image); err != nil {
+		t.Fatal(err)
+	}
+	before := h.snap
+	if err := h.Apply(bytes.NewReader(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if h.snap != before {
+		t.Error("an empty layer stream took the snapshot of the root again")
+	}
+	if !h.Holds("chain-1") {
+		t.Error("an empty layer stream made the root another tree")
+	}
+}
