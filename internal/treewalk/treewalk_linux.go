@@ -17,7 +17,11 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	w := &walker{root: root, descend: descend}
 	w.cond = sync.NewCond(&w.mu)
 	w.queue = []string{""}
-	workers := runtime.GOMAXPROCS(0)
+	// More readers than cores: with a cold page cache a folder or an inode
+	// is a disk read, and the others go on meanwhile (a 46,000-entry tree
+	// from a dropped cache: 0.74-1.1 s with 2, 0.65-0.68 s with 8; no
+	// slower from the cache).
+	workers := max(runtime.GOMAXPROCS(0), 8)
 	results := make([][]Entry, workers)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
