@@ -57,6 +57,7 @@ type walker struct {
 // (which could queue more), or until one failed.
 func (w *walker) work() []Entry {
 	var out []Entry
+	buf := make([]byte, 32<<10) // folder entries as getdents gives them
 	for {
 		w.mu.Lock()
 		for len(w.queue) == 0 && w.active > 0 && w.err == nil {
@@ -72,7 +73,7 @@ func (w *walker) work() []Entry {
 		w.active++
 		w.mu.Unlock()
 
-		entries, dirs, err := w.read(rel)
+		entries, dirs, err := w.read(rel, buf)
 		out = append(out, entries...)
 
 		w.mu.Lock()
@@ -88,7 +89,7 @@ func (w *walker) work() []Entry {
 
 // read lists the folder rel: its entries, and the folders among them to
 // read next.
-func (w *walker) read(rel string) (entries []Entry, dirs []string, err error) {
+func (w *walker) read(rel string, buf []byte) (entries []Entry, dirs []string, err error) {
 	p := w.root
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if rel != "" {
@@ -103,7 +104,6 @@ func (w *walker) read(rel string) (entries []Entry, dirs []string, err error) {
 		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 32<<10)
 	var names []string
 	for {
 		n, err := unix.Getdents(fd, buf)

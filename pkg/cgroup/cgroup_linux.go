@@ -96,18 +96,37 @@ func (h host) create(l Limits) (*Group, error) {
 	rand.Read(name)
 	leaf := filepath.Join(parent, hex.EncodeToString(name))
 	var b backend
-	switch {
-	case h.v1["pids"] != "" || h.v1["memory"] != "":
-		b, err = h.newV1(leaf, l)
-	case h.v2 != "":
+	switch roots := h.roots(); {
+	case len(roots) == 0:
+		return nil, errors.New("no cgroup filesystem is mounted at /sys/fs/cgroup")
+	case roots[0] == h.v2:
 		b, err = h.newV2(leaf, l)
 	default:
-		return nil, errors.New("no cgroup filesystem is mounted at /sys/fs/cgroup")
+		b, err = h.newV1(leaf, l)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &Group{l: l, b: b}, nil
+}
+
+// roots are the hierarchies a step's cgroup is made in: the v1 pids and
+// memory ones where they are mounted (v1 or hybrid hosts), else the v2
+// one; none when nothing is mounted.
+func (h host) roots() []string {
+	var v1 []string
+	for _, c := range []string{"pids", "memory"} {
+		if h.v1[c] != "" {
+			v1 = append(v1, h.v1[c])
+		}
+	}
+	switch {
+	case len(v1) > 0:
+		return v1
+	case h.v2 != "":
+		return []string{h.v2}
+	}
+	return nil
 }
 
 // leafBytes is the random part of a step's cgroup name, in hex.
@@ -122,14 +141,7 @@ const leftoverAge = time.Minute
 // gantry left: gantry's names, empty (the kernel refuses to remove a
 // cgroup with processes), older than leftoverAge. Failing to is harmless.
 func (h host) removeLeftovers(parent string) {
-	roots := []string{h.v1["pids"], h.v1["memory"]}
-	if roots[0] == "" && roots[1] == "" {
-		roots = []string{h.v2}
-	}
-	for _, root := range roots {
-		if root == "" {
-			continue
-		}
+	for _, root := range h.roots() {
 		dir := filepath.Join(root, parent)
 		entries, err := os.ReadDir(dir)
 		if err != nil {

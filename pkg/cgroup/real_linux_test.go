@@ -197,14 +197,7 @@ func TestRealV2Kill(t *testing.T) {
 // move its step in) and anything else alone.
 func TestLeftoverCgroupsAreRemoved(t *testing.T) {
 	h := realHost(t)
-	root := h.v1["pids"] // where create makes it: v1 where mounted, else v2
-	if root == "" {
-		root = h.v1["memory"]
-	}
-	if root == "" {
-		root = h.v2
-	}
-	parent := root + "/gantry-test"
+	parent := h.roots()[0] + "/gantry-test" // where create makes it
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -176,7 +176,7 @@ func collectOne(a Add, o Options, out *entrySet) error {
 			target = path.Join(target, name)
 		}
 		addParents(out, target, o)
-		e, err := entryOf(treewalk.Entry{Rel: target, Info: fi}, target, a.Src, o)
+		e, err := entryOf(fi, target, a.Src, o)
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
 		}
@@ -253,7 +253,7 @@ func collectOne(a Add, o Options, out *entrySet) error {
 	entries := make([]Entry, len(kept))
 	err = parallel.Each(len(kept), func(i int) error {
 		var err error
-		entries[i], err = entryOf(kept[i], under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
+		entries[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
 		return err
 	})
 	if err != nil {
@@ -308,9 +308,8 @@ func srcPath(src, rel string) string {
 	return strings.TrimSuffix(src, string(filepath.Separator)) + string(filepath.Separator) + filepath.FromSlash(rel)
 }
 
-// entryOf is the layer entry name of the listed file at p.
-func entryOf(l treewalk.Entry, name, p string, o Options) (Entry, error) {
-	info := l.Info
+// entryOf is the layer entry name of the file at p, info its Lstat.
+func entryOf(info fs.FileInfo, name, p string, o Options) (Entry, error) {
 	var e Entry
 	switch {
 	case info.IsDir():

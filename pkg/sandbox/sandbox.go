@@ -161,6 +161,17 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 		cmd.ExtraFiles = append(cmd.ExtraFiles, sharedNS)
 		child.NetNS = 2 + len(cmd.ExtraFiles)
 	}
+	// Made before the child starts: a spec that cannot be sent starts
+	// nothing.
+	raw, err := json.Marshal(child)
+	if err != nil {
+		specR.Close()
+		statusW.Close()
+		if consoleSock >= 0 {
+			syscall.Close(consoleSock)
+		}
+		return err
+	}
 	// The command gets a session of its own: it has no controlling terminal
 	// but the one TTY gives it, and cannot type into the user's shell
 	// through gantry's terminal (TIOCSTI).
@@ -205,12 +216,6 @@ func run(ctx context.Context, spec Spec, stdout, stderr io.Writer, copied bool) 
 	if spec.TTY {
 		consoleEnd.Close() // the child's end: EOF when the child ends
 		con = serveConsole(consoleSock, spec.Stdin, stdout, spec.Resize)
-	}
-	raw, err := json.Marshal(child)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
 	}
 	specW.Write(raw) // a child that dies before reading it reports why below
 	// While the child sets up its mounts, pasta sets up its network; the

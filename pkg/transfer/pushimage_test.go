@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -87,10 +86,7 @@ func TestPushOfWhatTheTagHasSendsNothing(t *testing.T) {
 	if want, _ := img.Digest(); res.Digest != want {
 		t.Errorf("pushed %s, want %s", res.Digest, want)
 	}
-	var asked []string
-	for _, r := range reg.requests("/v2/team/app/") {
-		asked = append(asked, r)
-	}
+	asked := reg.requests("/v2/team/app/")
 	if len(asked) != 1 || !strings.HasPrefix(asked[0], "HEAD /v2/team/app/manifests/1") {
 		t.Errorf("requests to the repository: %v, want only HEAD of the tag's manifest", asked)
 	}
@@ -114,16 +110,8 @@ func TestPushOfWhatTheTagHasSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := got.Digest(); g != mustDigest(t, other) {
+	want, _ := other.Digest()
+	if g, _ := got.Digest(); g != want {
 		t.Errorf("the tag names %s, want the other image", g)
 	}
-}
-
-func mustDigest(t *testing.T, img v1.Image) v1.Hash {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }

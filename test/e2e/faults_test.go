@@ -67,6 +67,43 @@ func TestRepeatPullCostsOneManifestRequest(t *testing.T) {
 	}
 }
 
+// The seed's job run again with nothing changed, against the distribution
+// registry: the push asks for the tag once (it names the same manifest)
+// and sends no blob, no manifest; the base's layers are never fetched.
+func TestUnchangedBuildPushIsOneRequest(t *testing.T) {
+	p := proxied(t)
+	e := newEnv(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "app.txt"), []byte("app\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := p.Host() + "/e2e/busybox:amd64"
+	dest := strings.Replace(uniqueRepo("unchanged"), registry, p.Host(), 1) + ":1"
+	job := []string{"build", "--from", base, "--add", src + ":/app", "--entrypoint", "/bin/sh", "-t", dest, "--push"}
+	first := e.gantry(job...)
+	before := len(p.Requests())
+	if again := e.gantry(job...); again != first {
+		t.Errorf("the same job pushed %q, then %q", first, again)
+	}
+	other := newEnv(t) // its store, not the build's, holds the base to name its layers
+	other.gantry("pull", baseRef("amd64"))
+	_, baseLayers := other.imageBlobs(baseRef("amd64"))
+	var toRepo []string
+	for _, r := range p.Requests()[before:] {
+		for _, l := range baseLayers {
+			if strings.HasSuffix(r.Path, "/blobs/"+l) && r.Method == "GET" {
+				t.Errorf("a base layer was fetched: %+v", r)
+			}
+		}
+		if strings.Contains(r.Path, "/e2e/unchanged-") {
+			toRepo = append(toRepo, r.Method+" "+r.Path)
+		}
+	}
+	if len(toRepo) != 1 || !strings.HasPrefix(toRepo[0], "HEAD ") || !strings.HasSuffix(toRepo[0], "/manifests/1") {
+		t.Errorf("requests to the pushed repository: %v, want one HEAD of the tag", toRepo)
+	}
+}
+
 func TestRegistryFaultsAreSurvived(t *testing.T) {
 	p := proxied(t)
 	ref := p.Host() + "/e2e/busybox:amd64"
