@@ -24,7 +24,7 @@ func Write(w io.Writer, entries []Entry, o Options) error {
 // more to the same layer).
 func WriteEntries(tw *tar.Writer, entries []Entry, o Options) error {
 	for _, e := range entries {
-		if err := writeEntry(tw, e, o, nil); err != nil {
+		if err := writeEntry(tw, e, o, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -35,19 +35,23 @@ func WriteEntries(tw *tar.Writer, entries []Entry, o Options) error {
 // (when not nil), hashing the bytes as they go into the tar.
 func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
 	tw := tar.NewWriter(w)
+	ahead := startReadAhead(entries, sums != nil)
+	defer ahead.stop()
 	for i, e := range entries {
 		var sum *[]byte
 		if sums != nil {
 			sum = &sums[i]
 		}
-		if err := writeEntry(tw, e, o, sum); err != nil {
+		if err := writeEntry(tw, e, o, sum, ahead.take(i)); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
 }
 
-func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
+// writeEntry writes e into tw: its content from read when it was read
+// ahead (nil: from its file).
+func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte, read *fileRead) error {
 	m := rootfs.Meta{Name: e.Name, Mode: e.Mode, Size: e.Size, Link: e.Link, HardLink: e.HardLink, ModTime: o.Time, Xattrs: e.xattrs}
 	m.UID, m.GID = e.owner(o)
 	if m.Mode&fs.ModeDevice != 0 {
@@ -61,6 +65,16 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte) error {
 	}
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
+	}
+	if read != nil {
+		if read.err != nil {
+			return read.err
+		}
+		if sum != nil {
+			*sum = read.sum
+		}
+		_, err := tw.Write(read.data)
+		return err
 	}
 	if sum == nil {
 		return copyFile(tw, e)
