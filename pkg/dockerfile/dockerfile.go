@@ -237,15 +237,17 @@ type dfBuild struct {
 	ignore   *patternmatcher.PatternMatcher // the context's .dockerignore
 
 	// Stages build at the same time: what they share is guarded by mu.
-	mu      sync.Mutex
-	started map[int]*stageFuture // stages begun, by index
-	pulled  map[string]bool      // bases refreshed for --pull
-	hosts   string               // /etc/hosts for RUN with --add-host, made once
-	iso     sandbox.Isolation    // RUN's isolation, resolved at the first RUN
-	host    *sandbox.HostRoot    // the container isolation's root, made at the first RUN
-	hostMu  sync.Mutex           // the container's root is one: its RUN steps take turns
-	stepsMu sync.Mutex
-	steps   map[string]*stepFuture // steps of this build, by cache key: each runs once
+	mu          sync.Mutex
+	started     map[int]*stageFuture // stages begun, by index
+	pulled      map[string]bool      // bases refreshed for --pull
+	hosts       string               // /etc/hosts for RUN with --add-host, made once
+	isoMu       sync.Mutex
+	iso         sandbox.Isolation // RUN's isolation, resolved at the first RUN (under isoMu)
+	prepareOnce sync.Once         // prepareRuns
+	host        *sandbox.HostRoot // the container isolation's root, made at the first RUN
+	hostMu      sync.Mutex        // the container's root is one: its RUN steps take turns
+	stepsMu     sync.Mutex
+	steps       map[string]*stepFuture // steps of this build, by cache key: each runs once
 
 	inlineOnce sync.Once
 	inlineSrcs []*inlineSource // the inline caches of --cache-from, read at the first step

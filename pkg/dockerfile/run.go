@@ -36,10 +36,7 @@ func (s *stageState) runCommand(label string, in *instructions.RunCommand) error
 		return err
 	}
 	args, script := runArgs(in, s.conf.File.Config.Shell)
-	network := instructions.GetNetwork(in)
-	if network == instructions.NetworkDefault && b.o.Network != "" {
-		network = b.o.Network
-	}
+	network := b.runNetwork(in)
 	if network != instructions.NetworkDefault && network != instructions.NetworkHost && network != instructions.NetworkNone {
 		return fmt.Errorf("RUN --network=%s: use default, host or none", network)
 	}
@@ -150,11 +147,51 @@ func checkRunFlags(in *instructions.RunCommand) error {
 	return nil
 }
 
+// runNetwork is the network a RUN asks for: its --network, else the
+// build's --network.
+func (b *dfBuild) runNetwork(in *instructions.RunCommand) string {
+	network := instructions.GetNetwork(in)
+	if network == instructions.NetworkDefault && b.o.Network != "" {
+		network = b.o.Network
+	}
+	return network
+}
+
+// prepareRuns starts, once, what RUN steps need and take long to start
+// (the isolation's check, the default network's pasta: 50-300 ms here),
+// in the background. A step calls it when it misses the cache: the RUN
+// steps after it run too, and find these ready instead of waiting.
+func (b *dfBuild) prepareRuns() {
+	b.prepareOnce.Do(func() {
+		if !b.runsOnDefaultNetwork() {
+			return
+		}
+		go func() {
+			if iso, err := b.isolation(); err == nil && iso == sandbox.IsolationSandbox {
+				b.network.Prepare(b.ctx)
+			}
+		}()
+	})
+}
+
+// runsOnDefaultNetwork tells whether a RUN of the build uses the default
+// network.
+func (b *dfBuild) runsOnDefaultNetwork() bool {
+	for _, st := range b.stages {
+		for _, c := range st.Commands {
+			if in, ok := c.(*instructions.RunCommand); ok && b.runNetwork(in) == instructions.NetworkDefault {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isolation is how RUN steps are isolated, decided at the first RUN: a
 // build without RUN works where no isolation does.
 func (b *dfBuild) isolation() (sandbox.Isolation, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.isoMu.Lock()
+	defer b.isoMu.Unlock()
 	if b.iso == "" {
 		iso, err := b.o.Isolation.Resolve()
 		if err != nil {

@@ -71,6 +71,7 @@ func (s *stageState) cachedLayer(label string, keyOf func() (string, error), cre
 			return s.adoptStep(key, img)
 		}
 	}
+	b.prepareRuns()
 	built, err := make()
 	if err != nil {
 		rep.Fail(id, err)

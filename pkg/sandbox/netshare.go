@@ -13,8 +13,9 @@ import (
 // cannot change the network the next step gets. Without root (a user
 // namespace per step) each step keeps a network of its own.
 type SharedNetwork struct {
-	mu   sync.Mutex
-	done bool
+	mu     sync.Mutex
+	done   bool
+	closed bool // Close was called: nothing more is started
 	ns   *os.File // the namespace, kept alive by this descriptor
 	stop func()   // ends pasta
 	err  error
@@ -30,6 +31,7 @@ func (s *SharedNetwork) Close() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.stop != nil {
 		s.stop()
 		s.stop = nil

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gantry-build/gantry/pkg/userns"
 )
 
 // The step's side of pasta's network, slirp4netns's and rootlesskit's
@@ -196,6 +198,9 @@ func (s *SharedNetwork) namespace(ctx context.Context, own *ownNetwork) (*os.Fil
 	if s.done {
 		return s.ns, s.err
 	}
+	if s.closed {
+		return nil, errors.New("the build's network is closed")
+	}
 	s.done = true
 	if s.ns, s.err = newNetNamespace(); s.err != nil {
 		s.err = fmt.Errorf("the build's network namespace: %w", s.err)
@@ -208,6 +213,23 @@ func (s *SharedNetwork) namespace(ctx context.Context, own *ownNetwork) (*os.Fil
 		s.ns = nil
 	}
 	return s.ns, s.err
+}
+
+// Prepare makes the namespace and starts its pasta now, in the
+// background, so that the first step on the default network finds them
+// ready: a build calls it when it knows a RUN step will run, and pasta's
+// start overlaps the work before that step. Where the network cannot be
+// made, the step says why, as it would without Prepare. Without root each
+// step has a network of its own: nothing to prepare.
+func (s *SharedNetwork) Prepare(ctx context.Context) {
+	if s == nil || userns.Rootless() {
+		return
+	}
+	go func() {
+		if own, err := prepareOwnNetwork(); err == nil {
+			s.namespace(ctx, own)
+		}
+	}()
 }
 
 // newNetNamespace makes a network namespace held by the descriptor it

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -316,5 +317,43 @@ func TestSharedNetworkIsOnePastaForTheBuild(t *testing.T) {
 		t.Errorf("the steps' namespaces %q, want one that is not the host's %s", namespaces, hostNS)
 	}
 	shared.Close()
+	noPastaLeft(t)
+}
+
+// Prepare starts the build's pasta before any step asks for it, and the
+// first step uses that one; Close ends it. A build that ends at once after
+// Prepare leaves no pasta either.
+func TestSharedNetworkPreparedBeforeTheFirstStep(t *testing.T) {
+	h := newHostTools(t)
+	eth := greet(t, hostIPv4(t)+":0")
+	shared := NewSharedNetwork()
+	shared.Prepare(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pastas()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := pastas()
+	if len(before) != 1 {
+		t.Fatalf("after Prepare: pastas %v, want one before any step", before)
+	}
+	stdout, stderr, _, err := h.runSpec(t, Spec{Args: []string{"/bin/bash", "-c", probe(eth)}, Network: "default", Shared: shared})
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stdout, eth.host()+": hello from "+eth.host()) {
+		t.Errorf("the step did not reach the host's %s through the prepared pasta:\n%s%s", eth.host(), stdout, stderr)
+	}
+	if after := pastas(); len(after) != 1 || after[0] != before[0] {
+		t.Errorf("pastas %v after the step, want the prepared %v", after, before)
+	}
+	shared.Close()
+	noPastaLeft(t)
+
+	for range 5 {
+		early := NewSharedNetwork()
+		early.Prepare(context.Background())
+		early.Close()
+	}
+	time.Sleep(500 * time.Millisecond) // a Prepare that lost the race to Close has tried by now
 	noPastaLeft(t)
 }

@@ -63,3 +63,6 @@ func (h *HostRoot) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer,
 
 // Apply returns ErrNeedsLinux.
 func (h *HostRoot) Apply(r io.Reader) error { return ErrNeedsLinux }
+
+// Prepare does nothing: no step runs here.
+func (s *SharedNetwork) Prepare(ctx context.Context) {}
