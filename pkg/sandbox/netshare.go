@@ -15,10 +15,10 @@ import (
 type SharedNetwork struct {
 	mu     sync.Mutex
 	done   bool
-	closed bool // Close was called: nothing more is started
-	ns   *os.File // the namespace, kept alive by this descriptor
-	stop func()   // ends pasta
-	err  error
+	closed bool     // Close was called: nothing more is started
+	ns     *os.File // the namespace, kept alive by this descriptor
+	stop   func()   // ends pasta
+	err    error
 }
 
 // NewSharedNetwork is a network made when the first step needs it.
