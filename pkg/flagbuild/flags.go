@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,28 +79,29 @@ func FromFlags(ctx context.Context, st *store.Store, rc *registry.Client, o Opti
 // that a push to the base's registry never downloads them), one new layer
 // holding every --add, then the config edits.
 func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Options, want *v1.Platform) (v1.Image, bool, error) {
-	base, err := images.Resolve(ctx, st, rc, o.From, want)
-	if err != nil {
-		return nil, false, err
+	adds := platformAdds(o.Adds, want)
+	lo := o.Layer
+	lo.Time = o.Created
+	// The sources are listed while the base is resolved (its registry's
+	// round trips) and the file-hash cache is read, unless a relative
+	// destination needs the base's WORKDIR first.
+	var listed *listing
+	early := len(adds) > 0 && allAbsolute(adds)
+	if early {
+		listed = listInBackground(st, adds, lo)
 	}
-	baseConfig, err := base.ConfigFile()
+	base, cf, err := resolveBase(ctx, st, rc, o, want)
 	if err != nil {
-		return nil, false, fmt.Errorf("base %s: config: %w", o.From, err)
-	}
-	// Edits are checked before any file is read: bad flags cost nothing.
-	cf := baseConfig.DeepCopy()
-	if err := o.Edits.Apply(cf, o.Created); err != nil {
+		listed.wait()
 		return nil, false, err
 	}
 	img, cached := base, false
-	if len(o.Adds) > 0 {
-		lo := o.Layer
-		lo.Time = o.Created
-		lo.Workdir = baseConfig.Config.WorkingDir
-		if o.Edits.Workdir != nil {
-			lo.Workdir = cf.Config.WorkingDir
+	if len(adds) > 0 {
+		lo.Workdir = cf.Config.WorkingDir // the base's, or --workdir's
+		if !early {
+			listed = listInBackground(st, adds, lo)
 		}
-		entries, err := layer.Collect(platformAdds(o.Adds, want), lo)
+		entries, err := listed.wait()
 		if err != nil {
 			return nil, false, err
 		}
@@ -141,6 +143,62 @@ func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Optio
 	cf.Created = v1.Time{Time: o.Created}
 	img, err = mutate.ConfigFile(img, cf)
 	return img, cached, err
+}
+
+// resolveBase is the base image for want and the config the edits make of
+// its config (checked before the layer is built: bad flags cost no
+// compression).
+func resolveBase(ctx context.Context, st *store.Store, rc *registry.Client, o Options, want *v1.Platform) (v1.Image, *v1.ConfigFile, error) {
+	base, err := images.Resolve(ctx, st, rc, o.From, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	baseConfig, err := base.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("base %s: config: %w", o.From, err)
+	}
+	cf := baseConfig.DeepCopy()
+	if err := o.Edits.Apply(cf, o.Created); err != nil {
+		return nil, nil, err
+	}
+	return base, cf, nil
+}
+
+// listing is the entries of --add sources being listed.
+type listing struct {
+	done    chan struct{}
+	entries []layer.Entry
+	err     error
+}
+
+// listInBackground lists adds (layer.Collect) and reads the store's
+// file-hash cache, which the layer's build needs next, at the same time.
+func listInBackground(st *store.Store, adds []layer.Add, lo layer.Options) *listing {
+	l := &listing{done: make(chan struct{})}
+	go layer.LoadHashCache(st)
+	go func() {
+		defer close(l.done)
+		l.entries, l.err = layer.Collect(adds, lo)
+	}()
+	return l
+}
+
+// wait is the listing's result; a listing never started (nil) has none.
+func (l *listing) wait() ([]layer.Entry, error) {
+	if l == nil {
+		return nil, nil
+	}
+	<-l.done
+	return l.entries, l.err
+}
+
+func allAbsolute(adds []layer.Add) bool {
+	for _, a := range adds {
+		if !path.IsAbs(a.Dest) {
+			return false
+		}
+	}
+	return true
 }
 
 // addHistory names each source by its base name only: a host path in the

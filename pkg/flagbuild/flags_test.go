@@ -185,3 +185,29 @@ func TestAddSourcePerPlatform(t *testing.T) {
 		}
 	}
 }
+
+// A relative --add destination starts at the image's WORKDIR (--workdir's
+// when given): those sources are listed after the base is known. Without a
+// WORKDIR it is refused.
+func TestRelativeAddFollowsWorkdir(t *testing.T) {
+	st, rc, src := setup(t)
+	res, err := FromFlags(context.Background(), st, rc, Options{
+		From: "scratch", Adds: []layer.Add{{Src: src, Dest: "app/"}},
+		Edits: config.Edits{Workdir: str("/srv")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	tr := tar.NewReader(mutate.Extract(res.Image))
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		found = found || h.Name == "srv/app/tool"
+	}
+	if !found {
+		t.Error("srv/app/tool is not in the image")
+	}
+	_, err = FromFlags(context.Background(), st, rc, Options{From: "scratch", Adds: []layer.Add{{Src: src, Dest: "app/"}}})
+	if err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("relative destination without WORKDIR: %v", err)
+	}
+}

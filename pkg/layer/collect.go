@@ -235,7 +235,7 @@ func collectOne(a Add, o Options, out *entrySet) error {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
 	src := filepath.Clean(a.Src)
-	var kept []treewalk.Entry
+	kept := make([]treewalk.Entry, 0, len(listed))
 	for _, l := range listed {
 		name := under(root, l.Rel)
 		if skip, whole := isExcluded(l.Rel); skip {
@@ -250,19 +250,21 @@ func collectOne(a Add, o Options, out *entrySet) error {
 	}
 	// What an entry needs beyond its stat (links, xattrs, owners kept in an
 	// xattr) is read on all cores too.
-	entries := make([]Entry, len(kept))
+	// They are made in place, at the end of the set's list.
+	base := len(out.list)
+	out.grow(len(kept))
+	out.list = out.list[:base+len(kept)]
+	made := out.list[base:]
 	err = parallel.Each(len(kept), func(i int) error {
 		var err error
-		entries[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
+		made[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
 		return err
 	})
 	if err != nil {
+		out.list = out.list[:base]
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	out.grow(len(entries))
-	for _, e := range entries {
-		out.put(e)
-	}
+	out.index(base)
 	return nil
 }
 
@@ -282,6 +284,24 @@ func (s *entrySet) grow(n int) {
 		at[name] = i
 	}
 	s.at = at
+}
+
+// index takes in the entries from list[base:] on, appended without put:
+// one whose name the set has replaces that entry where it stands.
+func (s *entrySet) index(base int) {
+	end := base
+	for i := base; i < len(s.list); i++ {
+		e := s.list[i]
+		if j, ok := s.at[e.Name]; ok {
+			s.list[j] = e
+			continue
+		}
+		s.at[e.Name] = end
+		s.list[end] = e
+		end++
+	}
+	clear(s.list[end:]) // no stale copies kept alive
+	s.list = s.list[:end]
 }
 
 func (s *entrySet) has(name string) bool { _, ok := s.at[name]; return ok }

@@ -29,13 +29,20 @@ func withOwner(e Entry, fi fs.FileInfo, path string) Entry {
 	// xattr (rootfs.Apply): all of them with only the caller's id mapped,
 	// those beyond the subordinate range in a mapped user namespace.
 	if (euid != 0 && e.uid == euid) || (euid == 0 && e.uid == 0 && userns.Inside()) {
-		e.uid, e.gid = 0, 0
-		buf := make([]byte, 32)
-		if n, err := unix.Lgetxattr(path, rootfs.OwnerXattr, buf); err == nil {
-			fmt.Sscanf(string(buf[:n]), "%d:%d", &e.uid, &e.gid)
-		}
+		e.uid, e.gid = xattrOwner(path)
 	}
 	return e
+}
+
+// xattrOwner is the owner kept in the file's xattr, root when it has none.
+// (Scanned into its own variables: scanning into an Entry's fields would
+// move every Entry withOwner makes to the heap.)
+func xattrOwner(path string) (uid, gid int) {
+	buf := make([]byte, 32)
+	if n, err := unix.Lgetxattr(path, rootfs.OwnerXattr, buf); err == nil {
+		fmt.Sscanf(string(buf[:n]), "%d:%d", &uid, &gid)
+	}
+	return uid, gid
 }
 
 // effectiveUID does not change while gantry runs; asking once per file of a
