@@ -1,10 +1,13 @@
 package layer
 
 import (
-	"bytes"
 	"crypto/sha256"
+	"fmt"
+	"io"
 	"runtime"
 	"sync"
+
+	"github.com/gantry-build/gantry/internal/rawfile"
 )
 
 // Small files are read on several goroutines ahead of the tar writer, which
@@ -35,6 +38,7 @@ type fileRead struct {
 type readAhead struct {
 	slots  []chan fileRead // by entry index; nil for files the writer reads
 	window chan struct{}   // a token per file read and not taken yet
+	free   chan []byte     // buffers of readAheadMax bytes the writer is done with
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -43,6 +47,7 @@ func startReadAhead(entries []Entry, hash bool) *readAhead {
 	r := &readAhead{
 		slots:  make([]chan fileRead, len(entries)),
 		window: make(chan struct{}, readAheadWindow),
+		free:   make(chan []byte, readAheadWindow),
 		done:   make(chan struct{}),
 	}
 	n := 0
@@ -63,7 +68,7 @@ func startReadAhead(entries []Entry, hash bool) *readAhead {
 		go func() {
 			defer r.wg.Done()
 			for i := range jobs {
-				r.slots[i] <- readWhole(entries[i], hash)
+				r.slots[i] <- readWhole(entries[i], hash, r.buffer())
 			}
 		}()
 	}
@@ -95,6 +100,29 @@ func (r *readAhead) take(i int) *fileRead {
 	return &f
 }
 
+// buffer is a buffer of readAheadMax bytes: one the writer is done with,
+// or a new one (no more than the window's, as each is a file read ahead).
+// Reused, they are not zeroed and collected again for every small file.
+func (r *readAhead) buffer() []byte {
+	select {
+	case b := <-r.free:
+		return b
+	default:
+		return make([]byte, readAheadMax)
+	}
+}
+
+// recycle takes back the buffer of a file read ahead, once written.
+func (r *readAhead) recycle(f *fileRead) {
+	if f == nil || f.data == nil {
+		return
+	}
+	select {
+	case r.free <- f.data[:readAheadMax]:
+	default:
+	}
+}
+
 // stop ends the reading ahead and waits for the readers: at most a window
 // of small files is still read.
 func (r *readAhead) stop() {
@@ -102,17 +130,25 @@ func (r *readAhead) stop() {
 	r.wg.Wait()
 }
 
-// readWhole reads e's file with the checks copyFile makes.
-func readWhole(e Entry, hash bool) fileRead {
-	var b bytes.Buffer
-	b.Grow(int(e.Size) + bytes.MinRead) // one allocation: ReadFrom wants room for EOF
-	if err := copyFile(&b, e); err != nil {
+// readWhole reads e's file into buf with the checks copyFile makes.
+func readWhole(e Entry, hash bool, buf []byte) fileRead {
+	f, err := rawfile.Open(e.Source)
+	if err != nil {
+		return fileRead{err: fmt.Errorf("layer: %w", err)}
+	}
+	defer f.Close()
+	data := buf[:e.Size]
+	n, err := io.ReadFull(f, data)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF { // short: checkStable says it changed
+		return fileRead{err: fmt.Errorf("layer: reading %s: %w", e.Source, err)}
+	}
+	if err := checkStable(f, e, int64(n)); err != nil {
 		return fileRead{err: err}
 	}
-	f := fileRead{data: b.Bytes()}
+	r := fileRead{data: data}
 	if hash {
-		s := sha256.Sum256(f.data)
-		f.sum = s[:]
+		s := sha256.Sum256(data)
+		r.sum = s[:]
 	}
-	return f
+	return r
 }

@@ -124,3 +124,22 @@ func TestReadAheadFileChangedFails(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A file emptied or shortened after listing is said to have changed, as
+// the writer's own reads say it.
+func TestReadAheadShortFileFails(t *testing.T) {
+	for _, now := range []string{"", "ab"} {
+		src := manyFiles(t, 50)
+		es, err := Collect([]Add{{Src: src, Dest: "/app"}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "f0041"), []byte(now), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err = Write(io.Discard, es, Options{})
+		if err == nil || !strings.Contains(err.Error(), "changed while it was being read") {
+			t.Errorf("file now %q: err = %v", now, err)
+		}
+	}
+}

@@ -42,7 +42,10 @@ func write(w io.Writer, entries []Entry, o Options, sums [][]byte) error {
 		if sums != nil {
 			sum = &sums[i]
 		}
-		if err := writeEntry(tw, e, o, sum, ahead.take(i)); err != nil {
+		read := ahead.take(i)
+		err := writeEntry(tw, e, o, sum, read)
+		ahead.recycle(read)
+		if err != nil {
 			return err
 		}
 	}
@@ -97,6 +100,12 @@ func copyFile(w io.Writer, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("layer: reading %s: %w", e.Source, err)
 	}
+	return checkStable(f, e, n)
+}
+
+// checkStable fails when the file f (e's, n bytes read) is not what was
+// listed: its digest would not describe what the image holds.
+func checkStable(f rawfile.File, e Entry, n int64) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("layer: %s: %w", e.Source, err)
