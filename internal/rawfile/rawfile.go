@@ -24,6 +24,17 @@ func Open(path string) (File, error) {
 	return File(fd), nil
 }
 
+// OpenNonblock opens path for reading without waiting: a FIFO found
+// where a file was listed opens at once (and is then refused by its stat)
+// instead of waiting for a writer. Regular files read as with Open.
+func OpenNonblock(path string) (File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, &pathError{"open", path, err}
+	}
+	return File(fd), nil
+}
+
 // CreateNew creates path, which must not exist (unix.EEXIST otherwise),
 // for writing.
 func CreateNew(path string, perm uint32) (File, error) {
@@ -68,9 +79,12 @@ func (f File) Write(p []byte) (int, error) {
 // Chmod sets the mode bits, setuid, setgid and sticky included.
 func (f File) Chmod(mode uint32) error { return unix.Fchmod(int(f), mode) }
 
+// Stat_t is what Stat tells (rawfile_windows.go has the part Windows has).
+type Stat_t = unix.Stat_t
+
 // Stat describes the open file.
-func (f File) Stat() (unix.Stat_t, error) {
-	var st unix.Stat_t
+func (f File) Stat() (Stat_t, error) {
+	var st Stat_t
 	err := unix.Fstat(int(f), &st)
 	return st, err
 }

@@ -18,6 +18,9 @@ func Open(path string) (File, error) {
 	return File{f}, err
 }
 
+// OpenNonblock is Open: Windows has no FIFOs at file paths.
+func OpenNonblock(path string) (File, error) { return Open(path) }
+
 // CreateNew creates path, which must not exist (fs.ErrExist otherwise),
 // for writing.
 func CreateNew(path string, perm uint32) (File, error) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // What macOS's syscall.Stat_t tells of host files (host_linux.go has
@@ -29,3 +31,6 @@ func hostRdev(fi fs.FileInfo, path string) (uint64, error) {
 
 // devNumbers is never asked for a number here: hostRdev gives none.
 func devNumbers(rdev uint64) (major, minor int64) { return 0, 0 }
+
+// devOf is st's device as statOf records it.
+func devOf(st unix.Stat_t) uint64 { return uint64(uint32(st.Dev)) }

@@ -31,3 +31,6 @@ func hostRdev(fi fs.FileInfo, path string) (uint64, error) {
 func devNumbers(rdev uint64) (major, minor int64) {
 	return int64(unix.Major(rdev)), int64(unix.Minor(rdev))
 }
+
+// devOf is st's device as statOf records it.
+func devOf(st unix.Stat_t) uint64 { return st.Dev }

@@ -65,3 +65,12 @@ func hostMode(m fs.FileMode) fs.FileMode { return m }
 
 // hostXattrs is the xattrs of the host file at path that belong in a layer.
 func hostXattrs(path string) map[string]string { return rootfs.ReadXattrs(path) }
+
+// listedAs tells whether the open file (st its fstat) is the regular file
+// e was listed from: same device and inode.
+func listedAs(st unix.Stat_t, e Entry) bool {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false
+	}
+	return e.stat.Ino == 0 || (st.Ino == e.stat.Ino && devOf(st) == e.stat.Dev)
+}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-
-	"github.com/gantry-build/gantry/internal/rawfile"
 )
 
 // Small files are read on several goroutines ahead of the tar writer, which
@@ -132,9 +130,9 @@ func (r *readAhead) stop() {
 
 // readWhole reads e's file into buf with the checks copyFile makes.
 func readWhole(e Entry, hash bool, buf []byte) fileRead {
-	f, err := rawfile.Open(e.Source)
+	f, err := openListed(e)
 	if err != nil {
-		return fileRead{err: fmt.Errorf("layer: %w", err)}
+		return fileRead{err: err}
 	}
 	defer f.Close()
 	data := buf[:e.Size]

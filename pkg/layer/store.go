@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gantry-build/gantry/internal/compress"
-	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -289,14 +288,18 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 }
 
 func hashFile(e Entry) ([]byte, error) {
-	f, err := rawfile.Open(e.Source)
+	f, err := openListed(e)
 	if err != nil {
-		return nil, fmt.Errorf("layer: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	n, err := io.Copy(h, io.LimitReader(f, e.Size))
+	if err != nil {
 		return nil, fmt.Errorf("layer: reading %s: %w", e.Source, err)
+	}
+	if err := checkStable(f, e, n); err != nil {
+		return nil, err
 	}
 	return h.Sum(nil), nil
 }

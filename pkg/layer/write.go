@@ -91,9 +91,9 @@ func writeEntry(tw *tar.Writer, e Entry, o Options, sum *[]byte, read *fileRead)
 }
 
 func copyFile(w io.Writer, e Entry) error {
-	f, err := rawfile.Open(e.Source)
+	f, err := openListed(e)
 	if err != nil {
-		return fmt.Errorf("layer: %w", err)
+		return err
 	}
 	defer f.Close()
 	n, err := io.Copy(w, io.LimitReader(f, e.Size))
@@ -101,6 +101,27 @@ func copyFile(w io.Writer, e Entry) error {
 		return fmt.Errorf("layer: reading %s: %w", e.Source, err)
 	}
 	return checkStable(f, e, n)
+}
+
+// openListed opens the file e was listed from, and fails unless it is
+// still that file: a regular file, same device and inode. A file replaced
+// after listing by a link (to a host secret of the same size and time,
+// say) or by a FIFO is not read.
+func openListed(e Entry) (rawfile.File, error) {
+	f, err := rawfile.OpenNonblock(e.Source)
+	if err != nil {
+		return f, fmt.Errorf("layer: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return f, fmt.Errorf("layer: %s: %w", e.Source, err)
+	}
+	if !listedAs(st, e) {
+		f.Close()
+		return f, fmt.Errorf("layer: %s changed while it was being read (it is no longer the file listed); build again when it is stable", e.Source)
+	}
+	return f, nil
 }
 
 // checkStable fails when the file f (e's, n bytes read) is not what was
