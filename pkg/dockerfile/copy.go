@@ -102,7 +102,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 				case c.add && (c.unpack == nil || *c.unpack) && isArchive(m.path):
 					archives = append(archives, m.path)
 				default:
-					srcs = append(srcs, layer.Add{Src: m.path, Name: m.name})
+					srcs = append(srcs, m.add())
 				}
 			}
 		}
@@ -214,7 +214,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 func fileDigests(files []string) (string, error) {
 	var out strings.Builder
 	for _, p := range files {
-		f, err := os.Open(p)
+		f, err := openResolved(p)
 		if err != nil {
 			return "", err
 		}

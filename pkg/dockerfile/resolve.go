@@ -24,6 +24,12 @@ type source struct {
 	name string // the name it was found under (a link's, not its target's)
 }
 
+// add is the source as a layer takes it. Its path has no link left (every
+// one was resolved inside the root), so it is not followed: a link found
+// there now was put in its place since, and is copied as a link, never to
+// what it leads to on the host.
+func (m source) add() layer.Add { return layer.Add{Src: m.path, Name: m.name, NoFollow: true} }
+
 // inRoot is p inside root with every symlink resolved inside root, as
 // BuildKit's fs.RootPath: a link to / or to ../.. leads to root, never to
 // the host. Missing components are taken as they are.

@@ -174,7 +174,7 @@ var downloadClient = &http.Client{Transport: &http.Transport{
 
 // isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
 func isArchive(p string) bool {
-	f, err := os.Open(p)
+	f, err := openResolved(p)
 	if err != nil {
 		return false
 	}

@@ -135,7 +135,7 @@ func (v *untarView) put(p string, h *tar.Header) {
 // file of the image copied up beside it (as overlayfs does), owners as
 // the archive has them unless chown (--chown, 0:0 included).
 func (v *untarView) untar(tw *tar.Writer, a string, chown bool, uid, gid int, created time.Time) error {
-	f, err := os.Open(a)
+	f, err := openResolved(a)
 	if err != nil {
 		return err
 	}
