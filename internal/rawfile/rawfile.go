@@ -7,6 +7,7 @@
 package rawfile
 
 import (
+	"errors"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -24,16 +25,21 @@ func Open(path string) (File, error) {
 	return File(fd), nil
 }
 
-// OpenNonblock opens path for reading without waiting: a FIFO found
-// where a file was listed opens at once (and is then refused by its stat)
-// instead of waiting for a writer. Regular files read as with Open.
-func OpenNonblock(path string) (File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+// openNoFollow opens path for reading, its last component not followed
+// when it is a link, without waiting on a FIFO.
+func openNoFollow(path string) (File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+	if err == unix.ELOOP {
+		err = ErrLinkOnPath
+	}
 	if err != nil {
 		return -1, &pathError{"open", path, err}
 	}
 	return File(fd), nil
 }
+
+// ErrLinkOnPath is OpenNoLinks's refusal: a link is on the path.
+var ErrLinkOnPath = errors.New("a link is on the path")
 
 // CreateNew creates path, which must not exist (unix.EEXIST otherwise),
 // for writing.

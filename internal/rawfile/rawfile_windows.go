@@ -3,6 +3,7 @@
 package rawfile
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -18,8 +19,11 @@ func Open(path string) (File, error) {
 	return File{f}, err
 }
 
-// OpenNonblock is Open: Windows has no FIFOs at file paths.
-func OpenNonblock(path string) (File, error) { return Open(path) }
+// OpenNoLinks is Open on Windows: links on the way are followed.
+func OpenNoLinks(path string) (File, error) { return Open(path) }
+
+// ErrLinkOnPath is OpenNoLinks's refusal elsewhere; Windows never gives it.
+var ErrLinkOnPath = errors.New("a link is on the path")
 
 // CreateNew creates path, which must not exist (fs.ErrExist otherwise),
 // for writing.

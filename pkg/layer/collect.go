@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -175,8 +176,14 @@ func collectOne(a Add, o Options, out *entrySet) error {
 			}
 			target = path.Join(target, name)
 		}
+		p := a.Src
+		if fi.Mode().IsRegular() {
+			if p, err = linkFree(p); err != nil {
+				return fmt.Errorf("--add %s: %w", a.Src, err)
+			}
+		}
 		addParents(out, target, o)
-		e, err := entryOf(fi, target, a.Src, o)
+		e, err := entryOf(fi, target, p, o)
 		if err != nil {
 			return fmt.Errorf("--add %s: %w", a.Src, err)
 		}
@@ -227,14 +234,17 @@ func collectOne(a Add, o Options, out *entrySet) error {
 		}
 		return skip, whole
 	}
-	listed, err := treewalk.Walk(a.Src, func(rel string) bool {
+	src, err := linkFree(a.Src)
+	if err != nil {
+		return fmt.Errorf("--add %s: %w", a.Src, err)
+	}
+	listed, err := treewalk.Walk(src, func(rel string) bool {
 		skip, whole := isExcluded(rel)
 		return !skip || !whole
 	})
 	if err != nil {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	src := filepath.Clean(a.Src)
 	kept := make([]treewalk.Entry, 0, len(listed))
 	for _, l := range listed {
 		name := under(root, l.Rel)
@@ -266,6 +276,17 @@ func collectOne(a Add, o Options, out *entrySet) error {
 	}
 	out.index(base)
 	return nil
+}
+
+// linkFree is p with every link on it resolved: the path a file's content
+// is read from (Entry.Source) has none, so that reading it can refuse any
+// link (openListed) without refusing the links of the user's own paths.
+// Windows paths are kept as they are (openListed follows links there).
+func linkFree(p string) (string, error) {
+	if runtime.GOOS == "windows" {
+		return filepath.Clean(p), nil
+	}
+	return filepath.EvalSymlinks(p)
 }
 
 // entrySet is the entries collected so far, in the order they came; a

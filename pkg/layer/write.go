@@ -3,6 +3,7 @@ package layer
 import (
 	"archive/tar"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -103,23 +104,17 @@ func copyFile(w io.Writer, e Entry) error {
 	return checkStable(f, e, n)
 }
 
-// openListed opens the file e was listed from, and fails unless it is
-// still that file: a regular file, same device and inode. A file replaced
-// after listing by a link (to a host secret of the same size and time,
-// say) or by a FIFO is not read.
+// openListed opens the file e was listed from by a path with no link in
+// it (Collect resolved them all): a link put on the way since, to a host
+// secret or a device, is not followed, and a FIFO put there is not waited
+// on. checkStable then tells whether what was read is the file listed.
 func openListed(e Entry) (rawfile.File, error) {
-	f, err := rawfile.OpenNonblock(e.Source)
+	f, err := rawfile.OpenNoLinks(e.Source)
+	if errors.Is(err, rawfile.ErrLinkOnPath) {
+		return f, fmt.Errorf("layer: %s changed while it was being read (a link is now on its path); build again when it is stable", e.Source)
+	}
 	if err != nil {
 		return f, fmt.Errorf("layer: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return f, fmt.Errorf("layer: %s: %w", e.Source, err)
-	}
-	if !listedAs(st, e) {
-		f.Close()
-		return f, fmt.Errorf("layer: %s changed while it was being read (it is no longer the file listed); build again when it is stable", e.Source)
 	}
 	return f, nil
 }
@@ -131,7 +126,7 @@ func checkStable(f rawfile.File, e Entry, n int64) error {
 	if err != nil {
 		return fmt.Errorf("layer: %s: %w", e.Source, err)
 	}
-	if n != e.Size || st.Size != e.Size || !time.Unix(st.Mtim.Unix()).Equal(e.modTime) {
+	if n != e.Size || st.Size != e.Size || !time.Unix(st.Mtim.Unix()).Equal(e.modTime) || !listedAs(st, e) {
 		return fmt.Errorf("layer: %s changed while it was being read; build again when it is stable", e.Source)
 	}
 	return nil
