@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,40 @@ func TestContextSourceSwappedForALinkIsNotFollowed(t *testing.T) {
 	err = view.untar(tar.NewWriter(&out), arch[0].path, false, 0, 0, time.Unix(0, 0))
 	if err == nil || bytes.Contains(out.Bytes(), []byte("SECRET")) {
 		t.Errorf("a link to a host archive was unpacked (err %v)", err)
+	}
+}
+
+// A folder on a resolved source's path swapped for a link to a host folder
+// before the layer is listed: the listing refuses, it does not list the
+// host's folder.
+func TestContextFolderSwappedForALinkIsNotListed(t *testing.T) {
+	ctx, host := t.TempDir(), t.TempDir()
+	for _, dir := range []string{filepath.Join(ctx, "sub", "pkg"), filepath.Join(host, "pkg")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte(dir), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := layer.Options{ContextRoot: ctx}
+	found, err := sources(ctx, "sub/pkg", o)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("sources: %v %v", found, err)
+	}
+	if err := os.Rename(filepath.Join(ctx, "sub"), filepath.Join(ctx, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(ctx, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	a := found[0].add()
+	a.Dest = "/app/"
+	es, err := layer.Collect([]layer.Add{a}, o)
+	if err == nil {
+		t.Fatalf("listed through the link: %+v", es)
+	}
+	if !strings.Contains(err.Error(), "changed while the build read it") {
+		t.Errorf("err = %v", err)
 	}
 }

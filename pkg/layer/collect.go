@@ -156,6 +156,11 @@ func collectOne(a Add, o Options, out *entrySet) error {
 		}
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
+	if a.NoFollow && o.ContextRoot != "" {
+		if err := stillInRoot(o.ContextRoot, a.Src); err != nil {
+			return err
+		}
+	}
 	if !fi.IsDir() {
 		// In a Dockerfile build, --exclude also names file sources (by
 		// name), as a COPY of several files or a wildcard gives them.
@@ -287,6 +292,29 @@ func linkFree(p string) (string, error) {
 		return filepath.Clean(p), nil
 	}
 	return filepath.EvalSymlinks(p)
+}
+
+// stillInRoot fails when a link now stands on the path of p, a source
+// resolved inside root with every link followed there (a COPY's): one put
+// there since would lead the listing out of the context.
+func stillInRoot(root, p string) error {
+	dir := filepath.Dir(p)
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil // not below root: nothing to hold it to
+	}
+	realRoot, err := linkFree(root)
+	if err != nil {
+		return err
+	}
+	realDir, err := linkFree(dir)
+	if err != nil {
+		return err
+	}
+	if realDir != filepath.Join(realRoot, rel) {
+		return fmt.Errorf("%s changed while the build read it (a link is now on its path); build again when it is stable", p)
+	}
+	return nil
 }
 
 // entrySet is the entries collected so far, in the order they came; a
