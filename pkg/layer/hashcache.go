@@ -3,9 +3,11 @@ package layer
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gantry-build/gantry/pkg/store"
 )
@@ -33,11 +35,21 @@ type hashCache struct {
 type hashEntry struct {
 	Stat fileStat `json:"st"`
 	Sum  [32]byte // sha256 of the content
+	Used uint16   // the last day a build used it (days since the epoch)
 }
 
 // hashCacheMagic starts the cache file: a version, so that an older format
 // reads as an empty cache.
-const hashCacheMagic = "gantry-file-hashes-v2\n"
+const hashCacheMagic = "gantry-file-hashes-v3\n"
+
+// hashCacheKeepDays is how long an entry no build uses is kept: every
+// process decodes the whole cache, which would otherwise grow with every
+// tree the machine ever built.
+const hashCacheKeepDays = 30
+
+// today is the day entries are marked used (days since the epoch; tests
+// move it).
+var today = func() uint16 { return uint16(time.Now().Unix() / 86400) }
 
 // openHashCache is the store's file-hash cache, read from disk once per
 // process: the builds of one process (stages at once, the key, the layer and
@@ -65,15 +77,16 @@ var (
 
 // The cache is read by every build whose sources are unchanged, so it is a
 // flat binary file rather than JSON (11,000 entries: 60 ms of JSON decoding
-// against 2 ms): per entry, the path (uvarint length, bytes), five
-// uvarints (size, mtime, ctime, device, inode) and the 32-byte sum.
+// against 2 ms): per entry, the path (uvarint length, bytes), six
+// uvarints (size, mtime, ctime, device, inode, the day last used) and the
+// 32-byte sum.
 func encodeHashes(entries map[string]hashEntry) []byte {
 	buf := make([]byte, 0, len(hashCacheMagic)+len(entries)*96)
 	buf = append(buf, hashCacheMagic...)
 	for p, e := range entries {
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
 		buf = append(buf, p...)
-		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino} {
+		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino, uint64(e.Used)} {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = append(buf, e.Sum[:]...)
@@ -104,7 +117,7 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 		}
 		p := string(rest[:n])
 		rest = rest[n:]
-		var v [5]uint64
+		var v [6]uint64
 		for i := range v {
 			if v[i], ok = next(); !ok {
 				return map[string]hashEntry{}
@@ -113,7 +126,7 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 		if len(rest) < 32 {
 			return map[string]hashEntry{}
 		}
-		e := hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}}
+		e := hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}, Used: uint16(v[5])}
 		copy(e.Sum[:], rest)
 		out[p] = e
 		rest = rest[32:]
@@ -128,6 +141,12 @@ func (c *hashCache) get(e Entry) ([]byte, bool) {
 	if !ok || he.Stat != e.stat || e.stat.Ino == 0 {
 		return nil, false
 	}
+	if day := today(); he.Used != day {
+		// Saved once a day at most for an unchanged tree: enough to keep it.
+		he.Used = day
+		c.entries[e.Source] = he
+		c.dirty = true
+	}
 	return he.Sum[:], true
 }
 
@@ -137,7 +156,7 @@ func (c *hashCache) put(e Entry, sum []byte) {
 	if len(sum) != len(hashEntry{}.Sum) {
 		return // not a sha256: not cached
 	}
-	he := hashEntry{Stat: e.stat}
+	he := hashEntry{Stat: e.stat, Used: today()}
 	copy(he.Sum[:], sum)
 	c.entries[e.Source] = he
 	c.dirty = true
@@ -151,6 +170,8 @@ func (c *hashCache) save() {
 		return
 	}
 	c.dirty = false
+	day := today()
+	maps.DeleteFunc(c.entries, func(_ string, e hashEntry) bool { return day > e.Used && day-e.Used > hashCacheKeepDays })
 	raw := encodeHashes(c.entries)
 	if os.MkdirAll(filepath.Dir(c.path), 0o755) != nil {
 		return

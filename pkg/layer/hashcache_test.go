@@ -26,3 +26,61 @@ func TestHashCacheSharedWithinAProcess(t *testing.T) {
 		}
 	}
 }
+
+// The cache keeps what builds use: an entry no build has used for
+// hashCacheKeepDays is dropped when the cache is next saved, so a machine
+// that built many trees once does not decode all of them for every build.
+// One used again is kept.
+func TestHashCacheForgetsWhatNoBuildUses(t *testing.T) {
+	st := testenv.Store(t)
+	day := uint16(20000)
+	defer func(old func() uint16) { today = old }(today)
+	today = func() uint16 { return day }
+	old := Entry{Source: "/ctx/old", stat: fileStat{Size: 1, Ino: 11}}
+	kept := Entry{Source: "/ctx/kept", stat: fileStat{Size: 2, Ino: 12}}
+	sum := make([]byte, 32)
+	c := openHashCache(st)
+	c.put(old, sum)
+	c.put(kept, sum)
+	c.save()
+
+	forgetHashCaches()
+	day += hashCacheKeepDays + 1
+	c = openHashCache(st)
+	if _, ok := c.get(kept); !ok {
+		t.Fatal("an entry was dropped before the cache was saved")
+	}
+	c.put(Entry{Source: "/ctx/new", stat: fileStat{Size: 3, Ino: 13}}, sum)
+	c.save()
+
+	forgetHashCaches()
+	c = openHashCache(st)
+	if _, ok := c.get(kept); !ok {
+		t.Error("an entry used today was dropped")
+	}
+	if _, ok := c.get(old); ok {
+		t.Errorf("an entry unused for %d days was kept", hashCacheKeepDays+1)
+	}
+}
+
+// Using an entry on a new day is remembered even when nothing else
+// changed: an unchanged tree built every day keeps its entries.
+func TestHashCacheUseIsRemembered(t *testing.T) {
+	st := testenv.Store(t)
+	day := uint16(20000)
+	defer func(old func() uint16) { today = old }(today)
+	today = func() uint16 { return day }
+	e := Entry{Source: "/ctx/daily", stat: fileStat{Size: 1, Ino: 11}}
+	c := openHashCache(st)
+	c.put(e, make([]byte, 32))
+	c.save()
+	for range 3 {
+		forgetHashCaches()
+		day += hashCacheKeepDays - 1
+		c = openHashCache(st)
+		if _, ok := c.get(e); !ok {
+			t.Fatalf("day %d: the entry used every %d days is gone", day, hashCacheKeepDays-1)
+		}
+		c.save()
+	}
+}
