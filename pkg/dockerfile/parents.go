@@ -46,7 +46,9 @@ func parentsSources(root, src string, o layer.Options) (adds []layer.Add, based 
 	if pattern == "" {
 		// The base itself: all of it goes below the destination.
 		for _, b := range bases {
-			adds = append(adds, layer.Add{Src: b.path, Dest: belowDest("", b.path), Name: b.name})
+			a := b.add()
+			a.Dest = belowDest("", b.path)
+			adds = append(adds, a)
 		}
 		return adds, len(bases) > 0, nil
 	}
