@@ -21,7 +21,7 @@ func OpenNoLinks(path string) (File, error) {
 		case unix.EINTR, unix.EAGAIN: // EAGAIN: a rename raced the lookup
 			continue
 		case unix.ENOSYS, unix.EPERM:
-			return openNoFollow(path)
+			return OpenNoFollow(path)
 		case unix.ELOOP, unix.EXDEV: // a link, or a jump out of the tree
 			err = ErrLinkOnPath
 		}

@@ -25,9 +25,9 @@ func Open(path string) (File, error) {
 	return File(fd), nil
 }
 
-// openNoFollow opens path for reading, its last component not followed
-// when it is a link, without waiting on a FIFO.
-func openNoFollow(path string) (File, error) {
+// OpenNoFollow opens path for reading, its last component not followed
+// when it is a link (ErrLinkOnPath), without waiting on a FIFO.
+func OpenNoFollow(path string) (File, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
 	if err == unix.ELOOP {
 		err = ErrLinkOnPath

@@ -19,6 +19,9 @@ func Open(path string) (File, error) {
 	return File{f}, err
 }
 
+// OpenNoFollow is Open on Windows: links are followed.
+func OpenNoFollow(path string) (File, error) { return Open(path) }
+
 // OpenNoLinks is Open on Windows: links on the way are followed.
 func OpenNoLinks(path string) (File, error) { return Open(path) }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
@@ -214,7 +215,7 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 func fileDigests(files []string) (string, error) {
 	var out strings.Builder
 	for _, p := range files {
-		f, err := openResolved(p)
+		f, err := rawfile.OpenNoFollow(p)
 		if err != nil {
 			return "", err
 		}

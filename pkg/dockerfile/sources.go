@@ -23,6 +23,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/gantry-build/gantry/internal/compress"
+	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
@@ -173,15 +174,14 @@ var downloadClient = &http.Client{Transport: &http.Transport{
 }}
 
 // isArchive tells a local tar (plain, gzip, bzip2, xz) by its content.
+// Its path was resolved inside the context (no link left): a link found
+// there now is not followed, and a folder or FIFO reads as no tar.
 func isArchive(p string) bool {
-	f, err := openResolved(p)
+	f, err := rawfile.OpenNoFollow(p)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
 	r, err := decompress(f)
 	if err != nil {
 		return false

@@ -60,6 +60,9 @@ func TestContextSourceSwappedForALinkIsNotFollowed(t *testing.T) {
 	if isArchive(arch[0].path) {
 		t.Error("a link to a host archive was taken for the ADD's archive")
 	}
+	if isArchive(ctx) {
+		t.Error("a folder was taken for an archive")
+	}
 	view := newUntarView(t.TempDir(), "dest")
 	var out bytes.Buffer
 	err = view.untar(tar.NewWriter(&out), arch[0].path, false, 0, 0, time.Unix(0, 0))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-build/gantry/internal/rawfile"
 	"github.com/gantry-build/gantry/pkg/layer"
 	"github.com/gantry-build/gantry/pkg/rootfs"
 )
@@ -135,7 +136,7 @@ func (v *untarView) put(p string, h *tar.Header) {
 // file of the image copied up beside it (as overlayfs does), owners as
 // the archive has them unless chown (--chown, 0:0 included).
 func (v *untarView) untar(tw *tar.Writer, a string, chown bool, uid, gid int, created time.Time) error {
-	f, err := openResolved(a)
+	f, err := rawfile.OpenNoFollow(a) // resolved: a link found there now is not followed
 	if err != nil {
 		return err
 	}

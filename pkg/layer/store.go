@@ -288,17 +288,8 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 }
 
 func hashFile(e Entry) ([]byte, error) {
-	f, err := openListed(e)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(f, e.Size))
-	if err != nil {
-		return nil, fmt.Errorf("layer: reading %s: %w", e.Source, err)
-	}
-	if err := checkStable(f, e, n); err != nil {
+	if err := copyFile(h, e); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
