@@ -114,8 +114,14 @@ func (e Entry) owner(o Options) (uid, gid int) {
 // replaces what an earlier one put at the same path.
 func Collect(adds []Add, o Options) ([]Entry, error) {
 	out := entrySet{at: map[string]int{}}
+	// The context root's own links are resolved once for all its sources
+	// (stillInRoot).
+	var realRoot string
+	if o.ContextRoot != "" {
+		realRoot, _ = linkFree(o.ContextRoot) // "": no root, no source below it
+	}
 	for _, a := range adds {
-		if err := collectOne(a, o, &out); err != nil {
+		if err := collectOne(a, o, realRoot, &out); err != nil {
 			return nil, err
 		}
 	}
@@ -135,7 +141,9 @@ func Collect(adds []Add, o Options) ([]Entry, error) {
 	return entries, nil
 }
 
-func collectOne(a Add, o Options, out *entrySet) error {
+// collectOne adds a's entries to out; realRoot is o.ContextRoot with its
+// links resolved.
+func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	dest := a.Dest
 	if !path.IsAbs(dest) {
 		if o.Workdir == "" {
@@ -156,8 +164,8 @@ func collectOne(a Add, o Options, out *entrySet) error {
 		}
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	if a.NoFollow && o.ContextRoot != "" {
-		if err := stillInRoot(o.ContextRoot, a.Src); err != nil {
+	if a.NoFollow && realRoot != "" {
+		if err := stillInRoot(o.ContextRoot, realRoot, a.Src); err != nil {
 			return err
 		}
 	}
@@ -295,17 +303,14 @@ func linkFree(p string) (string, error) {
 }
 
 // stillInRoot fails when a link now stands on the path of p, a source
-// resolved inside root with every link followed there (a COPY's): one put
-// there since would lead the listing out of the context.
-func stillInRoot(root, p string) error {
+// resolved inside root (realRoot: its links resolved) with every link
+// followed there (a COPY's): one put there since would lead the listing
+// out of the context.
+func stillInRoot(root, realRoot, p string) error {
 	dir := filepath.Dir(p)
 	rel, err := filepath.Rel(root, dir)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil // not below root: nothing to hold it to
-	}
-	realRoot, err := linkFree(root)
-	if err != nil {
-		return err
 	}
 	realDir, err := linkFree(dir)
 	if err != nil {

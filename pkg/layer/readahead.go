@@ -56,7 +56,7 @@ func startReadAhead(entries []Entry, hash bool) *readAhead {
 		}
 	}
 	if n < 2 {
-		r.slots = make([]chan fileRead, len(entries)) // nothing to overlap
+		clear(r.slots) // nothing to overlap: the writer reads them all
 		return r
 	}
 	jobs := make(chan int)
