@@ -4,11 +4,13 @@ package treewalk
 
 import (
 	"io/fs"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // Entry is one file, folder or link below the root.
 type Entry struct {
+	Path string      // on the host: the root (as given; its target off Linux) joined with Rel
 	Rel  string      // slash-separated, relative to the root
 	Info fs.FileInfo // as Lstat gives it: links are not followed
 }
@@ -22,6 +24,6 @@ func Walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Rel < entries[j].Rel })
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Rel, b.Rel) })
 	return entries, nil
 }

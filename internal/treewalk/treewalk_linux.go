@@ -1,9 +1,13 @@
 package treewalk
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,7 +18,7 @@ import (
 // walk reads folders on all cores, each entry stat'ed relative to its open
 // folder (fstatat: no path resolved again per file, one system call).
 func walk(root string, descend func(rel string) bool) ([]Entry, error) {
-	w := &walker{root: root, descend: descend}
+	w := &walker{root: root, prefix: strings.TrimSuffix(root, "/") + "/", descend: descend}
 	w.cond = sync.NewCond(&w.mu)
 	w.queue = []string{""}
 	// More readers than cores: with a cold page cache a folder or an inode
@@ -53,6 +57,7 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 
 type walker struct {
 	root    string
+	prefix  string // root and a slash: what each entry's Path starts with
 	descend func(rel string) bool
 
 	mu     sync.Mutex
@@ -98,7 +103,10 @@ func (w *walker) work() [][]Entry {
 }
 
 // read lists the folder rel: its entries, and the folders among them to
-// read next.
+// read next. It runs once per folder of the tree and its loop once per
+// file, so it allocates as little as it can: each entry's Path, Rel and
+// name are one string, its stat one element of a slice per batch of names
+// getdents gives.
 func (w *walker) read(rel string, buf []byte) (entries []Entry, dirs []string, err error) {
 	p := w.root
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
@@ -114,7 +122,10 @@ func (w *walker) read(rel string, buf []byte) (entries []Entry, dirs []string, e
 		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	defer unix.Close(fd)
-	var names []string
+	prefix := w.prefix
+	if rel != "" {
+		prefix = w.prefix + rel + "/"
+	}
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -124,32 +135,78 @@ func (w *walker) read(rel string, buf []byte) (entries []Entry, dirs []string, e
 			return nil, nil, &fs.PathError{Op: "readdirent", Path: p, Err: err}
 		}
 		if n == 0 {
-			break
+			return entries, dirs, nil
 		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
-	entries = make([]Entry, 0, len(names))
-	for _, name := range names {
-		var st unix.Stat_t
-		for {
-			err = unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-			if err != unix.EINTR {
-				break
+		count := countDirents(buf[:n])
+		infos := make([]fileInfo, 0, count)
+		entries = slices.Grow(entries, count)
+		for off := 0; off < n; {
+			name, next := nextDirent(buf[:n], off)
+			off = next
+			if name == nil {
+				continue
+			}
+			full := prefix + string(name)
+			e := Entry{Path: full, Rel: full[len(w.prefix):]}
+			infos = append(infos, fileInfo{name: full[len(prefix):]})
+			fi := &infos[len(infos)-1]
+			var st unix.Stat_t
+			for {
+				err = unix.Fstatat(fd, fi.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			if err == unix.ENOENT {
+				continue // removed since the folder was read, as WalkDir skips it
+			}
+			if err != nil {
+				return nil, nil, &fs.PathError{Op: "lstat", Path: full, Err: err}
+			}
+			fi.fill(&st)
+			e.Info = fi
+			entries = append(entries, e)
+			if fi.IsDir() && w.descend(e.Rel) {
+				dirs = append(dirs, e.Rel)
 			}
 		}
-		if err == unix.ENOENT {
-			continue // removed since the folder was read, as WalkDir skips it
-		}
-		if err != nil {
-			return nil, nil, &fs.PathError{Op: "lstat", Path: path.Join(p, name), Err: err}
-		}
-		e := Entry{Rel: join(rel, name), Info: newInfo(name, &st)}
-		entries = append(entries, e)
-		if e.Info.IsDir() && w.descend(e.Rel) {
-			dirs = append(dirs, e.Rel)
+	}
+}
+
+// direntHeader is the size of linux_dirent64 before its name: inode (8),
+// offset (8), record length (2), type (1).
+const direntHeader = 19
+
+// nextDirent is the name of the record at off in buf (nil for ".", ".."
+// and deleted records) and where the next record starts.
+func nextDirent(buf []byte, off int) (name []byte, next int) {
+	reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+	rec := buf[off : off+reclen]
+	next = off + reclen
+	if binary.NativeEndian.Uint64(rec) == 0 {
+		return nil, next
+	}
+	name = rec[direntHeader:]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	if string(name) == "." || string(name) == ".." {
+		return nil, next
+	}
+	return name, next
+}
+
+// countDirents is how many names nextDirent gives from buf.
+func countDirents(buf []byte) int {
+	n := 0
+	for off := 0; off < len(buf); {
+		var name []byte
+		name, off = nextDirent(buf, off)
+		if name != nil {
+			n++
 		}
 	}
-	return entries, dirs, nil
+	return n
 }
 
 // join is path.Join for a clean rel and a name from a folder (no slash, not
@@ -175,12 +232,13 @@ func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.sys.Mtim.Unix()) }
 func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return &fi.sys }
 
-func newInfo(name string, st *unix.Stat_t) fs.FileInfo {
-	fi := &fileInfo{name: name, sys: syscall.Stat_t{
+// fill sets fi from st.
+func (fi *fileInfo) fill(st *unix.Stat_t) {
+	fi.sys = syscall.Stat_t{
 		Dev: st.Dev, Ino: st.Ino, Nlink: st.Nlink, Mode: st.Mode, Uid: st.Uid, Gid: st.Gid,
 		Rdev: st.Rdev, Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
 		Atim: syscall.Timespec(st.Atim), Mtim: syscall.Timespec(st.Mtim), Ctim: syscall.Timespec(st.Ctim),
-	}}
+	}
 	fi.mode = fs.FileMode(st.Mode & 0o777)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFBLK:
@@ -208,5 +266,4 @@ func newInfo(name string, st *unix.Stat_t) fs.FileInfo {
 	if st.Mode&unix.S_ISVTX != 0 {
 		fi.mode |= fs.ModeSticky
 	}
-	return fi
 }

@@ -33,7 +33,7 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, Entry{Rel: rel, Info: info})
+		out = append(out, Entry{Path: p, Rel: rel, Info: info})
 		if d.IsDir() && !descend(rel) {
 			return filepath.SkipDir
 		}

@@ -69,10 +69,17 @@ func TestWalkIsWalkDirWithLstat(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("got %d entries %v, want %d %v", len(got), rels(got), len(want), rels(want))
 	}
+	root := dir // what Path starts with: the root as given, its target off Linux
+	if runtime.GOOS != "linux" {
+		root, _ = filepath.EvalSymlinks(dir)
+	}
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Rel != w.Rel {
 			t.Fatalf("entry %d is %s, want %s (order: %v)", i, g.Rel, w.Rel, rels(got))
+		}
+		if p := filepath.Join(root, filepath.FromSlash(w.Rel)); g.Path != p {
+			t.Errorf("%s: path %s, want %s", g.Rel, g.Path, p)
 		}
 		if g.Info.Mode() != w.Info.Mode() || g.Info.Size() != w.Info.Size() || !g.Info.ModTime().Equal(w.Info.ModTime()) ||
 			g.Info.Name() != w.Info.Name() || g.Info.IsDir() != w.Info.IsDir() {

@@ -258,12 +258,12 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	if err != nil {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	kept := make([]treewalk.Entry, 0, len(listed))
+	kept := listed[:0] // filtered in place: the listing is ours
 	for _, l := range listed {
 		name := under(root, l.Rel)
 		if skip, whole := isExcluded(l.Rel); skip {
 			if l.Info.IsDir() && !whole {
-				p := srcPath(src, l.Rel)
+				p := l.Path
 				leftOut[name] = withXattrs(withOwner(dirEntry(name, l.Info.Mode(), o), l.Info, p), p, o)
 			}
 			continue
@@ -280,7 +280,7 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	made := out.list[base:]
 	err = parallel.Each(len(kept), func(i int) error {
 		var err error
-		made[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), srcPath(src, kept[i].Rel), o)
+		made[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), kept[i].Path, o)
 		return err
 	})
 	if err != nil {
@@ -369,17 +369,13 @@ func (s *entrySet) put(e Entry) {
 	s.list = append(s.list, e)
 }
 
-// under and srcPath are path.Join and filepath.Join for a clean folder and
-// a clean relative path, without cleaning again: they run once per file.
+// under is path.Join for a clean folder and a clean relative path, without
+// cleaning again: it runs once per file.
 func under(root, rel string) string {
 	if root == "" {
 		return rel
 	}
 	return root + "/" + rel
-}
-
-func srcPath(src, rel string) string {
-	return strings.TrimSuffix(src, string(filepath.Separator)) + string(filepath.Separator) + filepath.FromSlash(rel)
 }
 
 // entryOf is the layer entry name of the file at p, info its Lstat.
