@@ -83,12 +83,12 @@ func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Optio
 	lo := o.Layer
 	lo.Time = o.Created
 	// The sources are listed while the base is resolved (its registry's
-	// round trips) and the file-hash cache is read, unless a relative
-	// destination needs the base's WORKDIR first.
+	// round trips), unless a relative destination needs the base's WORKDIR
+	// first.
 	var listed *listing
 	early := len(adds) > 0 && allAbsolute(adds)
 	if early {
-		listed = listInBackground(st, adds, lo)
+		listed = listInBackground(adds, lo)
 	}
 	base, cf, err := resolveBase(ctx, st, rc, o, want)
 	if err != nil {
@@ -99,7 +99,7 @@ func buildOne(ctx context.Context, st *store.Store, rc *registry.Client, o Optio
 	if len(adds) > 0 {
 		lo.Workdir = cf.Config.WorkingDir // the base's, or --workdir's
 		if !early {
-			listed = listInBackground(st, adds, lo)
+			listed = listInBackground(adds, lo)
 		}
 		entries, err := listed.wait()
 		if err != nil {
@@ -171,11 +171,11 @@ type listing struct {
 	err     error
 }
 
-// listInBackground lists adds (layer.Collect) and reads the store's
-// file-hash cache, which the layer's build needs next, at the same time.
-func listInBackground(st *store.Store, adds []layer.Add, lo layer.Options) *listing {
+// listInBackground lists adds (layer.Collect). (The store's file-hash cache
+// is not read beside it any more: an unchanged tree is known by its stat
+// key, and decoding the cache took the listing's CPU.)
+func listInBackground(adds []layer.Add, lo layer.Options) *listing {
 	l := &listing{done: make(chan struct{})}
-	go layer.LoadHashCache(st)
 	go func() {
 		defer close(l.done)
 		l.entries, l.err = layer.Collect(adds, lo)

@@ -1,8 +1,10 @@
 package layer
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -79,19 +81,21 @@ var (
 // flat binary file rather than JSON (11,000 entries: 60 ms of JSON decoding
 // against 2 ms): per entry, the path (uvarint length, bytes), six
 // uvarints (size, mtime, ctime, device, inode, the day last used) and the
-// 32-byte sum.
-func encodeHashes(entries map[string]hashEntry) []byte {
-	buf := make([]byte, 0, len(hashCacheMagic)+len(entries)*96)
-	buf = append(buf, hashCacheMagic...)
+// 32-byte sum. It is written through a buffer, not made whole first.
+func encodeHashes(w io.Writer, entries map[string]hashEntry) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(hashCacheMagic)
+	var buf []byte
 	for p, e := range entries {
-		buf = binary.AppendUvarint(buf, uint64(len(p)))
+		buf = binary.AppendUvarint(buf[:0], uint64(len(p)))
 		buf = append(buf, p...)
 		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino, uint64(e.Used)} {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = append(buf, e.Sum[:]...)
+		bw.Write(buf)
 	}
-	return buf
+	return bw.Flush()
 }
 
 func decodeHashes(raw []byte) map[string]hashEntry {
@@ -172,7 +176,6 @@ func (c *hashCache) save() {
 	c.dirty = false
 	day := today()
 	maps.DeleteFunc(c.entries, func(_ string, e hashEntry) bool { return day > e.Used && day-e.Used > hashCacheKeepDays })
-	raw := encodeHashes(c.entries)
 	if os.MkdirAll(filepath.Dir(c.path), 0o755) != nil {
 		return
 	}
@@ -180,7 +183,7 @@ func (c *hashCache) save() {
 	if err != nil {
 		return
 	}
-	_, werr := f.Write(raw)
+	werr := encodeHashes(f, c.entries)
 	if cerr := f.Close(); werr == nil && cerr == nil {
 		os.Rename(f.Name(), c.path)
 	}
@@ -193,7 +196,3 @@ func forgetHashCaches() {
 	defer hashCachesMu.Unlock()
 	clear(hashCaches)
 }
-
-// LoadHashCache reads the store's file-hash cache now, as the first build
-// of the process would: a caller starts it while it lists the sources.
-func LoadHashCache(st *store.Store) { openHashCache(st) }

@@ -153,23 +153,27 @@ func TestFileChangingWhileReadFails(t *testing.T) {
 	}
 }
 
+// buildApp builds src's tree as /app, gzip, dated 1970.
+func buildApp(t *testing.T, st *store.Store, src string) Built {
+	t.Helper()
+	o := Options{Time: time.Unix(0, 0)}
+	es, err := Collect([]Add{{Src: src, Dest: "/app"}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(context.Background(), st, es, o, Gzip, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestBuildStoresAndCaches(t *testing.T) {
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Time: time.Unix(0, 0)}
-	build := func(src string) Built {
-		es, err := Collect([]Add{{Src: src, Dest: "/app"}}, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := Build(context.Background(), st, es, o, Gzip, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	build := func(src string) Built { return buildApp(t, st, src) }
 	src := tree(t, time.Now())
 	first := build(src)
 	if first.Cached || !st.HasBlob(first.Descriptor.Digest) {
@@ -221,7 +225,11 @@ func TestHashCacheEncoding(t *testing.T) {
 		"/src/a.go":   {Stat: fileStat{Size: 10, Mtime: 1700000000123456789, Ctime: 1700000000987654321, Dev: 2049, Ino: 12345}, Sum: sha256.Sum256([]byte("a"))},
 		"/src/ü b.go": {Stat: fileStat{Size: 0, Mtime: -1, Ctime: 0, Dev: 0, Ino: 1}, Sum: sha256.Sum256(nil)},
 	}
-	raw := encodeHashes(in)
+	var b bytes.Buffer
+	if err := encodeHashes(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	raw := b.Bytes()
 	if got := decodeHashes(raw); !reflect.DeepEqual(got, in) {
 		t.Errorf("round trip:\n%v\nwant\n%v", got, in)
 	}
@@ -249,5 +257,46 @@ func TestCacheKeyIsPinned(t *testing.T) {
 		if got := cacheKey(es, sums, c.o, "gzip", "x"); got != c.want {
 			t.Errorf("cache key with %+v: %s, want %s", c.o, got, c.want)
 		}
+	}
+}
+
+// A build of files unchanged since the last one is known from their stat
+// alone: the per-file hash cache is not needed (it is not even read), and
+// a file whose content changed is not taken for unchanged even with its
+// size and mtime put back (its ctime moved).
+func TestUnchangedFilesNeedNoHashCache(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := tree(t, time.Unix(1700000000, 0))
+	build := func() Built { return buildApp(t, st, src) }
+	dropHashCache := func() {
+		t.Helper()
+		forgetHashCaches()
+		if err := os.WriteFile(st.CacheDir(store.CacheFileHashes), []byte("damaged"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := build()
+	dropHashCache()
+	if again := build(); !again.Cached || again.Descriptor.Digest != first.Descriptor.Digest {
+		t.Fatalf("unchanged rebuild without the hash cache: %+v, want cached %s", again, first.Descriptor.Digest)
+	}
+	if _, err := os.Stat(st.CacheDir(store.CacheFileHashes)); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(st.CacheDir(store.CacheFileHashes)); string(raw) != "damaged" {
+		t.Errorf("an unchanged build rewrote the hash cache")
+	}
+	// Same size, mtime put back: only ctime tells.
+	a := filepath.Join(src, "data", "a.txt")
+	if err := os.WriteFile(a, []byte("DATA"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(a, time.Unix(1700000000, 0), time.Unix(1700000000, 0))
+	dropHashCache()
+	if changed := build(); changed.Cached || changed.Descriptor.Digest == first.Descriptor.Digest {
+		t.Fatalf("content changed under the same size and mtime: %+v", changed)
 	}
 }

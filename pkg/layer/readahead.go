@@ -20,6 +20,13 @@ const (
 	readAheadMax     = 128 << 10 // largest file read ahead, whole
 	readAheadWindow  = 128       // files read ahead at most: 16 MiB at worst
 	readAheadReaders = 8         // at least; more with more cores
+	// A file is read into a buffer of the smallest power of two from 4 KiB
+	// that holds it, reused for files of the same class: what is held
+	// follows the files' sizes (a source tree's average 12 KiB: 1.5 MiB),
+	// not 128 times the largest (fresh memory is not free: 12 µs a page
+	// on the VM these figures come from).
+	readAheadMinBuf  = 4 << 10
+	readAheadClasses = 6 // 4 KiB … 128 KiB
 )
 
 // fileRead is a file read ahead: its bytes, their sha256 when asked for,
@@ -34,47 +41,62 @@ type fileRead struct {
 // turn. The writer takes entry i with take(i) (nil: read it yourself) and
 // calls stop when it is done, or gives up: no reader outlives stop.
 type readAhead struct {
-	slots  []chan fileRead // by entry index; nil for files the writer reads
-	window chan struct{}   // a token per file read and not taken yet
-	free   chan []byte     // buffers of readAheadMax bytes the writer is done with
+	ahead []bool // by entry index: read ahead (else the writer reads it)
+	// ring holds the files read ahead by their turn among those read
+	// ahead, modulo the window: as at most a window of them is read and
+	// not taken, and the writer takes them in order, a file's slot is
+	// empty when it is read (a channel per file was 2 MB for 12,800).
+	ring   []chan fileRead
+	taken  int                           // files read ahead the writer has taken
+	window chan struct{}                 // a token per file read and not taken yet
+	free   [readAheadClasses]chan []byte // by size class: buffers the writer is done with
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
 
 func startReadAhead(entries []Entry, hash bool) *readAhead {
 	r := &readAhead{
-		slots:  make([]chan fileRead, len(entries)),
+		ahead:  make([]bool, len(entries)),
 		window: make(chan struct{}, readAheadWindow),
-		free:   make(chan []byte, readAheadWindow),
 		done:   make(chan struct{}),
+	}
+	for c := range r.free {
+		r.free[c] = make(chan []byte, readAheadWindow)
 	}
 	n := 0
 	for i, e := range entries {
 		if e.Mode.IsRegular() && !e.HardLink && e.Size <= readAheadMax {
-			r.slots[i] = make(chan fileRead, 1)
+			r.ahead[i] = true
 			n++
 		}
 	}
 	if n < 2 {
-		clear(r.slots) // nothing to overlap: the writer reads them all
+		clear(r.ahead) // nothing to overlap: the writer reads them all
 		return r
 	}
-	jobs := make(chan int)
+	r.ring = make([]chan fileRead, min(readAheadWindow, n))
+	for k := range r.ring {
+		r.ring[k] = make(chan fileRead, 1)
+	}
+	type job struct{ entry, turn int }
+	jobs := make(chan job)
 	readers := min(max(runtime.GOMAXPROCS(0), readAheadReaders), n)
 	r.wg.Add(readers + 1)
 	for range readers {
 		go func() {
 			defer r.wg.Done()
-			for i := range jobs {
-				r.slots[i] <- readWhole(entries[i], hash, r.buffer())
+			for j := range jobs {
+				e := entries[j.entry]
+				r.ring[j.turn%len(r.ring)] <- readWhole(e, hash, r.buffer(e.Size))
 			}
 		}()
 	}
 	go func() {
 		defer r.wg.Done()
 		defer close(jobs)
+		turn := 0
 		for i := range entries {
-			if r.slots[i] == nil {
+			if !r.ahead[i] {
 				continue
 			}
 			select {
@@ -82,7 +104,8 @@ func startReadAhead(entries []Entry, hash bool) *readAhead {
 			case <-r.done:
 				return
 			}
-			jobs <- i
+			jobs <- job{i, turn}
+			turn++
 		}
 	}()
 	return r
@@ -90,24 +113,36 @@ func startReadAhead(entries []Entry, hash bool) *readAhead {
 
 // take is entry i read ahead, or nil when the writer reads it itself.
 func (r *readAhead) take(i int) *fileRead {
-	if r.slots[i] == nil {
+	if !r.ahead[i] {
 		return nil
 	}
-	f := <-r.slots[i]
+	f := <-r.ring[r.taken%len(r.ring)]
+	r.taken++
 	<-r.window
 	return &f
 }
 
-// buffer is a buffer of readAheadMax bytes: one the writer is done with,
-// or a new one (no more than the window's, as each is a file read ahead).
-// Reused, they are not zeroed and collected again for every small file.
-func (r *readAhead) buffer() []byte {
+// buffer is a buffer for a file of size bytes: one of its class the writer
+// is done with, or a new one (no more than the window's per class, as each
+// is a file read ahead). Reused, they are not zeroed and collected again
+// for every small file.
+func (r *readAhead) buffer(size int64) []byte {
+	c := bufferClass(size)
 	select {
-	case b := <-r.free:
+	case b := <-r.free[c]:
 		return b
 	default:
-		return make([]byte, readAheadMax)
+		return make([]byte, readAheadMinBuf<<c)
 	}
+}
+
+// bufferClass is the class of the buffer for size bytes: 4 KiB << class.
+func bufferClass(size int64) int {
+	c := 0
+	for int64(readAheadMinBuf)<<c < size {
+		c++
+	}
+	return c
 }
 
 // recycle takes back the buffer of a file read ahead, once written.
@@ -115,8 +150,9 @@ func (r *readAhead) recycle(f *fileRead) {
 	if f == nil || f.data == nil {
 		return
 	}
+	b := f.data[:cap(f.data)]
 	select {
-	case r.free <- f.data[:readAheadMax]:
+	case r.free[bufferClass(int64(len(b)))] <- b:
 	default:
 	}
 }

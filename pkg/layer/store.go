@@ -51,11 +51,31 @@ func BuildTee(ctx context.Context, st *store.Store, entries []Entry, o Options, 
 	if err != nil {
 		return Built{}, err
 	}
+	// A build of files unchanged since an earlier one is known by their
+	// stat alone, without the file-hash cache: every process would decode
+	// all of it (12,800 files: as long as listing them).
+	skey, statKnown := statKey(entries, o, compression, mt)
+	if statKnown {
+		if b, ok := lookup(st, skey); ok {
+			return b, nil
+		}
+	}
+	built, err := buildByContent(ctx, st, entries, o, compression, mt, tee)
+	if err == nil && statKnown {
+		remember(st, skey, built)
+	}
+	return built, err
+}
+
+// buildByContent is BuildTee past the stat key: the content cache is
+// consulted when some files' hashes are known, else the layer is made.
+func buildByContent(ctx context.Context, st *store.Store, entries []Entry, o Options, compression string, mt types.MediaType, tee io.Writer) (Built, error) {
 	hashes := openHashCache(st)
 	defer hashes.save()
 	// Files unchanged since an earlier build are known by their stat alone.
 	// When some are, the few others are hashed and the cache consulted; when
 	// none are (a folder never built), reading it twice would only cost.
+	var err error
 	sums := make([][]byte, len(entries))
 	var unknown []int
 	seen := false
@@ -248,8 +268,42 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 // per entry, its name, type, mode, size, link and content hash (sums[i]).
 // Content, not mtime, decides: a copy of the folder hits the cache too.
 func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
+	return layerKey("gantry-layer-v2", entries, o, compression, mt, func(b []byte, i int) []byte {
+		return append(b, sums[i]...)
+	})
+}
+
+// statKey is cacheKey with each file's content hash replaced by where it
+// is and its stat (size, mtime and ctime in nanoseconds, device, inode; as
+// the file-hash cache trusts them): the key of files that have not changed
+// since a build, known without reading them. ok is false when some file's
+// stat is unknown.
+func statKey(entries []Entry, o Options, compression string, mt types.MediaType) (key string, ok bool) {
+	for _, e := range entries {
+		if hasContent(e) && e.stat.Ino == 0 {
+			return "", false
+		}
+	}
+	return layerKey("gantry-layer-stat-v1", entries, o, compression, mt, func(b []byte, i int) []byte {
+		e := entries[i]
+		if !hasContent(e) {
+			return b
+		}
+		b = append(b, e.Source...)
+		b = append(b, 0)
+		for _, v := range [...]uint64{uint64(e.stat.Size), uint64(e.stat.Mtime), uint64(e.stat.Ctime), e.stat.Dev, e.stat.Ino} {
+			b = strconv.AppendUint(b, v, 10)
+			b = append(b, ':')
+		}
+		return b
+	}), true
+}
+
+// layerKey is a key of entries under version: each entry's metadata, then
+// what identifies its content (appended by content).
+func layerKey(version string, entries []Entry, o Options, compression string, mt types.MediaType, content func(b []byte, i int) []byte) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "gantry-layer-v2\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", version, compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
 	// Per entry: name, mode (octal), size, link, hard-link flag, then what
 	// only some entries have; appended, not formatted: one per file.
 	var b []byte
@@ -280,7 +334,7 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 			b = strconv.AppendInt(b, int64(gid), 10)
 			b = append(b, 0)
 		}
-		b = append(b, sums[i]...)
+		b = content(b, i)
 		b = append(b, '\n')
 		h.Write(b)
 	}

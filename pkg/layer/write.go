@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/gantry-build/gantry/internal/rawfile"
@@ -97,12 +98,18 @@ func copyFile(w io.Writer, e Entry) error {
 		return err
 	}
 	defer f.Close()
-	n, err := io.Copy(w, io.LimitReader(f, e.Size))
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	n, err := io.CopyBuffer(w, io.LimitReader(f, e.Size), *buf)
 	if err != nil {
 		return fmt.Errorf("layer: reading %s: %w", e.Source, err)
 	}
 	return checkStable(f, e, n)
 }
+
+// copyBuffers are copyFile's: a buffer per large file (io.Copy's 32 KiB)
+// was garbage, and read four times as many system calls.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // openListed opens the file e was listed from by a path with no link in
 // it (Collect resolved them all): a link put on the way since, to a host
