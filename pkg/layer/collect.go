@@ -88,6 +88,10 @@ type Entry struct {
 	Size     int64
 	Link     string // symlink target, or the Name of the first hard link
 	HardLink bool
+	// racy: the file changed so shortly before it was listed that a change
+	// in the same timestamp tick would keep its stat (git's "racily clean"
+	// files): its hash is not trusted from that stat later (racyWindow).
+	racy     bool
 	Source   string            // host path of a regular file's content
 	modTime  time.Time         // host mtime when collected, to detect changes while reading
 	stat     fileStat          // host identity of Source, for the hash cache
@@ -113,6 +117,7 @@ func (e Entry) owner(o Options) (uid, gid int) {
 // Collect lists the entries the adds make, sorted by name; a later add
 // replaces what an earlier one put at the same path.
 func Collect(adds []Add, o Options) ([]Entry, error) {
+	listedAt := time.Now()
 	out := entrySet{at: map[string]int{}}
 	// The context root's own links are resolved once for all its sources
 	// (stillInRoot).
@@ -138,7 +143,25 @@ func Collect(adds []Add, o Options) ([]Entry, error) {
 		}
 	}
 	linkHardLinks(entries)
+	markRacy(entries, listedAt)
 	return entries, nil
+}
+
+// racyWindow is how recent a file's last change may be, when it is listed,
+// for a later change to be told by its stat: file times move by the
+// kernel's clock tick (a few milliseconds) on local Linux file systems, by
+// 1-2 s on FAT, ext3 and some network ones. A change can come after the
+// file was read and still leave size, times and inode as they were listed.
+var racyWindow = 2 * time.Second
+
+// markRacy marks the files whose mtime or ctime is within racyWindow of
+// listedAt (or later): their stat does not vouch for their content.
+func markRacy(entries []Entry, listedAt time.Time) {
+	since := listedAt.Add(-racyWindow).UnixNano()
+	for i := range entries {
+		e := &entries[i]
+		e.racy = hasContent(*e) && (e.stat.Mtime >= since || e.stat.Ctime >= since)
+	}
 }
 
 // collectOne adds a's entries to out; realRoot is o.ContextRoot with its

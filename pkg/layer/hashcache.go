@@ -38,11 +38,14 @@ type hashEntry struct {
 	Stat fileStat `json:"st"`
 	Sum  [32]byte // sha256 of the content
 	Used uint16   // the last day a build used it (days since the epoch)
+	// Racy: recorded from a racy listing (Entry.racy): the sum is checked
+	// against the file before it is used.
+	Racy bool
 }
 
 // hashCacheMagic starts the cache file: a version, so that an older format
 // reads as an empty cache.
-const hashCacheMagic = "gantry-file-hashes-v3\n"
+const hashCacheMagic = "gantry-file-hashes-v4\n"
 
 // hashCacheKeepDays is how long an entry no build uses is kept: every
 // process decodes the whole cache, which would otherwise grow with every
@@ -79,9 +82,9 @@ var (
 
 // The cache is read by every build whose sources are unchanged, so it is a
 // flat binary file rather than JSON (11,000 entries: 60 ms of JSON decoding
-// against 2 ms): per entry, the path (uvarint length, bytes), six
-// uvarints (size, mtime, ctime, device, inode, the day last used) and the
-// 32-byte sum. It is written through a buffer, not made whole first.
+// against 2 ms): per entry, the path (uvarint length, bytes), seven
+// uvarints (size, mtime, ctime, device, inode, the day last used, racy)
+// and the 32-byte sum. It is written through a buffer, not made whole first.
 func encodeHashes(w io.Writer, entries map[string]hashEntry) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(hashCacheMagic)
@@ -89,7 +92,11 @@ func encodeHashes(w io.Writer, entries map[string]hashEntry) error {
 	for p, e := range entries {
 		buf = binary.AppendUvarint(buf[:0], uint64(len(p)))
 		buf = append(buf, p...)
-		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino, uint64(e.Used)} {
+		racy := uint64(0)
+		if e.Racy {
+			racy = 1
+		}
+		for _, v := range []uint64{uint64(e.Stat.Size), uint64(e.Stat.Mtime), uint64(e.Stat.Ctime), e.Stat.Dev, e.Stat.Ino, uint64(e.Used), racy} {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = append(buf, e.Sum[:]...)
@@ -121,7 +128,7 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 		}
 		p := string(rest[:n])
 		rest = rest[n:]
-		var v [6]uint64
+		var v [7]uint64
 		for i := range v {
 			if v[i], ok = next(); !ok {
 				return map[string]hashEntry{}
@@ -130,7 +137,7 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 		if len(rest) < 32 {
 			return map[string]hashEntry{}
 		}
-		e := hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}, Used: uint16(v[5])}
+		e := hashEntry{Stat: fileStat{Size: int64(v[0]), Mtime: int64(v[1]), Ctime: int64(v[2]), Dev: v[3], Ino: v[4]}, Used: uint16(v[5]), Racy: v[6] != 0}
 		copy(e.Sum[:], rest)
 		out[p] = e
 		rest = rest[32:]
@@ -138,11 +145,14 @@ func decodeHashes(raw []byte) map[string]hashEntry {
 	return out
 }
 
+// get is e's content hash when its stat is the one recorded. A hash
+// recorded from a racy listing is checked by reading the file again, and
+// recorded anew (settled, if e's listing was not racy).
 func (c *hashCache) get(e Entry) ([]byte, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	he, ok := c.entries[e.Source]
 	if !ok || he.Stat != e.stat || e.stat.Ino == 0 {
+		c.mu.Unlock()
 		return nil, false
 	}
 	if day := today(); he.Used != day {
@@ -151,7 +161,16 @@ func (c *hashCache) get(e Entry) ([]byte, bool) {
 		c.entries[e.Source] = he
 		c.dirty = true
 	}
-	return he.Sum[:], true
+	c.mu.Unlock()
+	if !he.Racy {
+		return he.Sum[:], true
+	}
+	sum, err := hashFile(e)
+	if err != nil {
+		return nil, false // changed since it was listed: not known
+	}
+	c.put(e, sum)
+	return sum, true
 }
 
 func (c *hashCache) put(e Entry, sum []byte) {
@@ -160,7 +179,7 @@ func (c *hashCache) put(e Entry, sum []byte) {
 	if len(sum) != len(hashEntry{}.Sum) {
 		return // not a sha256: not cached
 	}
-	he := hashEntry{Stat: e.stat, Used: today()}
+	he := hashEntry{Stat: e.stat, Used: today(), Racy: e.racy}
 	copy(he.Sum[:], sum)
 	c.entries[e.Source] = he
 	c.dirty = true

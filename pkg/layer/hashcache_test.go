@@ -1,7 +1,14 @@
 package layer
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/gantry-build/gantry/pkg/store"
 
 	"github.com/gantry-build/gantry/internal/testenv"
 )
@@ -82,5 +89,55 @@ func TestHashCacheUseIsRemembered(t *testing.T) {
 			t.Fatalf("day %d: the entry used every %d days is gone", day, hashCacheKeepDays-1)
 		}
 		c.save()
+	}
+}
+
+// A file changed within a timestamp tick of being listed keeps the stat it
+// was listed with (git's "racily clean" files): its recorded hash is not
+// trusted from the stat alone but read again, and a build of such files
+// leaves no stat key. Here the cache holds a wrong hash for a file just
+// written, as a same-size change right after the read would leave it.
+func TestRacilyCleanFilesAreReadAgain(t *testing.T) {
+	st := testenv.Store(t)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("now"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	es, err := Collect([]Add{{Src: p, Dest: "/f"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := es[len(es)-1]
+	if !e.racy {
+		t.Fatalf("a file written just now is not racy: %+v", e)
+	}
+	wrong := sha256.Sum256([]byte("before"))
+	c := openHashCache(st)
+	c.put(e, wrong[:])
+	want := sha256.Sum256([]byte("now"))
+	if got, ok := c.get(e); !ok || !bytes.Equal(got, want[:]) {
+		t.Errorf("racy entry: got %x (%v), want the file's own %x", got, ok, want)
+	}
+
+	// Settled (listed well after its last change): the stat is trusted.
+	e.racy = false
+	c.put(e, wrong[:])
+	if got, ok := c.get(e); !ok || !bytes.Equal(got, wrong[:]) {
+		t.Errorf("settled entry: got %x (%v), want the recorded %x", got, ok, wrong)
+	}
+}
+
+// A build whose files were written within the racy window keeps no stat
+// key: the next build checks their content.
+func TestRacyFilesLeaveNoStatKey(t *testing.T) {
+	st := testenv.Store(t)
+	src := tree(t, time.Now())
+	first := buildApp(t, st, src)
+	forgetHashCaches()
+	if err := os.WriteFile(st.CacheDir(store.CacheFileHashes), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if again := buildApp(t, st, src); again.Cached {
+		t.Errorf("files written just now were trusted by their stat key: %+v (first %s)", again, first.Descriptor.Digest)
 	}
 }

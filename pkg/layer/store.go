@@ -61,10 +61,21 @@ func BuildTee(ctx context.Context, st *store.Store, entries []Entry, o Options, 
 		}
 	}
 	built, err := buildByContent(ctx, st, entries, o, compression, mt, tee)
-	if err == nil && statKnown {
+	if err == nil && statKnown && !anyRacy(entries) {
 		remember(st, skey, built)
 	}
 	return built, err
+}
+
+// anyRacy tells whether some file's stat does not vouch for its content
+// (Entry.racy): such a build is found by content next time, not by stat.
+func anyRacy(entries []Entry) bool {
+	for _, e := range entries {
+		if e.racy {
+			return true
+		}
+	}
+	return false
 }
 
 // buildByContent is BuildTee past the stat key: the content cache is
@@ -158,7 +169,8 @@ func Fingerprint(st *store.Store, entries []Entry, o Options) (string, error) {
 
 // KnownFingerprint is Fingerprint from the stat cache alone: ok is false
 // when some file has not been hashed before (a folder never built), and
-// nothing is read.
+// nothing is read but the files whose hash was recorded from a racy
+// listing (hashCache.get).
 func KnownFingerprint(st *store.Store, entries []Entry, o Options) (fp string, ok bool) {
 	hashes := openHashCache(st)
 	sums := make([][]byte, len(entries))
