@@ -209,15 +209,6 @@ func countDirents(buf []byte) int {
 	return n
 }
 
-// join is path.Join for a clean rel and a name from a folder (no slash, not
-// . or ..), without cleaning again: it runs once per file.
-func join(rel, name string) string {
-	if rel == "" {
-		return name
-	}
-	return rel + "/" + name
-}
-
 // fileInfo is what os.Lstat would give: Sys is a *syscall.Stat_t.
 type fileInfo struct {
 	name string

@@ -171,9 +171,9 @@ type listing struct {
 	err     error
 }
 
-// listInBackground lists adds (layer.Collect). (The store's file-hash cache
-// is not read beside it any more: an unchanged tree is known by its stat
-// key, and decoding the cache took the listing's CPU.)
+// listInBackground lists adds (layer.Collect). The file-hash cache is not
+// read beside it: an unchanged tree is found by its stat key, and the cache
+// is needed only when files changed (decoding it took the listing's CPU).
 func listInBackground(adds []layer.Add, lo layer.Options) *listing {
 	l := &listing{done: make(chan struct{})}
 	go func() {

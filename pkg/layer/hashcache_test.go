@@ -40,9 +40,7 @@ func TestHashCacheSharedWithinAProcess(t *testing.T) {
 // One used again is kept.
 func TestHashCacheForgetsWhatNoBuildUses(t *testing.T) {
 	st := testenv.Store(t)
-	day := uint16(20000)
-	defer func(old func() uint16) { today = old }(today)
-	today = func() uint16 { return day }
+	day := fakeToday(t, 20000)
 	old := Entry{Source: "/ctx/old", stat: fileStat{Size: 1, Ino: 11}}
 	kept := Entry{Source: "/ctx/kept", stat: fileStat{Size: 2, Ino: 12}}
 	sum := make([]byte, 32)
@@ -52,7 +50,7 @@ func TestHashCacheForgetsWhatNoBuildUses(t *testing.T) {
 	c.save()
 
 	forgetHashCaches()
-	day += hashCacheKeepDays + 1
+	*day += hashCacheKeepDays + 1
 	c = openHashCache(st)
 	if _, ok := c.get(kept); !ok {
 		t.Fatal("an entry was dropped before the cache was saved")
@@ -74,19 +72,17 @@ func TestHashCacheForgetsWhatNoBuildUses(t *testing.T) {
 // changed: an unchanged tree built every day keeps its entries.
 func TestHashCacheUseIsRemembered(t *testing.T) {
 	st := testenv.Store(t)
-	day := uint16(20000)
-	defer func(old func() uint16) { today = old }(today)
-	today = func() uint16 { return day }
+	day := fakeToday(t, 20000)
 	e := Entry{Source: "/ctx/daily", stat: fileStat{Size: 1, Ino: 11}}
 	c := openHashCache(st)
 	c.put(e, make([]byte, 32))
 	c.save()
 	for range 3 {
 		forgetHashCaches()
-		day += hashCacheKeepDays - 1
+		*day += hashCacheKeepDays - 1
 		c = openHashCache(st)
 		if _, ok := c.get(e); !ok {
-			t.Fatalf("day %d: the entry used every %d days is gone", day, hashCacheKeepDays-1)
+			t.Fatalf("day %d: the entry used every %d days is gone", *day, hashCacheKeepDays-1)
 		}
 		c.save()
 	}
@@ -133,11 +129,27 @@ func TestRacyFilesLeaveNoStatKey(t *testing.T) {
 	st := testenv.Store(t)
 	src := tree(t, time.Now())
 	first := buildApp(t, st, src)
+	damageHashCache(t, st)
+	if again := buildApp(t, st, src); again.Cached {
+		t.Errorf("files written just now were trusted by their stat key: %+v (first %s)", again, first.Descriptor.Digest)
+	}
+}
+
+// fakeToday makes today the day *d, from day, until the test ends.
+func fakeToday(t *testing.T, day uint16) *uint16 {
+	old := today
+	t.Cleanup(func() { today = old })
+	d := &day
+	today = func() uint16 { return *d }
+	return d
+}
+
+// damageHashCache leaves the store's file-hash cache unreadable (it reads
+// as empty), for the next process to start without it.
+func damageHashCache(t *testing.T, st *store.Store) {
+	t.Helper()
 	forgetHashCaches()
 	if err := os.WriteFile(st.CacheDir(store.CacheFileHashes), []byte("damaged"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	if again := buildApp(t, st, src); again.Cached {
-		t.Errorf("files written just now were trusted by their stat key: %+v (first %s)", again, first.Descriptor.Digest)
 	}
 }

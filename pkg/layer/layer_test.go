@@ -275,15 +275,8 @@ func TestUnchangedFilesNeedNoHashCache(t *testing.T) {
 	}
 	src := tree(t, time.Unix(1700000000, 0))
 	build := func() Built { return buildApp(t, st, src) }
-	dropHashCache := func() {
-		t.Helper()
-		forgetHashCaches()
-		if err := os.WriteFile(st.CacheDir(store.CacheFileHashes), []byte("damaged"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 	first := build()
-	dropHashCache()
+	damageHashCache(t, st)
 	if again := build(); !again.Cached || again.Descriptor.Digest != first.Descriptor.Digest {
 		t.Fatalf("unchanged rebuild without the hash cache: %+v, want cached %s", again, first.Descriptor.Digest)
 	}
@@ -299,7 +292,7 @@ func TestUnchangedFilesNeedNoHashCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chtimes(a, time.Unix(1700000000, 0), time.Unix(1700000000, 0))
-	dropHashCache()
+	damageHashCache(t, st)
 	if changed := build(); changed.Cached || changed.Descriptor.Digest == first.Descriptor.Digest {
 		t.Fatalf("content changed under the same size and mtime: %+v", changed)
 	}

@@ -61,21 +61,10 @@ func BuildTee(ctx context.Context, st *store.Store, entries []Entry, o Options, 
 		}
 	}
 	built, err := buildByContent(ctx, st, entries, o, compression, mt, tee)
-	if err == nil && statKnown && !anyRacy(entries) {
+	if err == nil && statKnown {
 		remember(st, skey, built)
 	}
 	return built, err
-}
-
-// anyRacy tells whether some file's stat does not vouch for its content
-// (Entry.racy): such a build is found by content next time, not by stat.
-func anyRacy(entries []Entry) bool {
-	for _, e := range entries {
-		if e.racy {
-			return true
-		}
-	}
-	return false
 }
 
 // buildByContent is BuildTee past the stat key: the content cache is
@@ -289,10 +278,11 @@ func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt 
 // is and its stat (size, mtime and ctime in nanoseconds, device, inode; as
 // the file-hash cache trusts them): the key of files that have not changed
 // since a build, known without reading them. ok is false when some file's
-// stat is unknown.
+// stat is unknown or does not vouch for its content (Entry.racy): such a
+// build is found by content.
 func statKey(entries []Entry, o Options, compression string, mt types.MediaType) (key string, ok bool) {
 	for _, e := range entries {
-		if hasContent(e) && e.stat.Ino == 0 {
+		if hasContent(e) && (e.stat.Ino == 0 || e.racy) {
 			return "", false
 		}
 	}
