@@ -297,3 +297,17 @@ func TestUnchangedFilesNeedNoHashCache(t *testing.T) {
 		t.Fatalf("content changed under the same size and mtime: %+v", changed)
 	}
 }
+
+// TestEntryStaysSmall: a tree has an Entry per file and every build lists
+// it (an unchanged build does little else), so the struct holds no
+// padding: each byte of it is a byte per file of fresh memory.
+func TestEntryStaysSmall(t *testing.T) {
+	typ := reflect.TypeFor[Entry]()
+	var fields uintptr
+	for i := range typ.NumField() {
+		fields += typ.Field(i).Type.Size()
+	}
+	if typ.Size() != fields {
+		t.Errorf("Entry is %d bytes for %d bytes of fields: order its fields largest first", typ.Size(), fields)
+	}
+}

@@ -61,7 +61,7 @@ func TestFileSwappedAfterListingIsNotRead(t *testing.T) {
 			// The listed file's size and time, on the secret.
 			for _, e := range es {
 				if e.Name == "app/f" {
-					os.Chtimes(secret, e.modTime, e.modTime)
+					os.Chtimes(secret, time.Unix(0, e.stat.Mtime), time.Unix(0, e.stat.Mtime))
 				}
 			}
 			done := make(chan error, 1)
