@@ -2,11 +2,7 @@
 // made from, most of an unchanged build's time.
 package treewalk
 
-import (
-	"io/fs"
-	"slices"
-	"strings"
-)
+import "io/fs"
 
 // Entry is one file, folder or link below the root.
 type Entry struct {
@@ -20,10 +16,5 @@ type Entry struct {
 // descend says whether to list what the folder rel holds; it is called
 // from several goroutines at once, once per folder.
 func Walk(root string, descend func(rel string) bool) ([]Entry, error) {
-	entries, err := walk(root, descend)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Rel, b.Rel) })
-	return entries, nil
+	return walk(root, descend)
 }

@@ -16,7 +16,9 @@ import (
 )
 
 // walk reads folders on all cores, each entry stat'ed relative to its open
-// folder (fstatat: no path resolved again per file, one system call).
+// folder (fstatat: no path resolved again per file, one system call). Each
+// folder's entries are sorted where it is read, on all cores; the folders
+// are then joined in order, with no sort of the whole list.
 func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	w := &walker{root: root, prefix: strings.TrimSuffix(root, "/") + "/", descend: descend}
 	w.cond = sync.NewCond(&w.mu)
@@ -26,7 +28,7 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	// from a dropped cache: 0.74-1.1 s with 2, 0.65-0.68 s with 8; no
 	// slower from the cache).
 	workers := max(runtime.GOMAXPROCS(0), 8)
-	results := make([][][]Entry, workers)
+	results := make([][]*folder, workers)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
@@ -39,20 +41,54 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	// One slice of the exact size: the folders' lists are copied once.
 	n := 0
-	for _, folders := range results {
-		for _, f := range folders {
-			n += len(f)
+	folders := map[string]*folder{}
+	for _, read := range results {
+		for _, f := range read {
+			n += len(f.entries)
+			folders[f.rel] = f
 		}
 	}
-	out := make([]Entry, 0, n)
-	for _, folders := range results {
-		for _, f := range folders {
-			out = append(out, f...)
-		}
+	// One slice of the exact size: the folders' lists are copied once.
+	return joinFolders(make([]Entry, 0, n), folders, ""), nil
+}
+
+// folder is what one folder holds, sorted by name, and the folders among
+// them that were read, sorted by the name and "/" their entries' Rel
+// continue with.
+type folder struct {
+	rel     string
+	entries []Entry
+	read    []subfolder
+}
+
+type subfolder struct {
+	key string // name + "/"
+	rel string
+}
+
+// joinFolders appends the entries of the folder rel and of the folders
+// below it that were read, sorted by Rel: a folder's own entries (their
+// name) and what a subfolder holds (its name and "/") are merged as their
+// keys sort, since no name holds a "/".
+func joinFolders(out []Entry, folders map[string]*folder, rel string) []Entry {
+	f := folders[rel]
+	if f == nil {
+		return out // gone before it was read
 	}
-	return out, nil
+	subs := f.read
+	for _, e := range f.entries {
+		name := e.Rel[len(e.Rel)-len(e.Info.Name()):]
+		for len(subs) > 0 && subs[0].key < name {
+			out = joinFolders(out, folders, subs[0].rel)
+			subs = subs[1:]
+		}
+		out = append(out, e)
+	}
+	for _, sub := range subs {
+		out = joinFolders(out, folders, sub.rel)
+	}
+	return out
 }
 
 type walker struct {
@@ -68,10 +104,10 @@ type walker struct {
 }
 
 // work reads queued folders until none is left and none is being read
-// (which could queue more), or until one failed; it returns each folder's
-// entries.
-func (w *walker) work() [][]Entry {
-	var out [][]Entry
+// (which could queue more), or until one failed; it returns each folder it
+// read, sorted.
+func (w *walker) work() []*folder {
+	var out []*folder
 	buf := make([]byte, 32<<10) // folder entries as getdents gives them
 	for {
 		w.mu.Lock()
@@ -89,7 +125,9 @@ func (w *walker) work() [][]Entry {
 		w.mu.Unlock()
 
 		entries, dirs, err := w.read(rel, buf)
-		out = append(out, entries)
+		if err == nil {
+			out = append(out, sorted(rel, entries, dirs))
+		}
 
 		w.mu.Lock()
 		w.active--
@@ -100,6 +138,18 @@ func (w *walker) work() [][]Entry {
 		w.mu.Unlock()
 		w.cond.Broadcast()
 	}
+}
+
+// sorted is the folder rel: its entries sorted by name, and dirs, the
+// folders among them to be read, by their key.
+func sorted(rel string, entries []Entry, dirs []string) *folder {
+	f := &folder{rel: rel, entries: entries, read: make([]subfolder, len(dirs))}
+	slices.SortFunc(f.entries, func(a, b Entry) int { return strings.Compare(a.Rel, b.Rel) })
+	for i, d := range dirs {
+		f.read[i] = subfolder{key: path.Base(d) + "/", rel: d}
+	}
+	slices.SortFunc(f.read, func(a, b subfolder) int { return strings.Compare(a.key, b.key) })
+	return f
 }
 
 // read lists the folder rel: its entries, and the folders among them to

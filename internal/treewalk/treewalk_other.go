@@ -6,10 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // walk is filepath.WalkDir, one folder at a time, from the folder root
-// names (a link is followed: WalkDir starts from root's Lstat).
+// names (a link is followed: WalkDir starts from root's Lstat), sorted by
+// Rel (WalkDir's order puts "a/b" before "a-c").
 func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
 		if real, err := filepath.EvalSymlinks(root); err == nil {
@@ -39,5 +42,6 @@ func walk(root string, descend func(rel string) bool) ([]Entry, error) {
 		}
 		return nil
 	})
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Rel, b.Rel) })
 	return out, err
 }

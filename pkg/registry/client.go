@@ -67,7 +67,11 @@ func New(o Options) (*Client, error) {
 	// fallback, so mirrors get one retry.
 	mirrorRetry := o.Retry
 	mirrorRetry.Attempts = 2
-	c := &Client{opts: o, transport: NewTransport(o.Transport, o.Retry), mirrorTransport: NewTransport(o.Transport, mirrorRetry)}
+	c := &Client{
+		opts:            o,
+		transport:       newPingCache(NewTransport(o.Transport, o.Retry)),
+		mirrorTransport: newPingCache(NewTransport(o.Transport, mirrorRetry)),
+	}
 	for _, m := range o.Config.Mirrors {
 		mm, err := parseMirror(m)
 		if err != nil {

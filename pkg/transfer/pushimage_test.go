@@ -115,3 +115,33 @@ func TestPushOfWhatTheTagHasSendsNothing(t *testing.T) {
 		t.Errorf("the tag names %s, want the other image", g)
 	}
 }
+
+// A build --push reads its base from a registry and pushes to the same
+// one: the registry is pinged (GET /v2/) once, for the first of the two.
+func TestPushAfterPullPingsOnce(t *testing.T) {
+	reg := newTestRegistry(t)
+	reg.push(t, "lib/base:1", randomImage(t, "amd64"))
+	rc := fastClient(t, registry.Config{})
+	ctx := context.Background()
+	reg.reset()
+	base, err := rc.Get(ctx, mustRef(t, reg.host()+"/lib/base:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := base.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PushImage(ctx, rc, img, reg.host()+"/team/app:1", PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pings := 0
+	for _, r := range reg.requests("GET /v2/") {
+		if r == "GET /v2/" {
+			pings++
+		}
+	}
+	if pings != 1 {
+		t.Errorf("%d pings of one registry: %v", pings, reg.requests(""))
+	}
+}

@@ -1,0 +1,85 @@
+package registry
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// fakeRegistry answers as a base transport would, counting what reaches it.
+type fakeRegistry struct {
+	asked  map[string]int // by method and URL
+	answer func(r *http.Request) (*http.Response, error)
+}
+
+func (f *fakeRegistry) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.asked[r.Method+" "+r.URL.String()]++
+	return f.answer(r)
+}
+
+func get(t *testing.T, rt http.RoundTripper, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err == nil {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
+	return resp, err
+}
+
+// A registry's ping (GET /v2/: how it wants callers to authenticate) is
+// asked once per process and answered again from memory, as Docker's
+// challenge manager does: a build --push pinged the base's registry for
+// the pull and again for the push.
+func TestAPingIsAskedOncePerRegistry(t *testing.T) {
+	plainOnly := errors.New(`http: server gave HTTP response to HTTPS client`)
+	f := &fakeRegistry{asked: map[string]int{}, answer: func(r *http.Request) (*http.Response, error) {
+		switch {
+		case r.URL.Scheme == "https" && r.URL.Host == "plain.test":
+			return nil, plainOnly
+		case r.URL.Host == "down.test":
+			return &http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("busy")), Request: r}, nil
+		case r.URL.Path == "/v2/":
+			h := http.Header{"Www-Authenticate": {`Bearer realm="https://auth.test/token",service="r"`}}
+			return &http.Response{StatusCode: 401, Header: h, Body: io.NopCloser(strings.NewReader(`{"errors":[]}`)), Request: r}, nil
+		}
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("manifest")), Request: r}, nil
+	}}
+	rt := newPingCache(f)
+	for range 3 {
+		resp, err := get(t, rt, "https://auth.test/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="https://auth.test/token",service="r"` {
+			t.Fatalf("replayed ping: %d %v", resp.StatusCode, resp.Header)
+		}
+		if body, _ := io.ReadAll(resp.Body); string(body) != `{"errors":[]}` {
+			t.Errorf("replayed ping body %q", body)
+		}
+		// A plain-HTTP registry's https try fails the same way each time.
+		if _, err := get(t, rt, "https://plain.test/v2/"); !errors.Is(err, plainOnly) && (err == nil || err.Error() != plainOnly.Error()) {
+			t.Errorf("https ping of a plain-HTTP registry: %v", err)
+		}
+		// Not pings: always asked. Failures: asked again.
+		get(t, rt, "https://auth.test/v2/app/manifests/1")
+		get(t, rt, "https://down.test/v2/")
+	}
+	for url, want := range map[string]int{
+		"GET https://auth.test/v2/":                1,
+		"GET https://plain.test/v2/":               1,
+		"GET https://auth.test/v2/app/manifests/1": 3,
+		"GET https://down.test/v2/":                3,
+	} {
+		if f.asked[url] != want {
+			t.Errorf("%s asked %d times, want %d", url, f.asked[url], want)
+		}
+	}
+}
