@@ -54,6 +54,9 @@ type Timespec struct{ Sec, Nsec int64 }
 // Unix returns the time as seconds and nanoseconds since the epoch.
 func (t Timespec) Unix() (sec, nsec int64) { return t.Sec, t.Nsec }
 
+// Nano returns the time as nanoseconds since the epoch.
+func (t Timespec) Nano() int64 { return t.Sec*1e9 + t.Nsec }
+
 // Stat describes the open file.
 func (f File) Stat() (Stat_t, error) {
 	fi, err := f.f.Stat()

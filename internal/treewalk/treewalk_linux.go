@@ -78,8 +78,7 @@ func joinFolders(out []Entry, folders map[string]*folder, rel string) []Entry {
 	}
 	subs := f.read
 	for _, e := range f.entries {
-		name := e.Rel[len(e.Rel)-len(e.Info.Name()):]
-		for len(subs) > 0 && subs[0].key < name {
+		for len(subs) > 0 && subs[0].key < e.Info.Name() {
 			out = joinFolders(out, folders, subs[0].rel)
 			subs = subs[1:]
 		}

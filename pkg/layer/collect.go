@@ -250,8 +250,11 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	// Folders left out whose children an exception brings back are copied
 	// too, with their own mode, when the first such child is.
 	leftOut := map[string]Entry{}
-	bringBack := func(name string) {
-		for dir := path.Dir(name); ; dir = path.Dir(dir) {
+	bringBack := func(rel string) {
+		if len(leftOut) == 0 {
+			return // nothing left out, as usual: no name made per file
+		}
+		for dir := path.Dir(under(root, rel)); ; dir = path.Dir(dir) {
 			e, ok := leftOut[dir]
 			if !ok {
 				return
@@ -292,9 +295,7 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 			}
 			continue
 		}
-		if len(leftOut) > 0 { // the name, a string per file, only when needed
-			bringBack(under(root, l.Rel))
-		}
+		bringBack(l.Rel)
 		kept = append(kept, l)
 	}
 	// What an entry needs beyond its stat (links, xattrs, owners kept in an

@@ -133,7 +133,7 @@ func checkStable(f rawfile.File, e Entry, n int64) error {
 	if err != nil {
 		return fmt.Errorf("layer: %s: %w", e.Source, err)
 	}
-	if n != e.Size || st.Size != e.Size || time.Unix(st.Mtim.Unix()).UnixNano() != e.stat.Mtime || !listedAs(st, e) {
+	if n != e.Size || st.Size != e.Size || st.Mtim.Nano() != e.stat.Mtime || !listedAs(st, e) {
 		return fmt.Errorf("layer: %s changed while it was being read; build again when it is stable", e.Source)
 	}
 	return nil

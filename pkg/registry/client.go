@@ -67,11 +67,14 @@ func New(o Options) (*Client, error) {
 	// fallback, so mirrors get one retry.
 	mirrorRetry := o.Retry
 	mirrorRetry.Attempts = 2
-	c := &Client{
-		opts:            o,
-		transport:       newPingCache(NewTransport(o.Transport, o.Retry)),
-		mirrorTransport: newPingCache(NewTransport(o.Transport, mirrorRetry)),
+	// Both go through one ping cache and one connection pool: a registry
+	// is pinged once per process, whichever of the two reaches it first.
+	base := o.Transport
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	pings := newPingCache(base)
+	c := &Client{opts: o, transport: NewTransport(pings, o.Retry), mirrorTransport: NewTransport(pings, mirrorRetry)}
 	for _, m := range o.Config.Mirrors {
 		mm, err := parseMirror(m)
 		if err != nil {

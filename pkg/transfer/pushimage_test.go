@@ -2,9 +2,14 @@ package transfer
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -121,9 +126,63 @@ func TestPushOfWhatTheTagHasSendsNothing(t *testing.T) {
 func TestPushAfterPullPingsOnce(t *testing.T) {
 	reg := newTestRegistry(t)
 	reg.push(t, "lib/base:1", randomImage(t, "amd64"))
-	rc := fastClient(t, registry.Config{})
-	ctx := context.Background()
 	reg.reset()
+	pushAfterPull(t, reg, fastClient(t, registry.Config{}))
+	if n := pings(reg); n != 1 {
+		t.Errorf("%d pings of one registry: %v", n, reg.requests(""))
+	}
+}
+
+// The remembered ping of a registry that wants credentials is its 401 and
+// challenge: the push after the pull still signs in from it, at the token
+// service the challenge names (one ping; no request but the ping is sent
+// without a token).
+func TestPushAfterPullSignsInFromTheRememberedChallenge(t *testing.T) {
+	reg := newTestRegistry(t)
+	reg.push(t, "lib/base:1", randomImage(t, "amd64"))
+	reg.reset()
+	signIn := "Basic " + base64.StdEncoding.EncodeToString([]byte("ci:pa55"))
+	var mu sync.Mutex
+	var anonymous []string
+	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Path == "/token" && r.Header.Get("Authorization") == signIn:
+			fmt.Fprint(w, `{"token":"t0k"}`)
+			return true
+		case r.URL.Path == "/token":
+			http.Error(w, "wrong credentials", http.StatusUnauthorized)
+			return true
+		case r.Header.Get("Authorization") == "Bearer t0k":
+			return false
+		case r.URL.Path != "/v2/":
+			mu.Lock()
+			anonymous = append(anonymous, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/token",service="test"`, reg.URL))
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+		return true
+	}
+	rc, err := registry.New(registry.Options{Keychain: staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "ci", Password: "pa55"})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushAfterPull(t, reg, rc)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(anonymous) != 0 {
+		t.Errorf("requests sent without credentials: %v", anonymous)
+	}
+	if n := pings(reg); n != 1 {
+		t.Errorf("%d pings of one registry: %v", n, reg.requests(""))
+	}
+}
+
+// pushAfterPull reads lib/base:1 from reg with rc and pushes it to
+// team/app:1 with the same client, as a build --push does.
+func pushAfterPull(t *testing.T, reg *testRegistry, rc *registry.Client) {
+	t.Helper()
+	ctx := context.Background()
 	base, err := rc.Get(ctx, mustRef(t, reg.host()+"/lib/base:1"))
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +192,22 @@ func TestPushAfterPullPingsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := PushImage(ctx, rc, img, reg.host()+"/team/app:1", PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pings := 0
-	for _, r := range reg.requests("GET /v2/") {
-		if r == "GET /v2/" {
-			pings++
-		}
-	}
-	if pings != 1 {
-		t.Errorf("%d pings of one registry: %v", pings, reg.requests(""))
+		t.Fatalf("push after pull: %v", err)
 	}
 }
+
+// pings is how many times reg was pinged (GET /v2/).
+func pings(reg *testRegistry) int {
+	n := 0
+	for _, r := range reg.requests("GET /v2/") {
+		if r == "GET /v2/" {
+			n++
+		}
+	}
+	return n
+}
+
+// staticKeychain gives the same credentials for every registry.
+type staticKeychain struct{ auth authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }
