@@ -343,7 +343,9 @@ func TestSharedNetworkPreparedBeforeTheFirstStep(t *testing.T) {
 	if !strings.Contains(stdout, eth.host()+": hello from "+eth.host()) {
 		t.Errorf("the step did not reach the host's %s through the prepared pasta:\n%s%s", eth.host(), stdout, stderr)
 	}
-	if after := pastas(); len(after) != 1 || after[0] != before[0] {
+	// The same process, by pid: pasta re-executes its AVX2 build in place,
+	// so its name may have become passt.avx2 meanwhile.
+	if after := pastas(); len(after) != 1 || strings.Fields(after[0])[0] != strings.Fields(before[0])[0] {
 		t.Errorf("pastas %v after the step, want the prepared %v", after, before)
 	}
 	shared.Close()
