@@ -2,6 +2,8 @@ package registry
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,7 +55,7 @@ func (c *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := c.base.RoundTrip(r)
 	if err != nil {
-		if r.URL.Scheme == "https" && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		if r.URL.Scheme == "https" && plainHTTP(err) {
 			c.remember(key, pingAnswer{err: err})
 		}
 		return nil, err
@@ -70,6 +72,18 @@ func (c *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 	a = pingAnswer{status: resp.StatusCode, header: resp.Header.Clone(), body: body}
 	c.remember(key, a)
 	return a.replay(r)
+}
+
+// plainHTTP tells whether err is a TLS handshake answered in plain HTTP:
+// beneath http.Client a bad record header that reads "HTTP/" (the client
+// words it as http.ErrSchemeMismatch, which a wrapping transport may pass
+// on).
+func plainHTTP(err error) bool {
+	var header tls.RecordHeaderError
+	if errors.As(err, &header) {
+		return string(header.RecordHeader[:]) == "HTTP/"
+	}
+	return errors.Is(err, http.ErrSchemeMismatch) || strings.Contains(err.Error(), http.ErrSchemeMismatch.Error())
 }
 
 type readCloser struct {

@@ -3,8 +3,11 @@ package registry
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -79,5 +82,34 @@ func TestAPingIsAskedOncePerRegistry(t *testing.T) {
 		if f.asked[url] != want {
 			t.Errorf("%s asked %d times, want %d", url, f.asked[url], want)
 		}
+	}
+}
+
+// A plain-HTTP registry's https try fails the same way each time, as a
+// real transport reports it (beneath http.Client, which alone words it
+// "server gave HTTP response to HTTPS client"): it is tried once per
+// process.
+func TestAPlainRegistrysHTTPSTryIsMadeOnce(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	rt := newPingCache(http.DefaultTransport.(*http.Transport).Clone())
+	url := "https://" + strings.TrimPrefix(srv.URL, "http://") + "/v2/"
+	_, _, first := get(t, rt, url)
+	if first == nil {
+		t.Fatal("an https ping of a plain-HTTP server succeeded")
+	}
+	_, _, again := get(t, rt, url)
+	if again == nil || again.Error() != first.Error() {
+		t.Errorf("the second try failed with %v, want %v", again, first)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for two https pings, want 1", n)
 	}
 }
