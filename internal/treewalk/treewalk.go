@@ -16,5 +16,18 @@ type Entry struct {
 // descend says whether to list what the folder rel holds; it is called
 // from several goroutines at once, once per folder.
 func Walk(root string, descend func(rel string) bool) ([]Entry, error) {
-	return walk(root, descend)
+	return Map(nil, root, descend, func(e Entry) (Entry, bool, error) {
+		e.Info = keep(e.Info)
+		return e, true, nil
+	})
+}
+
+// Map is Walk with each entry turned into what conv makes of it, appended
+// to dst; conv leaves an entry out by returning false. On Linux conv runs
+// where the entry's folder is read, on all cores at once: a large tree is
+// neither listed twice nor kept as fs.FileInfos. The Entry's Info is valid
+// only during the call (its memory holds the next file's): conv copies
+// what it keeps.
+func Map[T any](dst []T, root string, descend func(rel string) bool, conv func(Entry) (T, bool, error)) ([]T, error) {
+	return walk(dst, root, descend, conv)
 }

@@ -12,8 +12,28 @@ import (
 
 // walk is filepath.WalkDir, one folder at a time, from the folder root
 // names (a link is followed: WalkDir starts from root's Lstat), sorted by
-// Rel (WalkDir's order puts "a/b" before "a-c").
-func walk(root string, descend func(rel string) bool) ([]Entry, error) {
+// Rel (WalkDir's order puts "a/b" before "a-c"), then converted.
+func walk[T any](dst []T, root string, descend func(rel string) bool, conv func(Entry) (T, bool, error)) ([]T, error) {
+	listed, err := list(root, descend)
+	if err != nil {
+		return dst, err
+	}
+	for _, e := range listed {
+		item, keep, err := conv(e)
+		if err != nil {
+			return dst, err
+		}
+		if keep {
+			dst = append(dst, item)
+		}
+	}
+	return dst, nil
+}
+
+// keep is fi: os.Lstat's FileInfos are the caller's.
+func keep(fi fs.FileInfo) fs.FileInfo { return fi }
+
+func list(root string, descend func(rel string) bool) ([]Entry, error) {
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
 		if real, err := filepath.EvalSymlinks(root); err == nil {
 			root = real

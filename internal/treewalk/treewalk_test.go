@@ -1,6 +1,7 @@
 package treewalk
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -139,4 +140,51 @@ func rels(es []Entry) []string {
 		out[i] = e.Rel
 	}
 	return out
+}
+
+// Map turns each entry into what conv makes of it where its folder is
+// read, keeps what conv keeps, in Walk's order, appended to what dst holds.
+func TestMapIsWalkConverted(t *testing.T) {
+	dir := tree(t)
+	all := func(string) bool { return true }
+	listed, err := Walk(dir, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type made struct {
+		rel, path string
+		size      int64
+		mode      fs.FileMode
+	}
+	var want []made
+	for _, e := range listed {
+		if !strings.HasSuffix(e.Rel, "-") {
+			want = append(want, made{e.Rel, e.Path, e.Info.Size(), e.Info.Mode()})
+		}
+	}
+	start := []made{{rel: "already there"}}
+	got, err := Map(start, dir, all, func(e Entry) (made, bool, error) {
+		return made{e.Rel, e.Path, e.Info.Size(), e.Info.Mode()}, !strings.HasSuffix(e.Rel, "-"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, append(start, want...)) {
+		t.Errorf("got %v,\nwant %v", got, append(start, want...))
+	}
+}
+
+// What conv fails with is what Map fails with.
+func TestMapStopsAtConvsError(t *testing.T) {
+	dir := tree(t)
+	broken := errors.New("no f2")
+	_, err := Map(nil, dir, func(string) bool { return true }, func(e Entry) (string, bool, error) {
+		if e.Rel == "a/d/f2" {
+			return "", false, broken
+		}
+		return e.Rel, true, nil
+	})
+	if !errors.Is(err, broken) {
+		t.Errorf("got %v, want %v", err, broken)
+	}
 }

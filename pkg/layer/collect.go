@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gantry-build/gantry/internal/parallel"
 	"github.com/gantry-build/gantry/internal/treewalk"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -120,7 +119,7 @@ func (e Entry) owner(o Options) (uid, gid int) {
 // replaces what an earlier one put at the same path.
 func Collect(adds []Add, o Options) ([]Entry, error) {
 	listedAt := time.Now()
-	out := entrySet{at: map[string]int{}}
+	var out entrySet
 	// The context root's own links are resolved once for all its sources
 	// (stillInRoot).
 	var realRoot string
@@ -247,26 +246,13 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	if err != nil {
 		return err
 	}
-	// Folders left out whose children an exception brings back are copied
-	// too, with their own mode, when the first such child is.
-	leftOut := map[string]Entry{}
-	bringBack := func(rel string) {
-		if len(leftOut) == 0 {
-			return // nothing left out, as usual: no name made per file
-		}
-		for dir := path.Dir(under(root, rel)); ; dir = path.Dir(dir) {
-			e, ok := leftOut[dir]
-			if !ok {
-				return
-			}
-			out.put(e)
-			delete(leftOut, dir)
-		}
-	}
 	// The tree is listed on all cores, and folders left out whole are not
 	// read. The matchers compile their patterns on first use: one at a time.
 	var matching sync.Mutex
 	isExcluded := func(rel string) (skip, whole bool) {
+		if match == nil && o.Ignore == nil {
+			return false, false
+		}
 		matching.Lock()
 		defer matching.Unlock()
 		skip, whole = excluded(match, rel)
@@ -279,43 +265,58 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 	if err != nil {
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	listed, err := treewalk.Walk(src, func(rel string) bool {
+	// Folders left out whose children an exception brings back are copied
+	// too, with their own mode (leftOut, by image name; rare).
+	var leftOutMu sync.Mutex
+	leftOut := map[string]Entry{}
+	// Each entry is made where its folder is read, with what it needs
+	// beyond its stat (links, xattrs, owners kept in an xattr), and goes
+	// straight to the end of the set's list.
+	base := len(out.list)
+	out.list, err = treewalk.Map(out.list, src, func(rel string) bool {
 		skip, whole := isExcluded(rel)
 		return !skip || !whole
-	})
-	if err != nil {
-		return fmt.Errorf("--add %s: %w", a.Src, err)
-	}
-	kept := listed[:0] // filtered in place: the listing is ours
-	for _, l := range listed {
+	}, func(l treewalk.Entry) (Entry, bool, error) {
 		if skip, whole := isExcluded(l.Rel); skip {
 			if l.Info.IsDir() && !whole {
-				name, p := under(root, l.Rel), l.Path
-				leftOut[name] = withXattrs(withOwner(dirEntry(name, l.Info.Mode(), o), l.Info, p), p, o)
+				name := under(root, l.Rel)
+				e := withXattrs(withOwner(dirEntry(name, l.Info.Mode(), o), l.Info, l.Path), l.Path, o)
+				leftOutMu.Lock()
+				leftOut[name] = e
+				leftOutMu.Unlock()
 			}
-			continue
+			return Entry{}, false, nil
 		}
-		bringBack(l.Rel)
-		kept = append(kept, l)
-	}
-	// What an entry needs beyond its stat (links, xattrs, owners kept in an
-	// xattr) is read on all cores too.
-	// They are made in place, at the end of the set's list.
-	base := len(out.list)
-	out.grow(len(kept))
-	out.list = out.list[:base+len(kept)]
-	made := out.list[base:]
-	err = parallel.Each(len(kept), func(i int) error {
-		var err error
-		made[i], err = entryOf(kept[i].Info, under(root, kept[i].Rel), kept[i].Path, o)
-		return err
+		e, err := entryOf(l.Info, under(root, l.Rel), l.Path, o)
+		return e, err == nil, err
 	})
 	if err != nil {
 		out.list = out.list[:base]
 		return fmt.Errorf("--add %s: %w", a.Src, err)
 	}
-	out.index(base)
+	back := broughtBack(leftOut, out.list[base:]) // before merge moves them
+	out.merge(base)
+	for _, e := range back {
+		out.put(e)
+	}
 	return nil
+}
+
+// broughtBack takes from leftOut the folders that hold one of the entries
+// kept: a "!" exception brought part of them back.
+func broughtBack(leftOut map[string]Entry, kept []Entry) []Entry {
+	var back []Entry
+	for i := 0; i < len(kept) && len(leftOut) > 0; i++ {
+		for dir := path.Dir(kept[i].Name); ; dir = path.Dir(dir) {
+			e, ok := leftOut[dir]
+			if !ok {
+				break
+			}
+			back = append(back, e)
+			delete(leftOut, dir)
+		}
+	}
+	return back
 }
 
 // linkFree is p with every link on it resolved: the path a file's content
@@ -353,47 +354,58 @@ func stillInRoot(root, realRoot, p string) error {
 // later entry replaces an earlier one of the same name where it stands.
 type entrySet struct {
 	list []Entry
-	at   map[string]int // index in list by name
+	at   map[string]int // index in list by name, of list[:indexed]
+	// indexed: the entries after it came from a walk and are in at only
+	// once a later has or put needs them (a tree's names are many, and
+	// only another add could meet one again).
+	indexed int
 }
 
-// grow makes room for n more entries at once: a tree's entries are many
-// and large.
-func (s *entrySet) grow(n int) {
-	s.list = slices.Grow(s.list, n)
-	at := make(map[string]int, len(s.at)+n)
-	for name, i := range s.at {
-		at[name] = i
+// indexTo puts the walked entries before n in at.
+func (s *entrySet) indexTo(n int) {
+	if s.at == nil {
+		s.at = map[string]int{}
 	}
-	s.at = at
+	for ; s.indexed < n; s.indexed++ {
+		s.at[s.list[s.indexed].Name] = s.indexed
+	}
 }
 
-// index takes in the entries from list[base:] on, appended without put:
-// one whose name the set has replaces that entry where it stands.
-func (s *entrySet) index(base int) {
+// merge takes in the entries from list[base:] on, appended by a walk
+// (which gives each name once): one whose name the set has replaces that
+// entry where it stands.
+func (s *entrySet) merge(base int) {
+	s.indexTo(base)
 	end := base
 	for i := base; i < len(s.list); i++ {
-		e := s.list[i]
-		if j, ok := s.at[e.Name]; ok {
-			s.list[j] = e
+		if j, ok := s.at[s.list[i].Name]; ok && j < base {
+			s.list[j] = s.list[i]
 			continue
 		}
-		s.at[e.Name] = end
-		s.list[end] = e
+		if end != i {
+			s.list[end] = s.list[i]
+		}
 		end++
 	}
 	clear(s.list[end:]) // no stale copies kept alive
 	s.list = s.list[:end]
 }
 
-func (s *entrySet) has(name string) bool { _, ok := s.at[name]; return ok }
+func (s *entrySet) has(name string) bool {
+	s.indexTo(len(s.list))
+	_, ok := s.at[name]
+	return ok
+}
 
 func (s *entrySet) put(e Entry) {
+	s.indexTo(len(s.list))
 	if i, ok := s.at[e.Name]; ok {
 		s.list[i] = e
 		return
 	}
 	s.at[e.Name] = len(s.list)
 	s.list = append(s.list, e)
+	s.indexed = len(s.list)
 }
 
 // under is path.Join for a clean folder and a clean relative path, without

@@ -52,18 +52,28 @@ func entriesOf(t *testing.T, adds []Add, o Options) (map[string]*tar.Header, []b
 		t.Fatal(err)
 	}
 	out := map[string]*tar.Header{}
-	tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
+	eachInTar(t, buf.Bytes(), func(h *tar.Header, _ []byte) { out[h.Name] = h })
+	return out, buf.Bytes()
+}
+
+// eachInTar calls fn with each header of the tar raw and its content.
+func eachInTar(t *testing.T, raw []byte, fn func(h *tar.Header, content []byte)) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(raw))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[h.Name] = h
+		content, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, content)
 	}
-	return out, buf.Bytes()
 }
 
 func TestCollectCopyRules(t *testing.T) {
@@ -309,5 +319,51 @@ func TestEntryStaysSmall(t *testing.T) {
 	}
 	if typ.Size() != fields {
 		t.Errorf("Entry is %d bytes for %d bytes of fields: order its fields largest first", typ.Size(), fields)
+	}
+}
+
+// A later add replaces what an earlier one put at the same path, where it
+// stands, whether each is a folder or a file: the layer holds each name
+// once, with the last add's content.
+func TestALaterAddReplacesAnEarlierOne(t *testing.T) {
+	write := func(p, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one, two, three := t.TempDir(), t.TempDir(), t.TempDir()
+	write(filepath.Join(one, "a.txt"), "one")
+	write(filepath.Join(one, "sub", "b.txt"), "one")
+	write(filepath.Join(one, "sub", "keep.txt"), "one")
+	write(filepath.Join(two, "a.txt"), "two!")
+	write(filepath.Join(two, "c.txt"), "two")
+	write(filepath.Join(three, "b.txt"), "three")
+	adds := []Add{
+		{Src: one, Dest: "/app/"},
+		{Src: two, Dest: "/app/"},                                    // a folder over a folder
+		{Src: filepath.Join(three, "b.txt"), Dest: "/app/sub/b.txt"}, // a file over a walked file
+		{Src: filepath.Join(one, "sub"), Dest: "/app/sub/"},          // a folder over that file
+		{Src: filepath.Join(two, "c.txt"), Dest: "/app/a.txt"},       // a file over a file
+	}
+	_, raw := entriesOf(t, adds, Options{})
+	seen := map[string]int{}
+	content := map[string]string{}
+	eachInTar(t, raw, func(h *tar.Header, b []byte) {
+		seen[h.Name]++
+		content[h.Name] = string(b)
+	})
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is in the layer %d times", name, n)
+		}
+	}
+	for name, want := range map[string]string{"app/a.txt": "two", "app/c.txt": "two", "app/sub/b.txt": "one", "app/sub/keep.txt": "one"} {
+		if got, ok := content[name]; !ok || got != want {
+			t.Errorf("%s holds %q (there: %v), want %q", name, got, ok, want)
+		}
 	}
 }
