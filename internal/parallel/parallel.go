@@ -47,3 +47,28 @@ func Each(n int, fn func(i int) error) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Ranges calls fn(start, end) for each range of size neighbouring items of
+// [0, n) (the last one may be shorter) on up to GOMAXPROCS goroutines: work
+// whose result must not depend on how many cores share it (a hash of each
+// range) is split at the same places on every machine.
+func Ranges(n, size int, fn func(start, end int)) {
+	ranges := (n + size - 1) / size
+	workers := min(runtime.GOMAXPROCS(0), n/perWorker+1, ranges)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(1)-1) * size
+				if start >= n {
+					return
+				}
+				fn(start, min(start+size, n))
+			}
+		}()
+	}
+	wg.Wait()
+}

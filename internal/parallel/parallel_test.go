@@ -29,3 +29,24 @@ func TestEach(t *testing.T) {
 		t.Errorf("the error of item 777: %v", err)
 	}
 }
+
+// Ranges covers [0, n) once, in ranges of size items starting at multiples
+// of size, whatever the number of cores.
+func TestRanges(t *testing.T) {
+	for _, c := range []struct{ n, size int }{{0, 4}, {1, 4}, {7, 4}, {8, 4}, {10000, 256}, {10001, 1000}} {
+		seen := make([]atomic.Int32, c.n)
+		Ranges(c.n, c.size, func(start, end int) {
+			if start%c.size != 0 || end != min(start+c.size, c.n) {
+				t.Errorf("n=%d size=%d: range [%d, %d)", c.n, c.size, start, end)
+			}
+			for i := start; i < end; i++ {
+				seen[i].Add(1)
+			}
+		})
+		for i := range seen {
+			if seen[i].Load() != 1 {
+				t.Fatalf("n=%d: item %d visited %d times", c.n, i, seen[i].Load())
+			}
+		}
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -261,11 +263,26 @@ func TestCacheKeyIsPinned(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{KeepOwners: true, Time: time.Unix(5, 0)}, "e43eb39f59f61f5d43d8908b1e5bb96b875658c7c8e5ab15e2791ac601e23791"},
-		{Options{UID: 7}, "ae6ffb1555f6dd63851a8dfa4482caeb9a6cd53ecad09344e2825e79ed0c613e"},
+		{Options{KeepOwners: true, Time: time.Unix(5, 0)}, "f53ab9ff8ec9093d00352a7c65badba4de4a90a6ecb832b34c2013f9e6319935"},
+		{Options{UID: 7}, "60b178978b7225fc42750227783d9297b8dd56ea84959ebc3752e0da02a72bc1"},
 	} {
 		if got := cacheKey(es, sums, c.o, "gzip", "x"); got != c.want {
 			t.Errorf("cache key with %+v: %s, want %s", c.o, got, c.want)
+		}
+	}
+	// Entries beyond one range of the key: the same key on one core as on
+	// several.
+	var many []Entry
+	var manySums [][]byte
+	for i := range 2*keyRange + 3 {
+		many = append(many, Entry{Name: fmt.Sprintf("f%05d", i), Mode: 0o644, Size: int64(i)})
+		manySums = append(manySums, []byte(fmt.Sprintf("sum%d", i)))
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		if got, want := cacheKey(many, manySums, Options{}, "gzip", "x"), "73ed3d6f76e09c5c3b82203d52707f37230b62af4b53d2025a3e6278a0633a2d"; got != want {
+			t.Errorf("cache key of %d entries on %d cores: %s, want %s", len(many), procs, got, want)
 		}
 	}
 }

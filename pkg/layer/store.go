@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/gantry-build/gantry/internal/parallel"
 	"io"
 	"os"
 	"path/filepath"
@@ -253,7 +254,7 @@ func mediaType(compression string, oci bool) (types.MediaType, error) {
 	return "", fmt.Errorf("unknown --compression %q: use gzip, zstd or none", compression)
 }
 
-// gzipLevel is part of the cache key (gantry-layer-v2): every machine makes
+// gzipLevel is part of the cache key (gantry-layer-v3): every machine makes
 // the same blob for the same files.
 func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	switch compression {
@@ -269,7 +270,7 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 // per entry, its name, type, mode, size, link and content hash (sums[i]).
 // Content, not mtime, decides: a copy of the folder hits the cache too.
 func cacheKey(entries []Entry, sums [][]byte, o Options, compression string, mt types.MediaType) string {
-	return layerKey("gantry-layer-v2", entries, o, compression, mt, func(b []byte, i int) []byte {
+	return layerKey("gantry-layer-v3", entries, o, compression, mt, func(b []byte, i int) []byte {
 		return append(b, sums[i]...)
 	})
 }
@@ -286,7 +287,7 @@ func statKey(entries []Entry, o Options, compression string, mt types.MediaType)
 			return "", false
 		}
 	}
-	return layerKey("gantry-layer-stat-v1", entries, o, compression, mt, func(b []byte, i int) []byte {
+	return layerKey("gantry-layer-stat-v2", entries, o, compression, mt, func(b []byte, i int) []byte {
 		e := entries[i]
 		if !hasContent(e) {
 			return b
@@ -302,45 +303,64 @@ func statKey(entries []Entry, o Options, compression string, mt types.MediaType)
 }
 
 // layerKey is a key of entries under version: each entry's metadata, then
-// what identifies its content (appended by content).
+// what identifies its content (appended by content). The entries are
+// hashed in ranges of keyRange on all cores, and the key hashes the
+// ranges' hashes: an unchanged build of a large tree is found by this key.
 func layerKey(version string, entries []Entry, o Options, compression string, mt types.MediaType, content func(b []byte, i int) []byte) string {
+	sums := make([][sha256.Size]byte, (len(entries)+keyRange-1)/keyRange)
+	parallel.Ranges(len(entries), keyRange, func(start, end int) {
+		h := sha256.New()
+		var b []byte
+		for i := start; i < end; i++ {
+			b = entryKey(b[:0], entries[i], o)
+			b = content(b, i)
+			b = append(b, '\n')
+			h.Write(b)
+		}
+		h.Sum(sums[start/keyRange][:0])
+	})
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", version, compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
-	// Per entry: name, mode (octal), size, link, hard-link flag, then what
-	// only some entries have; appended, not formatted: one per file.
-	var b []byte
-	for i, e := range entries {
-		b = append(b[:0], e.Name...)
-		b = append(b, 0)
-		b = strconv.AppendUint(b, uint64(uint32(e.Mode)), 8)
-		b = append(b, 0)
-		b = strconv.AppendInt(b, e.Size, 10)
-		b = append(b, 0)
-		b = append(b, e.Link...)
-		b = append(b, 0)
-		b = strconv.AppendBool(b, e.HardLink)
-		b = append(b, 0)
-		if e.rdev != 0 {
-			b = append(b, "rdev:"...)
-			b = strconv.AppendUint(b, e.rdev, 10)
-			b = append(b, 0)
-		}
-		if len(e.xattrs) > 0 {
-			b = append(b, "xattrs:"...)
-			b = append(b, xattrKey(e.xattrs)...)
-			b = append(b, 0)
-		}
-		if uid, gid := e.owner(o); o.KeepOwners || e.fixedOwner {
-			b = strconv.AppendInt(b, int64(uid), 10)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(gid), 10)
-			b = append(b, 0)
-		}
-		b = content(b, i)
-		b = append(b, '\n')
-		h.Write(b)
+	for _, sum := range sums {
+		h.Write(sum[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyRange is how many entries layerKey hashes together: part of the key.
+const keyRange = 1024
+
+// entryKey appends what a layer's key holds of e but its content: name,
+// mode (octal), size, link, hard-link flag, then what only some entries
+// have; appended, not formatted: one per file.
+func entryKey(b []byte, e Entry, o Options) []byte {
+	b = append(b, e.Name...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, uint64(uint32(e.Mode)), 8)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, e.Size, 10)
+	b = append(b, 0)
+	b = append(b, e.Link...)
+	b = append(b, 0)
+	b = strconv.AppendBool(b, e.HardLink)
+	b = append(b, 0)
+	if e.rdev != 0 {
+		b = append(b, "rdev:"...)
+		b = strconv.AppendUint(b, e.rdev, 10)
+		b = append(b, 0)
+	}
+	if len(e.xattrs) > 0 {
+		b = append(b, "xattrs:"...)
+		b = append(b, xattrKey(e.xattrs)...)
+		b = append(b, 0)
+	}
+	if uid, gid := e.owner(o); o.KeepOwners || e.fixedOwner {
+		b = strconv.AppendInt(b, int64(uid), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(gid), 10)
+		b = append(b, 0)
+	}
+	return b
 }
 
 func hashFile(e Entry) ([]byte, error) {
