@@ -31,11 +31,11 @@ type configFlags struct {
 func (c *configFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&c.entrypoint, "entrypoint", "", `entrypoint: a JSON array (exec form) or a string (run by /bin/sh -c); "" clears it`)
 	f.StringVar(&c.cmd, "cmd", "", `default command, same forms as --entrypoint; "" clears it`)
-	f.StringArrayVar(&c.env, "env", nil, "environment variable KEY=VALUE (repeatable)")
-	f.StringArrayVar(&c.ports, "port", nil, "exposed port: 80, 80/tcp, 53/udp (repeatable)")
+	stringArrayVar(f, &c.env, "env", "environment variable KEY=VALUE (repeatable)")
+	stringArrayVar(f, &c.ports, "port", "exposed port: 80, 80/tcp, 53/udp (repeatable)")
 	f.StringVar(&c.workdir, "workdir", "", "working directory")
-	f.StringArrayVar(&c.volumes, "volume", nil, "volume path (repeatable)")
-	f.StringArrayVar(&c.labels, "label", nil, "label KEY=VALUE (repeatable)")
+	stringArrayVar(f, &c.volumes, "volume", "volume path (repeatable)")
+	stringArrayVar(f, &c.labels, "label", "label KEY=VALUE (repeatable)")
 	f.StringVar(&c.user, "user", "", "user[:group] the image runs as")
 	f.StringVar(&c.stopSignal, "stop-signal", "", "signal that stops a container")
 	f.StringVar(&c.healthcheck, "healthcheck", "", "HEALTHCHECK arguments: NONE, or [--interval=30s …] CMD command")
@@ -66,10 +66,10 @@ type targetFlags struct {
 }
 
 func (t *targetFlags) register(f *pflag.FlagSet) {
-	f.StringArrayVarP(&t.tags, "tag", "t", nil, "name the image NAME[:TAG] in the local store (repeatable)")
+	stringArrayVarP(f, &t.tags, "tag", "t", "name the image NAME[:TAG] in the local store (repeatable)")
 	f.BoolVar(&t.push, "push", false, "push the image to the registry of each -t name")
 	f.BoolVar(&t.load, "load", false, "load the image into the Docker/Podman engine at DOCKER_HOST (-o type=docker)")
-	f.StringArrayVarP(&t.outputs, "output", "o", nil, "also write it: type=docker[,dest=FILE.tar] | type=oci,dest=DIR|FILE.tar | type=local,dest=DIR | type=tar,dest=FILE | type=daemon | type=image,name=NAME[,push=true] | type=registry[,name=NAME]")
+	stringArrayVarP(f, &t.outputs, "output", "o", "also write it: type=docker[,dest=FILE.tar] | type=oci,dest=DIR|FILE.tar | type=local,dest=DIR | type=tar,dest=FILE | type=daemon | type=image,name=NAME[,push=true] | type=registry[,name=NAME]")
 }
 
 // targets reads the output flags and checks, before any work, that they
@@ -243,10 +243,10 @@ func newBuildCommand(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "base image, or scratch")
-	f.StringArrayVar(&adds, "add", nil, "SRC:DEST, a file or folder and where it goes (repeatable; all become one layer)")
+	stringArrayVar(f, &adds, "add", "SRC:DEST, a file or folder and where it goes (repeatable; all become one layer)")
 	f.StringVar(&chown, "chown", "", "UID[:GID] owning the added files (default 0:0)")
 	f.StringVar(&chmod, "chmod", "", "octal mode of the added files and folders, e.g. 755")
-	f.StringArrayVar(&excludes, "exclude", nil, "pattern of files not to add, .dockerignore syntax (repeatable)")
+	stringArrayVar(f, &excludes, "exclude", "pattern of files not to add, .dockerignore syntax (repeatable)")
 	f.StringVar(&compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	f.StringVar(&ts, "timestamp", "", "time of the image and its files: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
 	cf.register(f)
@@ -339,7 +339,7 @@ func newMutateCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&changes, "change", "c", nil, `Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK (repeatable)`)
+	stringArrayVarP(f, &changes, "change", "c", `Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK (repeatable)`)
 	f.StringVar(&ts, "timestamp", "", "time of the history entries: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
 	cf.register(f)
 	tf.register(f)

@@ -122,10 +122,10 @@ func newRunCommand(g *globals) *cobra.Command {
 	f.BoolVar(&rm, "rm", false, "run in a throwaway container made from IMAGE")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep standard input attached")
 	f.BoolVarP(&tty, "tty", "t", false, "give the command a pseudo-terminal (with -i, type into it: an interactive shell)")
-	f.StringArrayVarP(&o.Env, "env", "e", nil, "environment variable KEY=VALUE for this run")
+	stringArrayVarP(f, &o.Env, "env", "e", "environment variable KEY=VALUE for this run")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory for this run")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] for this run")
-	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "HOST:CONTAINER[:ro] bind mount for this run")
+	stringArrayVarP(f, &o.Volumes, "volume", "v", "HOST:CONTAINER[:ro] bind mount for this run")
 	f.StringVar(&o.Network, "network", "default", "default (a namespace of its own, out through pasta; not the host's loopback), host or none")
 	lf.register(f, "the command")
 	return cmd
@@ -191,7 +191,7 @@ func newConfigCommand(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd.Flags())
-	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (repeatable)")
+	stringArrayVarP(cmd.Flags(), &changes, "change", "c", "Dockerfile instruction to apply (repeatable)")
 	return cmd
 }
 
@@ -230,7 +230,7 @@ func newCommitCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Dockerfile instruction to apply to the config (repeatable)")
+	stringArrayVarP(f, &o.Changes, "change", "c", "Dockerfile instruction to apply to the config (repeatable)")
 	f.StringVarP(&o.Message, "message", "m", "", "commit message (the layer's history comment)")
 	f.StringVar(&o.Author, "author", "", "author")
 	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip, zstd or none")

@@ -39,21 +39,21 @@ type dockerfileFlags struct {
 
 func (d *dockerfileFlags) register(f *pflag.FlagSet) {
 	f.StringVarP(&d.file, "file", "f", "", "Dockerfile (default CONTEXT/Dockerfile)")
-	f.StringArrayVar(&d.buildArgs, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
+	stringArrayVar(f, &d.buildArgs, "build-arg", "build argument KEY=VALUE (repeatable)")
 	f.StringVar(&d.target, "target", "", "stage to build (default the last)")
 	f.BoolVar(&d.noCache, "no-cache", false, "run every step, ignoring the build cache")
-	f.StringArrayVar(&d.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
-	f.StringArrayVar(&d.contexts, "build-context", nil, "NAME=DIR or NAME=docker-image://REF for COPY --from=NAME and FROM NAME (repeatable)")
-	f.StringArrayVar(&d.addHosts, "add-host", nil, "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
+	stringArrayVar(f, &d.secrets, "secret", "secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	stringArrayVar(f, &d.contexts, "build-context", "NAME=DIR or NAME=docker-image://REF for COPY --from=NAME and FROM NAME (repeatable)")
+	stringArrayVar(f, &d.addHosts, "add-host", "NAME:IP in the /etc/hosts of RUN steps (repeatable)")
 	f.BoolVar(&d.squash, "squash", false, "put what the target stage adds over its FROM image into one layer (docker build --squash, kaniko's --single-snapshot)")
 	f.BoolVar(&d.pull, "pull", false, "look for a newer version of every base image in its registry")
 	f.StringVar(&d.iidfile, "iidfile", "", "write the image ID (config digest; index digest for several platforms) to this file")
 	f.StringVar(&d.network, "network", "", "network of RUN steps that do not say: default (a namespace of its own, out through pasta; not the host's loopback), host or none")
-	f.StringArrayVar(&d.ulimits, "ulimit", nil, "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
+	stringArrayVar(f, &d.ulimits, "ulimit", "resource limit of RUN steps, NAME=SOFT[:HARD] as docker build takes it, e.g. nofile=1024:2048 (repeatable)")
 	d.limits.register(f, "each RUN step")
 	f.StringVar(&d.isolation, "isolation", os.Getenv("GANTRY_ISOLATION"), "how RUN is isolated: auto, sandbox (namespaces) or container (the build container itself; only inside a throwaway container) (default $GANTRY_ISOLATION, else auto)")
-	f.StringArrayVar(&d.ssh, "ssh", nil, "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
-	f.StringArrayVar(&d.cacheFrom, "cache-from", nil, "where to take cached steps from (repeatable, tried in order): REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
+	stringArrayVar(f, &d.ssh, "ssh", "ssh-agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default socket $SSH_AUTH_SOCK; repeatable)")
+	stringArrayVar(f, &d.cacheFrom, "cache-from", "where to take cached steps from (repeatable, tried in order): REPO (steps tagged by key; and REPO:latest's inline cache), IMAGE:TAG (its inline cache), type=registry,ref=REPO|IMAGE or type=local,src=DIR (an OCI layout)")
 	f.StringVar(&d.cacheTo, "cache-to", "", "where to send every step the build uses, tagged by its cache key: REPO, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR, or type=inline (the target's steps, in the image's config)")
 }
 

@@ -110,7 +110,7 @@ func newImportCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply to the config (repeatable)")
+	stringArrayVarP(f, &changes, "change", "c", "Dockerfile instruction to apply to the config (repeatable)")
 	f.StringVar(&ts, "timestamp", "", "image time: seconds since 1970, or now (default $SOURCE_DATE_EPOCH, else 1970)")
 	f.StringVar(&compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	tf.register(f)
