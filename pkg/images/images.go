@@ -36,7 +36,7 @@ func Resolve(ctx context.Context, st *store.Store, rc *registry.Client, ref stri
 		if errors.Is(err, transfer.ErrPlatformMismatch) {
 			// The store has the name for another platform: the registry
 			// may have this one.
-			return remoteImage(ctx, rc, ref, want)
+			return remoteImage(ctx, st, rc, ref, want)
 		}
 		if err != nil {
 			return nil, err
@@ -48,21 +48,23 @@ func Resolve(ctx context.Context, st *store.Store, rc *registry.Client, ref stri
 		}
 		return img, nil
 	}
-	return remoteImage(ctx, rc, ref, want)
+	return remoteImage(ctx, st, rc, ref, want)
 }
 
-func remoteImage(ctx context.Context, rc *registry.Client, ref string, want *v1.Platform) (v1.Image, error) {
+// remoteImage is ref read from its registry, its config kept in st.
+func remoteImage(ctx context.Context, st *store.Store, rc *registry.Client, ref string, want *v1.Platform) (v1.Image, error) {
 	rm, err := transfer.RemoteImage(ctx, rc, ref, want)
 	if err != nil {
 		return nil, fmt.Errorf("base image: %w", err)
 	}
+	img := st.WithKeptConfig(rm.Image)
 	if want != nil && rm.Index == nil {
-		cf, err := rm.Image.ConfigFile()
+		cf, err := img.ConfigFile()
 		if err == nil && !platform.Matches(*want, platform.OfConfig(cf)) {
 			return nil, fmt.Errorf("base image %s is %s only, not %s", ref, platform.String(platform.OfConfig(cf)), platform.String(*want))
 		}
 	}
-	return rm.Image, nil
+	return img, nil
 }
 
 // Scratch is the empty image for want (nil: host), with a Docker media type

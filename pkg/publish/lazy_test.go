@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,25 +28,8 @@ import (
 // never downloads the base's layers: the store keeps them lazily and the
 // push mounts them. The first real need (unpacking) fetches them, once.
 func TestPushNeverMovesBaseBytes(t *testing.T) {
-	var mu sync.Mutex
-	var log_ []string
-	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		log_ = append(log_, r.Method+" "+r.URL.Path)
-		mu.Unlock()
-		inner.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	base, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef, _ := name.ParseReference(host+"/lib/base:1", name.Insecure)
-	if err := remote.Write(baseRef, base); err != nil {
-		t.Fatal(err)
-	}
+	host, requests := loggingRegistry(t)
+	base := pushedBase(t, host)
 	st, rc := testenv.Store(t), testenv.Client(t)
 	st.SetFetcher(context.Background(), rc.Layer)
 	remoteBase, err := images.Resolve(context.Background(), st, rc, host+"/lib/base:1", nil)
@@ -59,16 +43,10 @@ func TestPushNeverMovesBaseBytes(t *testing.T) {
 	}
 	baseLayers, _ := base.Layers()
 	gets := func() int {
-		mu.Lock()
-		defer mu.Unlock()
 		n := 0
-		for _, l := range log_ {
-			for _, bl := range baseLayers {
-				d, _ := bl.Digest()
-				if l == "GET /v2/lib/base/blobs/"+d.String() {
-					n++
-				}
-			}
+		for _, bl := range baseLayers {
+			d, _ := bl.Digest()
+			n += requests("GET /v2/lib/base/blobs/" + d.String())
 		}
 		return n
 	}
@@ -103,5 +81,131 @@ func TestPushNeverMovesBaseBytes(t *testing.T) {
 	}
 	if n := gets(); n != len(baseLayers) {
 		t.Errorf("a second unpack fetched again (%d)", n)
+	}
+}
+
+// A build on a registry base reads the base's config from the store once
+// the store has it (it is named by its digest, which the manifest fetched
+// now gives): one round trip less for every build but the first.
+func TestABaseConfigIsFetchedOncePerStore(t *testing.T) {
+	host, requests := loggingRegistry(t)
+	base := pushedBase(t, host)
+	configName, err := base.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, rc := testenv.Store(t), testenv.Client(t)
+	added, _ := random.Layer(1024, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+	var built []string
+	for range 2 {
+		remoteBase, err := images.Resolve(context.Background(), st, rc, host+"/lib/base:1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := remoteBase.ConfigFile() // as a build starts from the base's config
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cf.RootFS.DiffIDs) != 2 {
+			t.Fatalf("the base's config has %d diff IDs, want 2", len(cf.RootFS.DiffIDs))
+		}
+		img, err := mutate.AppendLayers(remoteBase, added)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := Deliver(context.Background(), st, rc, images.Artifact{Image: img}, Targets{Names: []string{host + "/team/app:1"}, Push: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		built = append(built, ds[0].Digest.String())
+	}
+	if n := requests("GET /v2/lib/base/blobs/" + configName.String()); n != 1 {
+		t.Errorf("two builds fetched the base's config %d times, want 1", n)
+	}
+	if built[0] != built[1] {
+		t.Errorf("the builds made %s and %s from the same inputs", built[0], built[1])
+	}
+}
+
+// loggingRegistry is a registry on loopback and how many requests it was
+// sent that are method and path exactly.
+func loggingRegistry(t *testing.T) (host string, requests func(methodAndPath string) int) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), func(methodAndPath string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, r := range seen {
+			if r == methodAndPath {
+				n++
+			}
+		}
+		return n
+	}
+}
+
+// pushedBase is a random two-layer image pushed to host as lib/base:1.
+func pushedBase(t *testing.T, host string) v1.Image {
+	t.Helper()
+	base, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushBase(t, host, base)
+	return base
+}
+
+func pushBase(t *testing.T, host string, base v1.Image) {
+	t.Helper()
+	ref, _ := name.ParseReference(host+"/lib/base:1", name.Insecure)
+	if err := remote.Write(ref, base); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A registry whose base config is not the blob its manifest names fails
+// the build, and the store keeps nothing under that name.
+func TestALyingBaseConfigIsNeitherUsedNorKept(t *testing.T) {
+	base, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configName, err := base.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v2/lib/base/blobs/"+configName.String() {
+			w.Write([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	pushBase(t, host, base)
+	st, rc := testenv.Store(t), testenv.Client(t)
+	for range 2 { // the second build finds nothing kept by the first
+		img, err := images.Resolve(context.Background(), st, rc, host+"/lib/base:1", nil)
+		if err == nil {
+			_, err = img.ConfigFile()
+		}
+		if err == nil {
+			t.Fatal("a base whose config is not the blob its manifest names was used")
+		}
+		if st.HasBlob(configName) {
+			t.Fatalf("the lying config was kept as %s", configName)
+		}
 	}
 }
