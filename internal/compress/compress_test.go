@@ -2,8 +2,11 @@ package compress
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"testing"
 )
 
@@ -61,4 +64,34 @@ func FuzzNewReader(f *testing.F) {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20))
 		r.Close()
 	})
+}
+
+// A gzip layer's bytes are pinned: the same tar gives the same blob, and
+// so the same digest, on any number of cores and in every gantry that
+// keeps this level (the layer keys name it). The input spans several of
+// pgzip's blocks.
+func TestGzipBytesArePinned(t *testing.T) {
+	var payload []byte
+	x := uint32(1)
+	for i := 0; len(payload) < 3<<20; i++ {
+		x = x*1664525 + 1013904223 // a fixed sequence: half text, half noise
+		payload = fmt.Appendf(payload, "file %d of the tree %08x\n", i, x>>(i%24))
+	}
+	const want = "b6f24ab42d8c8d863fef6e3d52d4d906b743219cb2125a34f7c7a05ce1466ee2"
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, Gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(payload)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())); got != want {
+			t.Errorf("on %d cores: gzip of the payload hashes to %s (%d bytes), want %s", procs, got, buf.Len(), want)
+		}
+	}
 }
