@@ -38,5 +38,5 @@ func ExampleFromFlags() {
 	}
 	digest, _ := res.Digest()
 	fmt.Println(digest)
-	// Output: sha256:3398b5a0cc3831e55ad55cb9be27ca881812d160f2a6e40496232845c9cddf98
+	// Output: sha256:60b8adaec439bdcdb579a5579c709f65c4ddaa3450dc6bab4cbc5508afffe113
 }

@@ -263,8 +263,8 @@ func TestCacheKeyIsPinned(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{KeepOwners: true, Time: time.Unix(5, 0)}, "f53ab9ff8ec9093d00352a7c65badba4de4a90a6ecb832b34c2013f9e6319935"},
-		{Options{UID: 7}, "60b178978b7225fc42750227783d9297b8dd56ea84959ebc3752e0da02a72bc1"},
+		{Options{KeepOwners: true, Time: time.Unix(5, 0)}, "77644df569d9a04e8fd49edfac936a64d775050b891d148e1d6f06c57c41c538"},
+		{Options{UID: 7}, "015aaf6040f1105423e43d403afde1da4668eeb7c13d289cd2bf7ca76fe491c3"},
 	} {
 		if got := cacheKey(es, sums, c.o, "gzip", "x"); got != c.want {
 			t.Errorf("cache key with %+v: %s, want %s", c.o, got, c.want)
@@ -281,7 +281,7 @@ func TestCacheKeyIsPinned(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for _, procs := range []int{1, 2, 4} {
 		runtime.GOMAXPROCS(procs)
-		if got, want := cacheKey(many, manySums, Options{}, "gzip", "x"), "73ed3d6f76e09c5c3b82203d52707f37230b62af4b53d2025a3e6278a0633a2d"; got != want {
+		if got, want := cacheKey(many, manySums, Options{}, "gzip", "x"), "85437db27f8cc79361e4f0aa8b0f9a9407845a5ebe37582e66c24a6d8a98f898"; got != want {
 			t.Errorf("cache key of %d entries on %d cores: %s, want %s", len(many), procs, got, want)
 		}
 	}

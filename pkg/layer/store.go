@@ -254,8 +254,9 @@ func mediaType(compression string, oci bool) (types.MediaType, error) {
 	return "", fmt.Errorf("unknown --compression %q: use gzip, zstd or none", compression)
 }
 
-// gzipLevel is part of the cache key (gantry-layer-v3): every machine makes
-// the same blob for the same files.
+// compressor compresses as compression names. Its output depends on the
+// files alone (every machine makes the same blob for the same files) and on
+// gzip's level, which the layer keys name (keyCodec).
 func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	switch compression {
 	case Gzip:
@@ -320,11 +321,21 @@ func layerKey(version string, entries []Entry, o Options, compression string, mt
 		h.Sum(sums[start/keyRange][:0])
 	})
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", version, compression, mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d:%d\x00%d\x00%v\n", version, keyCodec(compression), mt, o.UID, o.GID, o.Time.Unix(), o.KeepOwners)
 	for _, sum := range sums {
 		h.Write(sum[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyCodec is the compression as the layer keys name it: gzip with its
+// level, which decides the blob's bytes, so that a layer cached by a gantry
+// with another level is not taken for this one's.
+func keyCodec(compression string) string {
+	if compression == Gzip {
+		return fmt.Sprintf("%s-%d", Gzip, compress.GzipLevel)
+	}
+	return compression
 }
 
 // keyRange is how many entries layerKey hashes together: part of the key.
