@@ -45,14 +45,16 @@ func walk[T any](dst []T, root string, descend func(rel string) bool, conv func(
 		return dst, w.err
 	}
 	folders := map[string]*folder[T]{}
+	most := 0 // runs: a folder's items are cut where each subfolder goes
 	for _, read := range results {
 		for _, f := range read {
 			folders[f.rel] = f
+			most += len(f.read) + 1
 		}
 	}
 	// The folders' items are copied once, on all cores: a large tree's
 	// joined list is megabytes of memory the process touches first.
-	runs, end := order(nil, folders, "", len(dst))
+	runs, end := order(make([]run[T], 0, most), folders, "", len(dst))
 	out := slices.Grow(dst, end-len(dst))[:end]
 	parallel.Each(len(runs), func(i int) error {
 		copy(out[runs[i].at:], runs[i].items)
@@ -238,6 +240,10 @@ func (w *walker[T]) read(rel string, s *scratch) (dirs []string, err error) {
 		if n == 0 {
 			break
 		}
+		// Room for the batch at once: grown by appending, each reader's
+		// stats would take twice the largest folder's in fresh memory.
+		count := countDirents(buf[:n])
+		s.infos, s.entries = slices.Grow(s.infos, count), slices.Grow(s.entries, count)
 		for off := 0; off < n; {
 			name, next := nextDirent(buf[:n], off)
 			off = next
@@ -301,6 +307,19 @@ func nextDirent(buf []byte, off int) (name []byte, next int) {
 func keep(fi fs.FileInfo) fs.FileInfo {
 	own := *fi.(*fileInfo)
 	return &own
+}
+
+// countDirents is how many names nextDirent gives from buf.
+func countDirents(buf []byte) int {
+	n := 0
+	for off := 0; off < len(buf); {
+		var name []byte
+		name, off = nextDirent(buf, off)
+		if name != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // fileInfo is what os.Lstat would give: Sys is a *syscall.Stat_t.
