@@ -127,7 +127,39 @@ func TestCopyExcludeAndParents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(files), "f/x.txt l/b.txt p/a/b/x.txt p/a/b/y.txt p/a/c/z.txt q/b/y.txt"; got != want {
+	if got, want := names(files), "f/n.log f/x.txt l/b.txt p/a/b/x.txt p/a/b/y.txt p/a/c/z.txt q/b/y.txt"; got != want {
+		t.Errorf("files: %s\nwant:  %s", got, want)
+	}
+}
+
+// --exclude holds for what lies below each source, as BuildKit's copy
+// matches it (fsutil: the path below the source; a source itself, file or
+// folder, is never left out); with --parents the source is the base the
+// patterns are below (the context, or what precedes "/./"), so the
+// patterns are relative to it. The expected files are what BuildKit
+// v0.34.2 made of this Dockerfile.
+func TestCopyExcludeIsBelowEachSourceAsBuildKits(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"n.log": "n", "a/b/x.txt": "x", "a/b/y.log": "y", "a/c/z.txt": "z"})
+	files, err := dfBuildFiles(t, dir, "FROM scratch\n"+
+		"COPY --exclude=*.log n.log a/b/x.txt /f/\n"+
+		"COPY --exclude=*.log *.log /g/\n"+
+		"COPY --exclude=x.txt a/b/x.txt /h/\n"+
+		"COPY --exclude=b a/b /i/\n"+
+		"COPY --exclude=a/b a /j/\n"+
+		"COPY --exclude=*.log a /k/\n"+
+		"COPY --parents --exclude=a/c a/*/*.txt /p/\n"+
+		"COPY --parents --exclude=c a/*/*.txt /q/\n"+
+		"COPY --parents --exclude=*.log a/b /r/\n"+
+		"COPY --parents --exclude=a/b/*.log a/b /s/\n"+
+		"COPY --parents --exclude=z.txt a/c/z.txt /t/\n"+
+		"COPY --parents --exclude=b/*.log ./a/./b /u/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "f/n.log f/x.txt g/n.log h/x.txt i/x.txt i/y.log j/b/x.txt j/b/y.log j/c/z.txt k/b/x.txt k/b/y.log k/c/z.txt " +
+		"p/a/b/x.txt q/a/b/x.txt q/a/c/z.txt r/a/b/x.txt r/a/b/y.log s/a/b/x.txt t/a/c/z.txt u/b/x.txt"
+	if got := names(files); got != want {
 		t.Errorf("files: %s\nwant:  %s", got, want)
 	}
 }

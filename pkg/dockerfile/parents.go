@@ -19,7 +19,8 @@ import (
 // cut at its first "/./" (without one, at /) into a base, which may hold
 // wildcards, and a pattern below it, which may too (** included). Each
 // entry of a base folder that matches the pattern, with what lies under
-// it, is copied with its path below the base (Add.Dest, see belowDest). based is whether a base was found: BuildKit then
+// it, is copied with its path below the base (Add.Dest, see belowDest),
+// and --exclude is relative to the base (Add.Below). based is whether a base was found: BuildKit then
 // makes the destination even when nothing matched. A SRC without
 // wildcards must match.
 func parentsSources(root, src string, o layer.Options) (adds []layer.Add, based bool, err error) {
@@ -66,7 +67,7 @@ func parentsSources(root, src string, o layer.Options) (adds []layer.Add, based 
 		}
 		for _, rel := range found {
 			p := filepath.Join(b.path, filepath.FromSlash(rel))
-			adds = append(adds, layer.Add{Src: p, Dest: belowDest(rel, p), Name: path.Base(rel), NoFollow: true})
+			adds = append(adds, layer.Add{Src: p, Dest: belowDest(rel, p), Name: path.Base(rel), NoFollow: true, Below: rel})
 		}
 	}
 	if len(adds) == 0 && !hasWildcard(base) && !hasWildcard(pattern) {

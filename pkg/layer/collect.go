@@ -34,6 +34,12 @@ type Add struct {
 	// an entry found inside a folder (what a COPY --parents pattern
 	// matched) is never followed out of its folder.
 	NoFollow bool
+	// Below, when set, is Src's slash-separated path below the folder
+	// Options.Excludes are relative to (what a COPY --parents pattern
+	// matched, below its base), and Src itself may be left out by them.
+	// Unset, they are relative to Src, which they never leave out: as
+	// BuildKit's copy, they name what lies below each source.
+	Below string
 }
 
 // ParseAdd reads SRC:DEST. The last colon splits, so Windows-free paths with
@@ -193,18 +199,16 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 			return err
 		}
 	}
-	if !fi.IsDir() {
-		// In a Dockerfile build, --exclude also names file sources (by
-		// name), as a COPY of several files or a wildcard gives them.
-		if o.ContextRoot != "" && len(o.Excludes) > 0 {
-			match, err := matcher("", o.Excludes)
-			if err != nil {
-				return err
-			}
-			if skip, _ := match.MatchesOrParentMatches(filepath.Base(a.Src)); skip {
-				return nil
-			}
+	match, err := excludesOf(a, o, fi.IsDir())
+	if err != nil {
+		return err
+	}
+	if a.Below != "" {
+		if skip, whole := excluded(match, a.Below); skip && (whole || !fi.IsDir()) {
+			return nil
 		}
+	}
+	if !fi.IsDir() {
 		target := strings.TrimPrefix(path.Clean(dest), "/")
 		if strings.HasSuffix(dest, "/") || target == "" {
 			name := a.Name
@@ -237,15 +241,6 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 			out.put(madeDir(root, o))
 		}
 	}
-	var match *patternmatcher.PatternMatcher
-	if o.ContextRoot != "" {
-		match, err = matcher("", o.Excludes)
-	} else {
-		match, err = matcher(a.Src, o.Excludes)
-	}
-	if err != nil {
-		return err
-	}
 	// The tree is listed on all cores, and folders left out whole are not
 	// read. The matchers compile their patterns on first use: one at a time.
 	var matching sync.Mutex
@@ -255,7 +250,7 @@ func collectOne(a Add, o Options, realRoot string, out *entrySet) error {
 		}
 		matching.Lock()
 		defer matching.Unlock()
-		skip, whole = excluded(match, rel)
+		skip, whole = excluded(match, under(a.Below, rel))
 		if !skip && o.Ignore != nil {
 			skip, whole = excluded(o.Ignore, contextRel(o.ContextRoot, filepath.Join(a.Src, filepath.FromSlash(rel))))
 		}
@@ -317,6 +312,20 @@ func broughtBack(leftOut map[string]Entry, kept []Entry) []Entry {
 		}
 	}
 	return back
+}
+
+// excludesOf is what leaves out a's files: a Dockerfile build's --exclude
+// (the context's .dockerignore is Options.Ignore), or a folder's --exclude
+// and own .dockerignore in a flag build. A file source has none unless it
+// lies Below a folder they are relative to.
+func excludesOf(a Add, o Options, dir bool) (*patternmatcher.PatternMatcher, error) {
+	switch {
+	case o.ContextRoot != "" && (dir || a.Below != ""):
+		return matcher("", o.Excludes)
+	case o.ContextRoot == "" && dir:
+		return matcher(a.Src, o.Excludes)
+	}
+	return nil, nil
 }
 
 // linkFree is p with every link on it resolved: the path a file's content
