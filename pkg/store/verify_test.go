@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"testing"
@@ -117,5 +120,34 @@ func TestWriteImageChecksBlobsStoredWithoutARecord(t *testing.T) {
 		if got, ok := s.VerifiedDiffID(l.Digest); !ok || got != gcf.RootFS.DiffIDs[i] {
 			t.Errorf("layer %d record: %v %v", i, got, ok)
 		}
+	}
+}
+
+// A compressed stream cut short, or corrupt, fails the uncompressed hash
+// with the decompressor's error, whether it ends inside a buffer the hash
+// is handed or at its edge.
+func TestHashUncompressedFailsOnABrokenStream(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	payload := bytes.Repeat([]byte("layer bytes that compress\n"), 64<<10) // 1.6 MB: several of the hash's buffers
+	zw.Write(payload)
+	zw.Close()
+	whole := gz.Bytes()
+	h := sha256.New()
+	if err := hashUncompressed(h, bytes.NewReader(whole)); err != nil {
+		t.Fatalf("the whole stream: %v", err)
+	}
+	if got, want := h.Sum(nil), sha256.Sum256(payload); !bytes.Equal(got, want[:]) {
+		t.Fatalf("the whole stream hashes to %x, want %x", got, want)
+	}
+	for _, cut := range []int{len(whole) / 3, len(whole) - 9, len(whole) - 1} {
+		if err := hashUncompressed(sha256.New(), bytes.NewReader(whole[:cut])); err == nil {
+			t.Errorf("a stream cut to %d of %d bytes hashed without an error", cut, len(whole))
+		}
+	}
+	corrupt := bytes.Clone(whole)
+	corrupt[len(corrupt)/2] ^= 0xff
+	if err := hashUncompressed(sha256.New(), bytes.NewReader(corrupt)); err == nil {
+		t.Error("a corrupt stream hashed without an error")
 	}
 }
