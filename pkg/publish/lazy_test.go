@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gantry-build/gantry/internal/testenv"
 	"github.com/gantry-build/gantry/pkg/images"
@@ -208,4 +210,48 @@ func TestALyingBaseConfigIsNeitherUsedNorKept(t *testing.T) {
 			t.Fatalf("the lying config was kept as %s", configName)
 		}
 	}
+}
+
+// The kept config stands for the registry's only when it is what the
+// manifest names: the digest and the size. A manifest that gives a stored
+// blob's digest with another size gets no config from the store (the
+// registry's check refuses it, as before anything was kept), and a large
+// stored blob named as a config is never read into memory for it.
+func TestAKeptConfigIsUsedOnlyAtItsNamedSize(t *testing.T) {
+	host, _ := loggingRegistry(t)
+	base := pushedBase(t, host)
+	m, err := base.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.DeepCopy()
+	m.Config.Size += 7
+	ref, _ := name.ParseReference(host+"/lib/base:1", name.Insecure)
+	lying, _ := json.Marshal(m)
+	if err := remote.Put(ref, rawManifest(lying)); err != nil {
+		t.Fatal(err)
+	}
+	st, rc := testenv.Store(t), testenv.Client(t)
+	config, _ := base.RawConfigFile()
+	if _, err := st.WriteBlobBytes(config); err != nil {
+		t.Fatal(err)
+	}
+	img, err := images.Resolve(context.Background(), st, rc, host+"/lib/base:1", nil)
+	if err == nil {
+		_, err = img.ConfigFile()
+	}
+	if err == nil {
+		t.Fatal("a config the manifest gives another size was taken from the store")
+	}
+}
+
+// rawManifest is a manifest pushed as its bytes are (remote.Put).
+type rawManifest []byte
+
+func (r rawManifest) RawManifest() ([]byte, error) { return r, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) {
+	var m struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	return m.MediaType, json.Unmarshal(r, &m)
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -19,10 +21,10 @@ func (s *Store) WithKeptConfig(img v1.Image) v1.Image {
 		inner, verified = v.Image, true
 	}
 	m, err := inner.Manifest()
-	if err != nil || m.Config.Data != nil {
+	if err != nil || m.Config.Data != nil || CheckManifest(m) != nil {
 		return img // the config is in the manifest, or the image will fail on its own
 	}
-	raw, err := s.ReadBlob(m.Config.Digest)
+	raw, err := s.readSized(m.Config.Digest, m.Config.Size)
 	if err != nil {
 		if raw, err = inner.RawConfigFile(); err != nil {
 			return img // fetched again, and failing the same way, when needed
@@ -37,6 +39,30 @@ func (s *Store) WithKeptConfig(img v1.Image) v1.Image {
 		out = verifiedImage{out}
 	}
 	return out
+}
+
+// readSized is the stored blob h when it holds exactly size bytes (a
+// manifest's descriptor names both; CheckManifest has bounded the size):
+// a manifest naming a large stored blob as its config makes gantry read
+// nothing of it.
+func (s *Store) readSized(h v1.Hash, size int64) ([]byte, error) {
+	f, err := s.OpenBlob(h)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != size {
+		return nil, fmt.Errorf("blob %s: %d bytes stored, %d named", h, fi.Size(), size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // keptConfig is a registry image whose config is known.
