@@ -164,7 +164,9 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 func (a *applier) create(m Meta, rel, target string, r io.Reader) error {
 	switch {
 	case m.Mode.IsDir():
-		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		err := os.Mkdir(target, 0o755)
+		merged := errors.Is(err, os.ErrExist)
+		if err != nil && !merged {
 			return err
 		}
 		// Lstat, not the error: an existing entry here was already checked
@@ -173,6 +175,14 @@ func (a *applier) create(m Meta, rel, target string, r io.Reader) error {
 			a.madeDirs[rel] = target
 		}
 		a.dirs = append(a.dirs, dirTime{target, m.ModTime})
+		if merged && m.UID == 0 && m.GID == 0 {
+			// finish sets owners other than root's, what this makes being
+			// root's already; a directory merged over one that exists may
+			// be someone else's, and the layer gives it back to root.
+			if err := a.backToRoot(target); err != nil {
+				return err
+			}
+		}
 	case m.Mode&fs.ModeSymlink != 0:
 		// The target is content, not a path to follow now: it is resolved
 		// inside the root whenever something is later written through it.
@@ -217,6 +227,20 @@ func (a *applier) create(m Meta, rel, target string, r io.Reader) error {
 		return err
 	}
 	return a.finish(m, target, nil)
+}
+
+// backToRoot makes the existing directory at target root's, as the layer
+// says: the inode's owner with root, the owner kept aside without it.
+func (a *applier) backToRoot(target string) error {
+	if a.root {
+		if err := os.Lchown(target, 0, 0); err != nil {
+			return err
+		}
+	}
+	if err := unix.Lremovexattr(target, OwnerXattr); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	return nil
 }
 
 // regular writes a regular file that must not exist yet (EEXIST if it
