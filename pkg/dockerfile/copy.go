@@ -32,6 +32,9 @@ type copySpec struct {
 	unpack   *bool    // ADD --unpack: nil is Docker's default (local archives yes, URLs no)
 	// ADD --keep-git-dir: a git source keeps its .git folder
 	keepGitDir bool
+	// --link: the layer is made on nothing, as BuildKit copies onto
+	// scratch and merges the result (see copy)
+	link bool
 }
 
 // copy runs COPY or ADD: sources from the context, another stage or an
@@ -131,26 +134,40 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		}
 		srcs = append(srcs, layer.Add{Src: p})
 	}
-	// The destination is found in the image as BuildKit finds it: through
-	// the image's symlinks, resolved inside the image. Several sources, or
-	// a destination that is a directory in the image, make it a directory.
 	lower, err := s.rootDir()
 	if err != nil {
 		return err
 	}
-	real, err := inRoot(lower, dest)
-	if err != nil {
-		return err
+	if c.link {
+		// COPY --link: BuildKit copies onto scratch and merges the layer
+		// over the image, so the destination is the path as written (no
+		// link of the image followed, no folder of the image making it
+		// one) and the folders the layer makes are its own (0755, root),
+		// replacing at their paths whatever the image has there. "." and
+		// an empty destination are the working directory, a folder, as
+		// BuildKit's dispatchCopy reads them.
+		if len(srcs)+len(archives) > 1 || c.dest == "" || c.dest == "." {
+			dest = strings.TrimSuffix(dest, "/") + "/"
+		}
+	} else {
+		// The destination is found in the image as BuildKit finds it:
+		// through the image's symlinks, resolved inside the image.
+		// Several sources, or a destination that is a directory in the
+		// image, make it a directory.
+		real, err := inRoot(lower, dest)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(lower, real)
+		if err != nil {
+			return err
+		}
+		dest = path.Join("/", filepath.ToSlash(rel)) + trailing(dest)
+		if isDir(real) || len(srcs)+len(archives) > 1 {
+			dest = strings.TrimSuffix(dest, "/") + "/"
+		}
+		o.Lower = lower
 	}
-	rel, err := filepath.Rel(lower, real)
-	if err != nil {
-		return err
-	}
-	dest = path.Join("/", filepath.ToSlash(rel)) + trailing(dest)
-	if isDir(real) || len(srcs)+len(archives) > 1 {
-		dest = strings.TrimSuffix(dest, "/") + "/"
-	}
-	o.Lower = lower
 	if c.chown != "" {
 		// USER: (an empty group) is USER, as BuildKit's llb.WithUser reads it.
 		spec := c.chown
@@ -278,10 +295,10 @@ func (s *stageState) rootDir() (string, error) { return s.b.cache.Get(s.img) }
 
 func (s *stageState) dispatchCopy(label string, in *instructions.CopyCommand) error {
 	return s.copy(label, in, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, from: in.From, chown: in.Chown, chmod: in.Chmod,
-		excludes: in.ExcludePatterns, parents: in.Parents})
+		excludes: in.ExcludePatterns, parents: in.Parents, link: in.Link})
 }
 
 func (s *stageState) dispatchAdd(label string, in *instructions.AddCommand) error {
 	return s.copy(label, in, copySpec{srcs: in.SourcePaths, contents: in.SourceContents, dest: in.DestPath, chown: in.Chown, chmod: in.Chmod, add: true,
-		excludes: in.ExcludePatterns, checksum: in.Checksum, unpack: in.Unpack, keepGitDir: in.KeepGitDir != nil && *in.KeepGitDir})
+		excludes: in.ExcludePatterns, checksum: in.Checksum, unpack: in.Unpack, keepGitDir: in.KeepGitDir != nil && *in.KeepGitDir, link: in.Link})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,21 +39,12 @@ func dfBuildFilesWith(t *testing.T, ctxDir, dockerfile string, o DockerfileOptio
 		return nil, err
 	}
 	files := map[string]string{}
-	tr := tar.NewReader(mutate.Extract(res.Image))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	eachInTar(t, mutate.Extract(res.Image), func(h *tar.Header, b []byte) {
 		if h.Typeflag == tar.TypeDir {
 			b = []byte("/")
 		}
 		files[strings.TrimSuffix(h.Name, "/")] = string(b)
-	}
+	})
 	return files, nil
 }
 
@@ -292,5 +284,57 @@ func TestCheckDirectiveIsNoCrash(t *testing.T) {
 	files, err := dfBuildFiles(t, dir, "# check=skip=InvalidDefinitionDescription\n\nFROM scratch\n# check=error=true\nCOPY a /a\n")
 	if err != nil || files["a"] != "a" {
 		t.Fatalf("files %v, err %v", files, err)
+	}
+}
+
+// COPY --link makes its layer on nothing, as BuildKit copies onto scratch
+// and merges the result: the destination is not resolved through the
+// image's links nor made a folder by one the image has there, and the
+// folders the layer makes are its own (0755, root), whatever the image has
+// at their paths. The expected entries are those of BuildKit v0.34.2's
+// layer for the same steps.
+func TestCopyLinkMakesItsLayerOnNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f.txt": "f", "base/data/keep": "old", "base/opt/x": "x"})
+	if err := os.Symlink("/data", filepath.Join(dir, "base", "app")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "base", "opt"), 0o700)
+	st, rc := testenv.Store(t), testenv.Client(t)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"+
+		"COPY base/ /\n"+
+		"COPY --link f.txt /data\n"+
+		"COPY --link f.txt /app/linked.txt\n"+
+		"COPY --link f.txt /opt/deep/\n"), 0o644)
+	res, err := FromDockerfile(context.Background(), st, rc, DockerfileOptions{Context: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := res.Image.Layers()
+	if err != nil || len(layers) != 4 {
+		t.Fatalf("%d layers (%v), want 4", len(layers), err)
+	}
+	var got []string
+	for _, l := range layers[1:] {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		eachInTar(t, rc, func(h *tar.Header, _ []byte) {
+			names = append(names, fmt.Sprintf("%s %c %o %d:%d", h.Name, h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid))
+		})
+		rc.Close()
+		got = append(got, strings.Join(names, ", "))
+	}
+	want := []string{
+		"data 0 644 0:0",
+		"app/ 5 755 0:0, app/linked.txt 0 644 0:0",
+		"opt/ 5 755 0:0, opt/deep/ 5 755 0:0, opt/deep/f.txt 0 644 0:0",
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("layer of step %d: %s\nwant: %s", i+2, got[i], want[i])
+		}
 	}
 }

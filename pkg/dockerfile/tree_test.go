@@ -50,23 +50,34 @@ func dfBuildTree(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (
 func flatTree(t *testing.T, img v1.Image) map[string]node {
 	t.Helper()
 	out := map[string]node{}
-	tr := tar.NewReader(mutate.Extract(img))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	eachInTar(t, mutate.Extract(img), func(h *tar.Header, b []byte) {
 		typ := h.Typeflag
 		if typ == tar.TypeRegA {
 			typ = tar.TypeReg
 		}
 		out[strings.TrimSuffix(h.Name, "/")] = node{typ: typ, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname, body: string(b)}
-	}
+	})
 	return out
+}
+
+// eachInTar calls fn with each entry of the tar r and its content.
+func eachInTar(t *testing.T, r io.Reader, fn func(h *tar.Header, body []byte)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, b)
+	}
 }
 
 // want checks path p of tree against "TYPE MODE UID:GID" (type d, f or l).
