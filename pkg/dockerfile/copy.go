@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -174,6 +175,10 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 		if u, g, ok := strings.Cut(spec, ":"); ok && g == "" {
 			spec = u
 		}
+		if c.link && !numericOwner(spec) {
+			// The layer is made on nothing: no /etc/passwd to read names in.
+			return fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", c.chown)
+		}
 		if o.UID, o.GID, err = rootfs.LookupUser(lower, spec, true); err != nil {
 			return err
 		}
@@ -222,10 +227,28 @@ func (s *stageState) copy(label string, cmd instructions.Command, c copySpec) er
 	}
 	return s.cachedLayer(label, key, fmt.Sprint(cmd), func() (layer.Built, error) {
 		if len(archives) > 0 {
-			return s.archiveLayer(entries, o, archives, dest, lower, c.chown != "")
+			on := lower
+			if c.link { // unpacked on nothing too
+				on = filepath.Join(tmp, "nothing")
+				if err := os.Mkdir(on, 0o755); err != nil {
+					return layer.Built{}, err
+				}
+			}
+			return s.archiveLayer(entries, o, archives, dest, on, c.chown != "")
 		}
 		return s.buildUnpacked(cmd, entries, o)
 	})
+}
+
+// numericOwner tells whether the --chown spec names its user (and group)
+// by number only.
+func numericOwner(spec string) bool {
+	for _, part := range strings.Split(spec, ":") {
+		if _, err := strconv.Atoi(part); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // fileDigests is the sha256 of each file, one line each.

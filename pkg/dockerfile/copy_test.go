@@ -338,3 +338,21 @@ func TestCopyLinkMakesItsLayerOnNothing(t *testing.T) {
 		}
 	}
 }
+
+// COPY --link --chown takes numbers only, as BuildKit's: the layer is made
+// on nothing, with no /etc/passwd to read names in.
+func TestCopyLinkChownTakesNumbersOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f.txt": "f", "etc/passwd": "svc:x:777:888::/:/bin/sh\n", "etc/group": "g:x:888:\n"})
+	_, err := dfBuildFiles(t, dir, "FROM scratch\nCOPY etc /etc\nCOPY --link --chown=svc:g f.txt /o/\n")
+	if err == nil || !strings.Contains(err.Error(), "use numeric uid[:gid] instead") {
+		t.Errorf("got %v, want BuildKit's refusal of names", err)
+	}
+	files, err := dfBuildFiles(t, dir, "FROM scratch\nCOPY etc /etc\nCOPY --link --chown=777:888 f.txt /o/\nCOPY --chown=svc:g f.txt /p/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files["o/f.txt"] != "f" || files["p/f.txt"] != "f" {
+		t.Errorf("files: %s", names(files))
+	}
+}
