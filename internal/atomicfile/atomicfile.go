@@ -4,6 +4,7 @@ package atomicfile
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
@@ -23,7 +24,7 @@ func Write(path string, write func(io.Writer) error) error {
 		}
 		return writeThrough(path, write)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := createTemp(path)
 	if err != nil {
 		return err
 	}
@@ -36,6 +37,33 @@ func Write(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// createTemp makes a new file beside path, with the mode a shell
+// redirection or `docker save -o` gives the file: path's own when it
+// exists, else 0666 less the umask (the kernel applies it), where
+// os.CreateTemp would give 0600 and an archive no one else could read.
+func createTemp(path string) (*os.File, error) {
+	perm := os.FileMode(0o666)
+	existing, statErr := os.Stat(path)
+	for i := 0; ; i++ {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d-%d", filepath.Base(path), os.Getpid(), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if os.IsExist(err) && i < 100 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if statErr == nil {
+			if err := f.Chmod(existing.Mode().Perm()); err != nil {
+				f.Close()
+				os.Remove(name)
+				return nil, err
+			}
+		}
+		return f, nil
+	}
 }
 
 func writeThrough(path string, write func(io.Writer) error) error {

@@ -65,3 +65,45 @@ func TestWriteThroughSpecialFiles(t *testing.T) {
 		t.Error("a directory as output was accepted")
 	}
 }
+
+// A file written anew gets the mode a shell redirection or `docker save
+// -o` gives (0666 less the umask), not a temp file's 0600: an archive
+// another user or a CI step reads must be readable. A file written over
+// keeps its mode.
+func TestWrittenFilesHaveTheUmasksMode(t *testing.T) {
+	dir := t.TempDir()
+	old := unix.Umask(0o022)
+	defer unix.Umask(old)
+	write := func(p string) {
+		t.Helper()
+		if err := Write(p, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mode := func(p string) os.FileMode {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	p := filepath.Join(dir, "new.tar")
+	write(p)
+	if m := mode(p); m != 0o644 {
+		t.Errorf("a new file with umask 022: %o, want 644", m)
+	}
+	unix.Umask(0o077)
+	q := filepath.Join(dir, "private.tar")
+	write(q)
+	if m := mode(q); m != 0o600 {
+		t.Errorf("a new file with umask 077: %o, want 600", m)
+	}
+	if err := os.Chmod(p, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	write(p)
+	if m := mode(p); m != 0o640 {
+		t.Errorf("a file written over: %o, want its 640 kept", m)
+	}
+}
