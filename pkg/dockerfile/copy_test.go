@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/gantry-build/gantry/internal/testenv"
+	"github.com/gantry-build/gantry/internal/treetest"
 )
 
 // dfBuildFiles builds the Dockerfile text in ctxDir (FROM scratch, no RUN)
@@ -39,7 +40,7 @@ func dfBuildFilesWith(t *testing.T, ctxDir, dockerfile string, o DockerfileOptio
 		return nil, err
 	}
 	files := map[string]string{}
-	eachInTar(t, mutate.Extract(res.Image), func(h *tar.Header, b []byte) {
+	treetest.EachInTar(t, mutate.Extract(res.Image), func(h *tar.Header, b []byte) {
 		if h.Typeflag == tar.TypeDir {
 			b = []byte("/")
 		}
@@ -321,7 +322,7 @@ func TestCopyLinkMakesItsLayerOnNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		var names []string
-		eachInTar(t, rc, func(h *tar.Header, _ []byte) {
+		treetest.EachInTar(t, rc, func(h *tar.Header, _ []byte) {
 			names = append(names, fmt.Sprintf("%s %c %o %d:%d", h.Name, h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid))
 		})
 		rc.Close()

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/gantry-build/gantry/internal/testenv"
+	"github.com/gantry-build/gantry/internal/treetest"
 )
 
 // node is one path of a built image's flattened filesystem.
@@ -50,7 +50,7 @@ func dfBuildTree(t *testing.T, ctxDir, dockerfile string, o DockerfileOptions) (
 func flatTree(t *testing.T, img v1.Image) map[string]node {
 	t.Helper()
 	out := map[string]node{}
-	eachInTar(t, mutate.Extract(img), func(h *tar.Header, b []byte) {
+	treetest.EachInTar(t, mutate.Extract(img), func(h *tar.Header, b []byte) {
 		typ := h.Typeflag
 		if typ == tar.TypeRegA {
 			typ = tar.TypeReg
@@ -58,26 +58,6 @@ func flatTree(t *testing.T, img v1.Image) map[string]node {
 		out[strings.TrimSuffix(h.Name, "/")] = node{typ: typ, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname, body: string(b)}
 	})
 	return out
-}
-
-// eachInTar calls fn with each entry of the tar r and its content.
-func eachInTar(t *testing.T, r io.Reader, fn func(h *tar.Header, body []byte)) {
-	t.Helper()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fn(h, b)
-	}
 }
 
 // want checks path p of tree against "TYPE MODE UID:GID" (type d, f or l).

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-build/gantry/internal/treetest"
 	"github.com/gantry-build/gantry/pkg/store"
 )
 
@@ -54,28 +55,8 @@ func entriesOf(t *testing.T, adds []Add, o Options) (map[string]*tar.Header, []b
 		t.Fatal(err)
 	}
 	out := map[string]*tar.Header{}
-	eachInTar(t, buf.Bytes(), func(h *tar.Header, _ []byte) { out[h.Name] = h })
+	treetest.EachInTar(t, bytes.NewReader(buf.Bytes()), func(h *tar.Header, _ []byte) { out[h.Name] = h })
 	return out, buf.Bytes()
-}
-
-// eachInTar calls fn with each header of the tar raw and its content.
-func eachInTar(t *testing.T, raw []byte, fn func(h *tar.Header, content []byte)) {
-	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(raw))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fn(h, content)
-	}
 }
 
 func TestCollectCopyRules(t *testing.T) {
@@ -369,7 +350,7 @@ func TestALaterAddReplacesAnEarlierOne(t *testing.T) {
 	_, raw := entriesOf(t, adds, Options{})
 	seen := map[string]int{}
 	content := map[string]string{}
-	eachInTar(t, raw, func(h *tar.Header, b []byte) {
+	treetest.EachInTar(t, bytes.NewReader(raw), func(h *tar.Header, b []byte) {
 		seen[h.Name]++
 		content[h.Name] = string(b)
 	})

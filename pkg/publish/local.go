@@ -8,7 +8,6 @@ import (
 	"github.com/gantry-build/gantry/pkg/rootfs"
 	"github.com/gantry-build/gantry/pkg/transfer"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // writeLocal writes the root filesystem; of an index, the host's platform.
@@ -36,7 +35,7 @@ func writeRootfsTar(dest string, img images.Artifact) error {
 		return err
 	}
 	return atomicfile.Write(dest, func(w io.Writer) error {
-		rc := mutate.Extract(one)
+		rc := rootfs.Flatten(one)
 		defer rc.Close()
 		_, err := io.Copy(w, rc)
 		return err

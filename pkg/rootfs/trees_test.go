@@ -5,7 +5,6 @@ package rootfs
 import (
 	"archive/tar"
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gantry-build/gantry/internal/treetest"
 )
 
 // Between two trees of the rootfs cache (ChangeOptions.Trees) a file both
@@ -55,18 +56,10 @@ func TestTreeChangesBetweenCacheTrees(t *testing.T) {
 	}
 	var names []string
 	owners := map[string]int{}
-	tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	treetest.EachInTar(t, bytes.NewReader(buf.Bytes()), func(h *tar.Header, _ []byte) {
 		names = append(names, h.Name)
 		owners[h.Name] = h.Uid*100 + h.Gid
-	}
+	})
 	sort.Strings(names)
 	if got, want := strings.Join(names, " "), ".wh.gone dir/.wh.deleted owner replaced"; got != want {
 		t.Errorf("changeset %q, want %q", got, want)
