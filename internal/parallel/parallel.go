@@ -22,7 +22,28 @@ const chunk = 64
 // each taking the next chunk of items not yet taken. A goroutine stops at
 // its first error; the errors are joined.
 func Each(n int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), n/perWorker+1)
+	return ranges(n, chunk, func(start, end int) error {
+		for i := start; i < end; i++ {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Ranges calls fn(start, end) for each range of size neighbouring items of
+// [0, n) (the last one may be shorter) on up to GOMAXPROCS goroutines: work
+// whose result must not depend on how many cores share it (a hash of each
+// range) is split at the same places on every machine.
+func Ranges(n, size int, fn func(start, end int)) {
+	ranges(n, size, func(start, end int) error { fn(start, end); return nil })
+}
+
+// ranges is Each and Ranges: each goroutine takes the next range of size
+// items not yet taken and stops at its first error; the errors are joined.
+func ranges(n, size int, fn func(start, end int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n/perWorker+1, (n+size-1)/size)
 	errs := make([]error, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -31,44 +52,17 @@ func Each(n int, fn func(i int) error) error {
 		go func() {
 			defer wg.Done()
 			for {
-				start := int(next.Add(chunk)) - chunk
+				start := int(next.Add(1)-1) * size
 				if start >= n {
 					return
 				}
-				for i := start; i < min(start+chunk, n); i++ {
-					if err := fn(i); err != nil {
-						errs[w] = err
-						return
-					}
+				if err := fn(start, min(start+size, n)); err != nil {
+					errs[w] = err
+					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// Ranges calls fn(start, end) for each range of size neighbouring items of
-// [0, n) (the last one may be shorter) on up to GOMAXPROCS goroutines: work
-// whose result must not depend on how many cores share it (a hash of each
-// range) is split at the same places on every machine.
-func Ranges(n, size int, fn func(start, end int)) {
-	ranges := (n + size - 1) / size
-	workers := min(runtime.GOMAXPROCS(0), n/perWorker+1, ranges)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				start := int(next.Add(1)-1) * size
-				if start >= n {
-					return
-				}
-				fn(start, min(start+size, n))
-			}
-		}()
-	}
-	wg.Wait()
 }
