@@ -479,3 +479,24 @@ func TestBuildAddHost(t *testing.T) {
 		t.Errorf("a bad --add-host: %s", msg)
 	}
 }
+
+// Docker runs a COPY --link image as gantry's RUN saw it: the layer's file
+// over the image's folder, its folders over the image's links and
+// modes (dockerfiles/copy-link-merge, whose last RUN wrote what it saw).
+func TestDockerRunsALinkedCopyAsBuilt(t *testing.T) {
+	e := newEnv(t)
+	tag := "gantry-e2e/copy-link:1"
+	archive := filepath.Join(t.TempDir(), "link.tar")
+	e.gantry("build", "dockerfiles/copy-link-merge", "--build-arg", "BASE="+baseRef("amd64"), "-t", tag, "-o", "type=docker,dest="+archive)
+	sh(t, "docker", "load", "-i", archive)
+	t.Cleanup(func() { shErr("docker", "rmi", "-f", tag) })
+	script := `for p in /data /app /rel /opt /newdir /keepdir /data2 /app2 /owned; do /bin/busybox find $p | /bin/busybox sort | while read f; do /bin/busybox stat -c '%n %F %a %u:%g' "$f"; done; done`
+	seenByDocker := sh(t, "docker", "run", "--rm", "--network", "none", "--user", "0", tag, "/bin/sh", "-c", script)
+	seenAtBuild := sh(t, "docker", "run", "--rm", "--network", "none", tag, "/bin/busybox", "cat", "/seen.txt")
+	if seenByDocker != seenAtBuild {
+		t.Errorf("docker run sees:\n%s\nthe build's RUN saw:\n%s", seenByDocker, seenAtBuild)
+	}
+	if !strings.Contains(seenByDocker, "/data regular file") || !strings.Contains(seenByDocker, "/app directory 755 0:0") {
+		t.Errorf("the --link layers are not over the image's folder and link:\n%s", seenByDocker)
+	}
+}
